@@ -1,0 +1,446 @@
+//! The validated course model: labs, steps, commands, checks, hints, solutions.
+//!
+//! - [`raw`]: the `lab.yaml` file format (serde, `deny_unknown_fields`).
+//! - [`load`]: turns [`Content`](crate::Content) into a [`Course`], or into
+//!   [`LoadErrors`] naming the file, line and field of every problem.
+//! - [`lines`]: finds the line of a field path in a YAML file, for those errors.
+//!
+//! A lab lives in `labs/NN-slug/`: a `lab.yaml` and one markdown file per step.
+
+pub mod lines;
+pub mod load;
+pub mod raw;
+
+use crate::target::TargetKind;
+use std::time::Duration;
+
+pub use load::{LoadError, LoadErrors};
+
+/// Every lab of a course, ordered by number.
+#[derive(Debug, Clone)]
+pub struct Course {
+    /// The labs, ordered by number.
+    pub labs: Vec<Lab>,
+}
+
+impl Course {
+    /// Finds a lab by number (`0`, `00`), slug (`prerequisites`) or folder (`00-prerequisites`).
+    pub fn lab(&self, key: &str) -> Option<&Lab> {
+        let key = key.trim();
+        let number = key.parse::<u32>().ok();
+        self.labs.iter().find(|lab| {
+            lab.id == key || lab.folder == key || number.is_some_and(|n| n == lab.number)
+        })
+    }
+
+    /// Resolves `LAB` or `LAB/STEP` (step by id or 1-based number).
+    pub fn resolve(&self, spec: &str) -> Result<(&Lab, Option<&Step>), String> {
+        let (lab_key, step_key) = match spec.split_once('/') {
+            Some((l, s)) => (l, Some(s)),
+            None => (spec, None),
+        };
+        let lab = self.lab(lab_key).ok_or_else(|| {
+            let known = self
+                .labs
+                .iter()
+                .map(|l| format!("{:02} {}", l.number, l.id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("no lab called `{lab_key}`; the labs are: {known}")
+        })?;
+        let Some(step_key) = step_key else {
+            return Ok((lab, None));
+        };
+        let step = lab.step(step_key).ok_or_else(|| {
+            let known = lab
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{} {}", i + 1, s.id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "lab {:02} has no step `{step_key}`; its steps are: {known}",
+                lab.number
+            )
+        })?;
+        Ok((lab, Some(step)))
+    }
+}
+
+/// One lab.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// Number from the folder name (`00`).
+    pub number: u32,
+    /// Slug (`prerequisites`).
+    pub id: String,
+    /// Folder name under `labs/` (`00-prerequisites`).
+    pub folder: String,
+    /// Title.
+    pub title: String,
+    /// One or two sentences.
+    pub summary: String,
+    /// Rough time to complete.
+    pub minutes: Option<u32>,
+    /// Ids of labs to finish first.
+    pub prerequisites: Vec<String>,
+    /// Kinds and tools the lab uses.
+    pub uses: Vec<String>,
+    /// The steps, in order (never empty).
+    pub steps: Vec<Step>,
+}
+
+impl Lab {
+    /// Finds a step by id or 1-based number.
+    pub fn step(&self, key: &str) -> Option<&Step> {
+        if let Ok(n) = key.parse::<usize>() {
+            return n.checked_sub(1).and_then(|i| self.steps.get(i));
+        }
+        self.steps.iter().find(|s| s.id == key)
+    }
+
+    /// `00 Prerequisites`.
+    pub fn label(&self) -> String {
+        format!("{:02} {}", self.number, self.title)
+    }
+}
+
+/// One step of a lab.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Slug, unique within the lab.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The instructions, markdown.
+    pub body: String,
+    /// Commands the learner runs.
+    pub commands: Vec<Command>,
+    /// What is verified (never empty).
+    pub checks: Vec<Check>,
+    /// Progressive hints.
+    pub hints: Vec<String>,
+    /// How to reach the expected state.
+    pub solution: Solution,
+    /// How to undo the step (may be empty).
+    pub reset: Solution,
+}
+
+/// A command, possibly different per target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Shown above the command.
+    pub note: Option<String>,
+    /// On a live cluster (`None`: not run there).
+    pub cluster: Option<String>,
+    /// On the reference mesh (`None`: not run there).
+    pub reference: Option<String>,
+}
+
+impl Command {
+    /// The command line for a target, if the command applies there.
+    pub fn for_target(&self, kind: TargetKind) -> Option<&str> {
+        match kind {
+            TargetKind::Cluster => self.cluster.as_deref(),
+            TargetKind::Reference => self.reference.as_deref(),
+        }
+    }
+}
+
+/// A solution or a reset.
+#[derive(Debug, Clone, Default)]
+pub struct Solution {
+    /// Markdown explanation.
+    pub text: Option<String>,
+    /// Manifest paths (under the content root).
+    pub manifests: Vec<String>,
+    /// Commands.
+    pub commands: Vec<Command>,
+}
+
+impl Solution {
+    /// Nothing to show or do.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_none() && self.manifests.is_empty() && self.commands.is_empty()
+    }
+}
+
+/// One check of a step.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Slug, unique within the step.
+    pub id: String,
+    /// What passing means.
+    pub title: String,
+    /// Only on this target (`None`: everywhere).
+    pub only: Option<TargetKind>,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Check-specific hint shown under a failure.
+    pub hint: Option<String>,
+    /// What to verify.
+    pub spec: CheckSpec,
+}
+
+/// Default per-check timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The kind-specific part of a check.
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    /// A tool on PATH.
+    Command(CommandCheck),
+    /// The cluster: reachable, version, nodes, capacity.
+    Cluster(ClusterCheck),
+    /// One object of any kind.
+    Resource(ResourceCheck),
+    /// Pods selected by labels.
+    Pods(PodsCheck),
+}
+
+impl CheckSpec {
+    /// The kind's name as written in `lab.yaml`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            CheckSpec::Command(_) => "command",
+            CheckSpec::Cluster(_) => "cluster",
+            CheckSpec::Resource(_) => "resource",
+            CheckSpec::Pods(_) => "pods",
+        }
+    }
+}
+
+/// A dotted version, compared numerically (`1.29` < `1.32.4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// Major.
+    pub major: u64,
+    /// Minor.
+    pub minor: u64,
+    /// Patch (0 when absent).
+    pub patch: u64,
+}
+
+impl Version {
+    /// Parses `1.29`, `v1.32.4`, `1.32.4-gke.100`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().trim_start_matches('v');
+        let mut parts = text.split('.');
+        let num = |s: Option<&str>| -> Option<u64> {
+            let s = s?;
+            let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        };
+        let major = num(parts.next())?;
+        let minor = num(parts.next())?;
+        let patch = num(parts.next()).unwrap_or(0);
+        Some(Self { major, minor, patch })
+    }
+
+    /// Finds the first `N.N[.N]` in free text (`Client Version: v1.32.4`).
+    pub fn find_in(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        (0..bytes.len())
+            .filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()))
+            .filter(|&i| i == 0 || bytes[i - 1] != b'.')
+            .find_map(|i| {
+                let rest = &text[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(rest.len());
+                let candidate = rest[..end].trim_end_matches('.');
+                candidate.contains('.').then(|| Self::parse(candidate)).flatten()
+            })
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// `command:` — a tool on PATH, optionally recent enough.
+#[derive(Debug, Clone)]
+pub struct CommandCheck {
+    /// Program name.
+    pub name: String,
+    /// Arguments printing its version (default `--version`).
+    pub version_args: Vec<String>,
+    /// Lowest acceptable version.
+    pub min_version: Option<Version>,
+    /// `false`: missing is a warning, not a failure.
+    pub required: bool,
+    /// Where to get it.
+    pub install: Option<String>,
+}
+
+/// `cluster:` — API reachable, version, nodes Ready, capacity guidance.
+#[derive(Debug, Clone)]
+pub struct ClusterCheck {
+    /// Lowest acceptable Kubernetes version.
+    pub min_version: Option<Version>,
+    /// Nodes that must be Ready.
+    pub min_ready_nodes: u32,
+    /// Recommended allocatable memory (GiB) — a warning when below.
+    pub recommended_memory_gib: Option<f64>,
+    /// Recommended allocatable CPUs — a warning when below.
+    pub recommended_cpus: Option<f64>,
+}
+
+/// Whether an object should exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// It must exist (and match `fields`).
+    Present,
+    /// It must not exist.
+    Absent,
+}
+
+/// One step of a field path: a map key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSegment {
+    /// `.name`
+    Key(String),
+    /// `[3]`
+    Index(usize),
+}
+
+/// A parsed field path such as `spec.http[0].route[0].destination.subset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// As written.
+    pub text: String,
+    /// Parsed segments.
+    pub segments: Vec<PathSegment>,
+}
+
+impl FieldPath {
+    /// Parses `a.b[0].c`; keys with dots can be quoted: `metadata.labels["app.kubernetes.io/name"]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        let mut rest = text;
+        let mut expect_key = true;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('[') {
+                let close = r
+                    .find(']')
+                    .ok_or_else(|| format!("`{text}`: `[` without a closing `]`"))?;
+                let inner = &r[..close];
+                if let Some(q) = inner.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+                    segments.push(PathSegment::Key(q.to_string()));
+                } else {
+                    let i = inner.parse::<usize>().map_err(|_| {
+                        format!("`{text}`: `[{inner}]` is not a list index (use [0], [1], … or [\"key\"])")
+                    })?;
+                    segments.push(PathSegment::Index(i));
+                }
+                rest = &r[close + 1..];
+                expect_key = false;
+            } else if let Some(r) = rest.strip_prefix('.') {
+                if expect_key {
+                    return Err(format!("`{text}`: empty key"));
+                }
+                rest = r;
+                expect_key = true;
+            } else {
+                if !expect_key {
+                    return Err(format!("`{text}`: expected `.` or `[` after `]`"));
+                }
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                segments.push(PathSegment::Key(rest[..end].to_string()));
+                rest = &rest[end..];
+                expect_key = false;
+            }
+        }
+        if segments.is_empty() || expect_key {
+            return Err(format!("`{text}`: not a field path (write e.g. spec.hosts[0])"));
+        }
+        Ok(Self {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// Looks the path up in a JSON value.
+    pub fn lookup<'a>(&self, value: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        self.segments.iter().try_fold(value, |v, seg| match seg {
+            PathSegment::Key(k) => v.get(k.as_str()),
+            PathSegment::Index(i) => v.get(*i),
+        })
+    }
+}
+
+/// `resource:` — one object of any kind.
+#[derive(Debug, Clone)]
+pub struct ResourceCheck {
+    /// `group/version` or `v1`.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace for namespaced kinds.
+    pub namespace: Option<String>,
+    /// Exists or not.
+    pub expect: Presence,
+    /// Expected field values.
+    pub fields: Vec<(FieldPath, serde_json::Value)>,
+    /// Manifest holding the reference object (for the diff).
+    pub reference: Option<String>,
+}
+
+/// `pods:` — pods by selector.
+#[derive(Debug, Clone)]
+pub struct PodsCheck {
+    /// Namespace.
+    pub namespace: String,
+    /// Label selector (empty: all pods).
+    pub selector: String,
+    /// Fewest pods.
+    pub min_count: u32,
+    /// All Ready.
+    pub ready: bool,
+    /// Exact containers per pod.
+    pub containers: Option<u32>,
+    /// Container every pod has.
+    pub has_container: Option<String>,
+    /// Container no pod has.
+    pub lacks_container: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(v("1.29") < v("1.32.4"));
+        assert!(v("v1.10.0") > v("1.9.9"));
+        assert_eq!(v("1.32.4-gke.100").patch, 4);
+        assert_eq!(Version::parse("latest"), None);
+    }
+
+    #[test]
+    fn versions_are_found_in_tool_output() {
+        let find = |s| Version::find_in(s).map(|v| v.to_string());
+        assert_eq!(find("Client Version: v1.32.4\nKustomize Version: v5.5.0"), Some("1.32.4".into()));
+        assert_eq!(find("Docker version 28.2.2, build e6534b4"), Some("28.2.2".into()));
+        assert_eq!(find("1.24.0"), Some("1.24.0".into()));
+        assert_eq!(find("no version here 42"), None);
+    }
+
+    #[test]
+    fn field_paths_parse_and_look_up() {
+        let p = FieldPath::parse("spec.http[0].route[1].destination.subset").unwrap();
+        let v = serde_json::json!({"spec":{"http":[{"route":[{}, {"destination":{"subset":"v3"}}]}]}});
+        assert_eq!(p.lookup(&v), Some(&serde_json::json!("v3")));
+        let q = FieldPath::parse(r#"metadata.labels["istio-injection"]"#).unwrap();
+        assert_eq!(q.segments.len(), 3);
+        assert!(FieldPath::parse("spec..hosts").unwrap_err().contains("empty key"));
+        assert!(FieldPath::parse("spec.hosts[x]").unwrap_err().contains("not a list index"));
+        assert!(FieldPath::parse("").is_err());
+    }
+}

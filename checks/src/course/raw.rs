@@ -1,0 +1,215 @@
+//! The `lab.yaml` file format, exactly as written by lab authors.
+//!
+//! These types mirror the file and nothing more: `deny_unknown_fields` everywhere so a typo
+//! is an error, not a silently ignored key. [`super::load`] turns them into the validated
+//! types of [`super`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The `format_version` this build understands.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole `lab.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLab {
+    /// Must equal [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Short slug (`prerequisites`); the folder is `NN-<id>`.
+    pub id: String,
+    /// Title shown everywhere.
+    pub title: String,
+    /// One or two sentences on what the lab teaches.
+    pub summary: String,
+    /// Rough time to complete.
+    #[serde(default)]
+    pub minutes: Option<u32>,
+    /// Ids of labs to finish first.
+    #[serde(default)]
+    pub prerequisites: Vec<String>,
+    /// Kubernetes/Istio kinds and tools the lab uses (shown on the home screen).
+    #[serde(default)]
+    pub uses: Vec<String>,
+    /// The steps, in order.
+    pub steps: Vec<RawStep>,
+}
+
+/// One step of a lab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Slug, unique within the lab.
+    pub id: String,
+    /// Title shown in the step list.
+    pub title: String,
+    /// Markdown file with the instructions, relative to the lab folder.
+    pub body: String,
+    /// Commands the learner runs.
+    #[serde(default)]
+    pub commands: Vec<RawCommand>,
+    /// What is verified.
+    #[serde(default)]
+    pub checks: Vec<RawCheck>,
+    /// Progressive hints, revealed one at a time.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// How to reach the expected state.
+    #[serde(default)]
+    pub solution: Option<RawSolution>,
+    /// How to undo the step.
+    #[serde(default)]
+    pub reset: Option<RawSolution>,
+}
+
+/// A command shown to the learner: the same everywhere (`run`) or per target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommand {
+    /// The command on every target.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// The command on a live cluster.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// The command on the reference mesh.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// A short note shown above the command.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A check: common fields plus exactly one kind-specific table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// Slug, unique within the step.
+    pub id: String,
+    /// What a passing check means, in the learner's words.
+    pub title: String,
+    /// Restrict the check to one target (`cluster` or `reference`).
+    #[serde(default)]
+    pub only: Option<String>,
+    /// Seconds before the check gives up (default 10).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Shown under a failure, before the step's hints.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// A tool on PATH.
+    #[serde(default)]
+    pub command: Option<RawCommandCheck>,
+    /// The cluster itself.
+    #[serde(default)]
+    pub cluster: Option<RawClusterCheck>,
+    /// One object of any kind.
+    #[serde(default)]
+    pub resource: Option<RawResourceCheck>,
+    /// Pods selected by labels.
+    #[serde(default)]
+    pub pods: Option<RawPodsCheck>,
+}
+
+/// `command:` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommandCheck {
+    /// Program name looked up on PATH.
+    pub name: String,
+    /// Arguments that make the program print its version.
+    #[serde(default)]
+    pub version_args: Option<Vec<String>>,
+    /// Lowest acceptable version (`1.29`).
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// `false` turns a missing tool into a warning.
+    #[serde(default)]
+    pub required: Option<bool>,
+    /// Where to get it, shown when missing.
+    #[serde(default)]
+    pub install: Option<String>,
+}
+
+/// `cluster:` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterCheck {
+    /// Lowest acceptable Kubernetes version.
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// Nodes that must be Ready (default 1).
+    #[serde(default)]
+    pub min_ready_nodes: Option<u32>,
+    /// Recommended allocatable memory in GiB (a warning when below).
+    #[serde(default)]
+    pub recommended_memory_gib: Option<f64>,
+    /// Recommended allocatable CPUs (a warning when below).
+    #[serde(default)]
+    pub recommended_cpus: Option<f64>,
+}
+
+/// `resource:` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResourceCheck {
+    /// `networking.istio.io/v1`, `v1`, …
+    pub api_version: String,
+    /// `VirtualService`, `Namespace`, …
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+    /// Namespace, for namespaced kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub expect: Option<String>,
+    /// Field path (`spec.http[0].route[0].destination.subset`) → expected value.
+    #[serde(default)]
+    pub fields: BTreeMap<String, serde_yaml::Value>,
+    /// Manifest file (under `manifests/`) holding the reference object, for diffs.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `pods:` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodsCheck {
+    /// Namespace of the pods.
+    pub namespace: String,
+    /// Label selector (`app=productpage`); empty selects all.
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Fewest pods expected (default 1).
+    #[serde(default)]
+    pub min_count: Option<u32>,
+    /// All selected pods Ready (default true).
+    #[serde(default)]
+    pub ready: Option<bool>,
+    /// Exact number of containers per pod (2 means injected).
+    #[serde(default)]
+    pub containers: Option<u32>,
+    /// A container every pod must have (`istio-proxy`).
+    #[serde(default)]
+    pub has_container: Option<String>,
+    /// A container no pod may have.
+    #[serde(default)]
+    pub lacks_container: Option<String>,
+}
+
+/// `solution:` or `reset:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSolution {
+    /// Markdown explanation.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Manifests (paths under the content root) to apply, or to delete for a reset.
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// Commands to run.
+    #[serde(default)]
+    pub commands: Vec<RawCommand>,
+}

@@ -1,0 +1,131 @@
+//! Where checks look: the [`Target`] seam.
+//!
+//! A target is a Kubernetes API (through the kube crate) plus, later, how to reach its
+//! ingress, exec into pods and read proxy stats. Checks are written once against this trait
+//! and run unchanged on a live cluster and on the bundled reference mesh.
+//!
+//! - [`cluster`]: the live-cluster target (a kubeconfig context).
+
+pub mod cluster;
+
+use std::fmt;
+
+pub use cluster::ClusterTarget;
+
+/// The two kinds of target a course supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetKind {
+    /// A live Kubernetes cluster where the learner installs real Istio.
+    Cluster,
+    /// meshwork's bundled reference mesh.
+    Reference,
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetKind::Cluster => "cluster",
+            TargetKind::Reference => "reference",
+        })
+    }
+}
+
+/// A target as chosen on the command line: `cluster` or `cluster:CONTEXT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// A live cluster; `None` means the kubeconfig's current context.
+    Cluster {
+        /// kubeconfig context name.
+        context: Option<String>,
+    },
+}
+
+impl TargetSpec {
+    /// Parses `cluster`, `cluster:CONTEXT`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (kind, rest) = match text.split_once(':') {
+            Some((k, r)) => (k, Some(r)),
+            None => (text, None),
+        };
+        match (kind, rest) {
+            ("cluster", None) => Ok(TargetSpec::Cluster { context: None }),
+            ("cluster", Some("")) => Err("`cluster:` needs a context name after the colon, e.g. cluster:kind-istio".into()),
+            ("cluster", Some(ctx)) => Ok(TargetSpec::Cluster {
+                context: Some(ctx.to_string()),
+            }),
+            ("reference", _) => Err(
+                "the bundled reference mesh is not part of this build yet; use `cluster` or `cluster:CONTEXT`".into(),
+            ),
+            (other, _) => Err(format!(
+                "unknown target `{other}`: write `cluster` (current kubeconfig context) or `cluster:CONTEXT`"
+            )),
+        }
+    }
+
+    /// The kind of target.
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            TargetSpec::Cluster { .. } => TargetKind::Cluster,
+        }
+    }
+
+    /// A stable key for per-target files (progress): `cluster`, `cluster-kind-istio`.
+    pub fn key(&self) -> String {
+        match self {
+            TargetSpec::Cluster { context: None } => "cluster".into(),
+            TargetSpec::Cluster { context: Some(c) } => {
+                let safe: String = c
+                    .chars()
+                    .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '_' })
+                    .collect();
+                format!("cluster-{safe}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetSpec::Cluster { context: None } => f.write_str("cluster"),
+            TargetSpec::Cluster { context: Some(c) } => write!(f, "cluster:{c}"),
+        }
+    }
+}
+
+/// Why a target cannot be used.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    /// No kubeconfig anywhere.
+    #[error(
+        "no Kubernetes cluster is configured: KUBECONFIG is not set and {searched} does not exist. \
+         Point kubectl at a cluster (kind, minikube, a cloud cluster), or use meshwork's bundled reference mesh when it is available"
+    )]
+    NotConfigured {
+        /// The default path that was looked at.
+        searched: String,
+    },
+    /// The kubeconfig could not be read or used.
+    #[error("the kubeconfig cannot be used: {0}")]
+    BadKubeconfig(String),
+    /// The requested context is not in the kubeconfig.
+    #[error("the kubeconfig has no context `{name}`; its contexts are: {available}")]
+    UnknownContext {
+        /// What was asked for.
+        name: String,
+        /// What exists, comma separated.
+        available: String,
+    },
+}
+
+/// Where checks look.
+pub trait Target: Send + Sync {
+    /// Cluster or reference.
+    fn kind(&self) -> TargetKind;
+
+    /// Human description: `cluster (context kind-istio)`.
+    fn describe(&self) -> String;
+
+    /// A Kubernetes client, or why there is none.
+    fn client(&self) -> Result<&kube::Client, &TargetError>;
+}
