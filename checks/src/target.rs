@@ -129,3 +129,22 @@ pub trait Target: Send + Sync {
     /// A Kubernetes client, or why there is none.
     fn client(&self) -> Result<&kube::Client, &TargetError>;
 }
+
+/// What a quick look at a target found (shown next to the target's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetStatus {
+    /// There is nothing to connect to (no kubeconfig, unknown context); says why.
+    Unconfigured(String),
+    /// Configured but not answering; says why.
+    Unreachable(String),
+    /// Answering.
+    Ready {
+        /// Server version (`v1.32.4`).
+        version: String,
+        /// Ready nodes.
+        ready_nodes: usize,
+    },
+}
+
+pub mod status;
+pub use status::probe;
