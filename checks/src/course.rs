@@ -235,7 +235,11 @@ impl Version {
         let major = num(parts.next())?;
         let minor = num(parts.next())?;
         let patch = num(parts.next()).unwrap_or(0);
-        Some(Self { major, minor, patch })
+        Some(Self {
+            major,
+            minor,
+            patch,
+        })
     }
 
     /// Finds the first `N.N[.N]` in free text (`Client Version: v1.32.4`).
@@ -250,7 +254,10 @@ impl Version {
                     .find(|c: char| !(c.is_ascii_digit() || c == '.'))
                     .unwrap_or(rest.len());
                 let candidate = rest[..end].trim_end_matches('.');
-                candidate.contains('.').then(|| Self::parse(candidate)).flatten()
+                candidate
+                    .contains('.')
+                    .then(|| Self::parse(candidate))
+                    .flatten()
             })
     }
 }
@@ -355,7 +362,9 @@ impl FieldPath {
             }
         }
         if segments.is_empty() || expect_key {
-            return Err(format!("`{text}`: not a field path (write e.g. spec.hosts[0])"));
+            return Err(format!(
+                "`{text}`: not a field path (write e.g. spec.hosts[0])"
+            ));
         }
         Ok(Self {
             text: text.to_string(),
@@ -426,8 +435,14 @@ mod tests {
     #[test]
     fn versions_are_found_in_tool_output() {
         let find = |s| Version::find_in(s).map(|v| v.to_string());
-        assert_eq!(find("Client Version: v1.32.4\nKustomize Version: v5.5.0"), Some("1.32.4".into()));
-        assert_eq!(find("Docker version 28.2.2, build e6534b4"), Some("28.2.2".into()));
+        assert_eq!(
+            find("Client Version: v1.32.4\nKustomize Version: v5.5.0"),
+            Some("1.32.4".into())
+        );
+        assert_eq!(
+            find("Docker version 28.2.2, build e6534b4"),
+            Some("28.2.2".into())
+        );
         assert_eq!(find("1.24.0"), Some("1.24.0".into()));
         assert_eq!(find("no version here 42"), None);
     }
@@ -435,12 +450,21 @@ mod tests {
     #[test]
     fn field_paths_parse_and_look_up() {
         let p = FieldPath::parse("spec.http[0].route[1].destination.subset").unwrap();
-        let v = serde_json::json!({"spec":{"http":[{"route":[{}, {"destination":{"subset":"v3"}}]}]}});
+        let v =
+            serde_json::json!({"spec":{"http":[{"route":[{}, {"destination":{"subset":"v3"}}]}]}});
         assert_eq!(p.lookup(&v), Some(&serde_json::json!("v3")));
         let q = FieldPath::parse(r#"metadata.labels["istio-injection"]"#).unwrap();
         assert_eq!(q.segments.len(), 3);
-        assert!(FieldPath::parse("spec..hosts").unwrap_err().contains("empty key"));
-        assert!(FieldPath::parse("spec.hosts[x]").unwrap_err().contains("not a list index"));
+        assert!(
+            FieldPath::parse("spec..hosts")
+                .unwrap_err()
+                .contains("empty key")
+        );
+        assert!(
+            FieldPath::parse("spec.hosts[x]")
+                .unwrap_err()
+                .contains("not a list index")
+        );
         assert!(FieldPath::parse("").is_err());
     }
 }

@@ -74,7 +74,10 @@ pub fn load(content: &Content) -> Result<Course, LoadErrors> {
             file: "labs".into(),
             line: None,
             field: None,
-            message: format!("{} has no labs (expected labs/NN-slug/lab.yaml)", content.origin()),
+            message: format!(
+                "{} has no labs (expected labs/NN-slug/lab.yaml)",
+                content.origin()
+            ),
         });
     }
     for folder in folders {
@@ -210,7 +213,10 @@ impl<'a> LabCtx<'a> {
         if raw.id != slug {
             self.err(
                 "id",
-                format!("id `{}` does not match the folder name `{}` (expected `{slug}`)", raw.id, self.folder),
+                format!(
+                    "id `{}` does not match the folder name `{}` (expected `{slug}`)",
+                    raw.id, self.folder
+                ),
             );
         }
         self.non_empty("title", &raw.title);
@@ -226,7 +232,10 @@ impl<'a> LabCtx<'a> {
             .filter_map(|(i, s)| {
                 let field = format!("steps[{i}]");
                 if !step_ids.insert(s.id.clone()) {
-                    self.err(format!("{field}.id"), format!("step id `{}` is used twice in this lab", s.id));
+                    self.err(
+                        format!("{field}.id"),
+                        format!("step id `{}` is used twice in this lab", s.id),
+                    );
                 }
                 self.step(&field, s)
             })
@@ -259,7 +268,10 @@ impl<'a> LabCtx<'a> {
             None => {
                 self.err(
                     format!("{field}.body"),
-                    format!("step file `{}` does not exist in labs/{}/", raw.body, self.folder),
+                    format!(
+                        "step file `{}` does not exist in labs/{}/",
+                        raw.body, self.folder
+                    ),
                 );
                 String::new()
             }
@@ -271,7 +283,10 @@ impl<'a> LabCtx<'a> {
             .filter_map(|(i, c)| self.command(&format!("{field}.commands[{i}]"), c))
             .collect();
         if raw.checks.is_empty() {
-            self.err(format!("{field}.checks"), "every step needs at least one check");
+            self.err(
+                format!("{field}.checks"),
+                "every step needs at least one check",
+            );
         }
         let mut check_ids = HashSet::new();
         let checks = raw
@@ -281,7 +296,10 @@ impl<'a> LabCtx<'a> {
             .filter_map(|(i, c)| {
                 let f = format!("{field}.checks[{i}]");
                 if !check_ids.insert(c.id.clone()) {
-                    self.err(format!("{f}.id"), format!("check id `{}` is used twice in this step", c.id));
+                    self.err(
+                        format!("{f}.id"),
+                        format!("check id `{}` is used twice in this step", c.id),
+                    );
                 }
                 self.check(&f, c)
             })
@@ -328,7 +346,10 @@ impl<'a> LabCtx<'a> {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !ok {
-            self.err(field, format!("`{id}` is not a valid id: use lowercase letters, digits and `-`"));
+            self.err(
+                field,
+                format!("`{id}` is not a valid id: use lowercase letters, digits and `-`"),
+            );
         }
     }
 
@@ -343,7 +364,10 @@ impl<'a> LabCtx<'a> {
                 return None;
             }
             (None, None, None) => {
-                self.err(field, "a command needs `run:`, or `cluster:` and/or `reference:`");
+                self.err(
+                    field,
+                    "a command needs `run:`, or `cluster:` and/or `reference:`",
+                );
                 return None;
             }
             (None, c, r) => (c.clone(), r.clone()),
@@ -396,7 +420,10 @@ impl<'a> LabCtx<'a> {
             None => DEFAULT_TIMEOUT,
             Some(t) if t > 0.0 && t <= 600.0 => Duration::from_secs_f64(t),
             Some(t) => {
-                self.err(format!("{field}.timeout"), format!("{t} is not a timeout in seconds between 0 and 600"));
+                self.err(
+                    format!("{field}.timeout"),
+                    format!("{t} is not a timeout in seconds between 0 and 600"),
+                );
                 DEFAULT_TIMEOUT
             }
         };
@@ -446,14 +473,20 @@ impl<'a> LabCtx<'a> {
         let text = text?;
         let v = Version::parse(text);
         if v.is_none() {
-            self.err(field, format!("`{text}` is not a version (write e.g. 1.29 or 1.32.4)"));
+            self.err(
+                field,
+                format!("`{text}` is not a version (write e.g. 1.29 or 1.32.4)"),
+            );
         }
         v
     }
 
     fn command_check(&mut self, field: &str, raw: &raw::RawCommandCheck) -> CommandCheck {
         if raw.name.trim().is_empty() || raw.name.contains('/') {
-            self.err(format!("{field}.name"), "give the program's name as found on PATH, e.g. kubectl");
+            self.err(
+                format!("{field}.name"),
+                "give the program's name as found on PATH, e.g. kubectl",
+            );
         }
         CommandCheck {
             name: raw.name.clone(),
@@ -488,7 +521,10 @@ impl<'a> LabCtx<'a> {
         if raw.api_version.is_empty() || raw.api_version.split('/').count() > 2 {
             self.err(
                 format!("{field}.api_version"),
-                format!("`{}` is not an apiVersion (write v1 or group/version)", raw.api_version),
+                format!(
+                    "`{}` is not an apiVersion (write v1 or group/version)",
+                    raw.api_version
+                ),
             );
         }
         let expect = match raw.expect.as_deref() {
@@ -503,7 +539,10 @@ impl<'a> LabCtx<'a> {
             }
         };
         if expect == Presence::Absent && !raw.fields.is_empty() {
-            self.err(format!("{field}.fields"), "an absent object has no fields to check");
+            self.err(
+                format!("{field}.fields"),
+                "an absent object has no fields to check",
+            );
         }
         let mut fields = Vec::new();
         for (path, value) in &raw.fields {
@@ -535,7 +574,10 @@ impl<'a> LabCtx<'a> {
 
     fn pods_check(&mut self, field: &str, raw: &raw::RawPodsCheck) -> PodsCheck {
         if raw.containers == Some(0) {
-            self.err(format!("{field}.containers"), "a pod has at least one container");
+            self.err(
+                format!("{field}.containers"),
+                "a pod has at least one container",
+            );
         }
         PodsCheck {
             namespace: raw.namespace.clone(),
