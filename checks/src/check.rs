@@ -39,19 +39,35 @@ pub struct Finding {
 impl Finding {
     /// A pass.
     pub fn pass(message: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Pass, message: message.into(), diff: None }
+        Self {
+            outcome: Outcome::Pass,
+            message: message.into(),
+            diff: None,
+        }
     }
     /// A warning.
     pub fn warn(message: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Warn, message: message.into(), diff: None }
+        Self {
+            outcome: Outcome::Warn,
+            message: message.into(),
+            diff: None,
+        }
     }
     /// A failure.
     pub fn fail(message: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Fail, message: message.into(), diff: None }
+        Self {
+            outcome: Outcome::Fail,
+            message: message.into(),
+            diff: None,
+        }
     }
     /// Could not run.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Error, message: message.into(), diff: None }
+        Self {
+            outcome: Outcome::Error,
+            message: message.into(),
+            diff: None,
+        }
     }
     /// Attaches a diff.
     #[must_use]

@@ -171,7 +171,10 @@ mod tests {
                 ("manifests/a.yaml", b"z".to_vec()),
             ],
         );
-        assert_eq!(c.paths_under("labs").collect::<Vec<_>>(), ["labs/00-a/lab.yaml"]);
+        assert_eq!(
+            c.paths_under("labs").collect::<Vec<_>>(),
+            ["labs/00-a/lab.yaml"]
+        );
         assert_eq!(c.text("manifests/a.yaml"), Some("z"));
     }
 

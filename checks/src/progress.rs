@@ -94,7 +94,9 @@ fn now() -> u64 {
 impl ProgressStore {
     /// The default file for a target key (see [`crate::TargetSpec::key`]).
     pub fn default_path(target_key: &str) -> Result<PathBuf, ProgressError> {
-        Ok(data_dir()?.join("progress").join(format!("{target_key}.json")))
+        Ok(data_dir()?
+            .join("progress")
+            .join(format!("{target_key}.json")))
     }
 
     /// Opens (or starts) the progress at `path`. A missing file is empty progress; an
@@ -116,10 +118,16 @@ impl ProgressStore {
                     Progress::default(),
                     Some(Self::move_aside(
                         &path,
-                        &format!("it was written by a newer meshwork (format {})", p.format_version),
+                        &format!(
+                            "it was written by a newer meshwork (format {})",
+                            p.format_version
+                        ),
                     )),
                 ),
-                Err(e) => (Progress::default(), Some(Self::move_aside(&path, &e.to_string()))),
+                Err(e) => (
+                    Progress::default(),
+                    Some(Self::move_aside(&path, &e.to_string())),
+                ),
             },
         };
         let mut data = data;
@@ -168,7 +176,8 @@ impl ProgressStore {
 
     /// Whether the step's checks have all passed once.
     pub fn is_done(&self, lab: &str, step: &str) -> bool {
-        self.step(lab, step).is_some_and(|s| s.completed_at.is_some())
+        self.step(lab, step)
+            .is_some_and(|s| s.completed_at.is_some())
     }
 
     /// How many steps of a lab are done, given its step ids.
@@ -227,7 +236,12 @@ impl ProgressStore {
                     self.data.last = None;
                 }
             }
-            None => self.data = Progress { format_version: FORMAT_VERSION, ..Progress::default() },
+            None => {
+                self.data = Progress {
+                    format_version: FORMAT_VERSION,
+                    ..Progress::default()
+                }
+            }
         }
         self.save()
     }
@@ -240,9 +254,13 @@ impl ProgressStore {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let json = serde_json::to_vec_pretty(&self.data)
-            .map_err(|e| ProgressError::Io { path: self.path.clone(), source: e.into() })?;
-        let tmp = self.path.with_extension(format!("json.tmp-{}", std::process::id()));
+        let json = serde_json::to_vec_pretty(&self.data).map_err(|e| ProgressError::Io {
+            path: self.path.clone(),
+            source: e.into(),
+        })?;
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&json)?;
@@ -257,7 +275,10 @@ impl ProgressStore {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            ProgressError::Io { path: self.path.clone(), source: e }
+            ProgressError::Io {
+                path: self.path.clone(),
+                source: e,
+            }
         })
     }
 }
@@ -284,7 +305,10 @@ mod tests {
         assert!(!again.is_done("prerequisites", "cluster"));
         assert_eq!(again.hints_revealed("prerequisites", "cluster"), 2);
         assert_eq!(again.done_count("prerequisites", ["tools", "cluster"]), 1);
-        assert_eq!(again.data().last, Some(("prerequisites".into(), "cluster".into())));
+        assert_eq!(
+            again.data().last,
+            Some(("prerequisites".into(), "cluster".into()))
+        );
         // No temporary files are left behind.
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()

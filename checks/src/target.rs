@@ -76,7 +76,13 @@ impl TargetSpec {
             TargetSpec::Cluster { context: Some(c) } => {
                 let safe: String = c
                     .chars()
-                    .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '_' })
+                    .map(|ch| {
+                        if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
+                            ch
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 format!("cluster-{safe}")
             }
