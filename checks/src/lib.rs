@@ -4,6 +4,7 @@
 //! - [`course`]: the lab model — raw `lab.yaml` types, validated domain types, the loader and `lint`.
 //! - [`target`]: the [`Target`](target::Target) seam — where checks look (a live cluster today).
 //! - [`check`]: one module per check kind (`command`, `cluster`, `resource`, `pods`).
+//! - [`manifest`]: multi-document YAML manifests: parse, find an object, normalise, diff.
 //! - [`engine`]: runs a step's checks concurrently with timeouts and reports [`CheckResult`]s.
 //! - [`progress`]: the learner's progress per target, written atomically.
 
@@ -11,6 +12,7 @@ pub mod check;
 pub mod content;
 pub mod course;
 pub mod engine;
+pub mod manifest;
 pub mod progress;
 pub mod target;
 
