@@ -255,10 +255,10 @@ fn kubectl_status(
         .iter()
         .filter(|c| !sidecars.contains(&c.name))
         .filter(|c| {
-            !c.state
+            c.state
                 .as_ref()
                 .and_then(|s| s.terminated.as_ref())
-                .is_some_and(|t| t.exit_code == 0)
+                .is_none_or(|t| t.exit_code != 0)
         })
         .find_map(reason);
     if let Some(r) = blocked_init {

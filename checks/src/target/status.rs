@@ -71,11 +71,15 @@ pub fn explain(err: &kube::Error) -> String {
             "connection refused: nothing is listening at the API server's address; is the cluster \
              started (kind get clusters, minikube status)? ({chain})"
         )
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
+    } else if lower.contains("certificate") {
         format!(
-            "the TLS connection to the API server failed: {chain}. The kubeconfig's certificate \
+            "the API server's TLS certificate was not accepted: {chain}. The kubeconfig's certificate \
              authority does not match the server; fetch a fresh kubeconfig for this cluster"
+        )
+    } else if TLS_WORDS.iter().any(|w| lower.contains(w)) {
+        format!(
+            "the TLS connection to the API server failed: {chain}. Check the server address in your \
+             kubeconfig (https, the right host and port)"
         )
     } else if lower.contains("dns error") || lower.contains("lookup address") {
         format!("the API server's host name cannot be resolved: {chain}")
@@ -88,12 +92,30 @@ pub fn explain(err: &kube::Error) -> String {
     }
 }
 
+/// Words in TLS errors (rustls and hyper) that are not about the certificate.
+const TLS_WORDS: [&str; 5] = [
+    "tls",
+    "handshake",
+    "corrupt message",
+    "invalidcontenttype",
+    "alert",
+];
+
+/// Prefixes kube puts before the underlying error's message.
+const KUBE_PREFIXES: [&str; 3] = ["ServiceError: ", "HyperError: ", "HttpError: "];
+
 /// The error and its sources, each message once, joined with `: `.
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {
-        let text = e.to_string();
+        let full = e.to_string();
+        // kube's own variant names (`ServiceError: …`) mean nothing to a learner.
+        let text = KUBE_PREFIXES
+            .iter()
+            .find_map(|p| full.strip_prefix(p))
+            .unwrap_or(&full)
+            .to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
@@ -145,5 +167,17 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("os error 111"), "{msg}");
+        let io = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let msg = explain(&kube::Error::Service(Box::new(io)));
+        assert!(
+            msg.starts_with("the API server's TLS certificate was not accepted"),
+            "{msg}"
+        );
+        let io = std::io::Error::other("No route to host (os error 113)");
+        let msg = explain(&kube::Error::Service(Box::new(io)));
+        assert_eq!(
+            msg,
+            "cannot talk to the API server: No route to host (os error 113)"
+        );
     }
 }
