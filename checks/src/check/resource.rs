@@ -20,7 +20,7 @@ pub async fn evaluate(ctx: &Context, check: &ResourceCheck) -> Finding {
         Err(e) => return Finding::error(e.to_string()),
     };
     let kind = &check.kind;
-    let (resource, caps) = match resolve(&client, check).await {
+    let (resource, caps) = match resolve(&client, check, &ctx.target.describe()).await {
         Ok(found) => found,
         Err(Resolve::Unknown(text)) => {
             return match check.expect {
@@ -76,15 +76,18 @@ pub async fn evaluate(ctx: &Context, check: &ResourceCheck) -> Finding {
                     }
                 });
             }
-            let diff = check
-                .reference
-                .as_deref()
-                .and_then(|file| reference_diff(ctx, check, file, &object));
-            Finding::fail(format!(
-                "{what} is not as expected: {}",
-                mismatches.join("; ")
-            ))
-            .with_diff(diff)
+            let mut message = format!("{what} is not as expected: {}", mismatches.join("; "));
+            let diff = match check.reference.as_deref() {
+                None => None,
+                Some(file) => match reference_diff(ctx, check, file, &object) {
+                    Ok(diff) => diff,
+                    Err(why) => {
+                        message.push_str(&format!(" (no diff with the reference: {why})"));
+                        None
+                    }
+                },
+            };
+            Finding::fail(message).with_diff(diff)
         }
     }
 }
@@ -100,6 +103,7 @@ enum Resolve {
 async fn resolve(
     client: &kube::Client,
     check: &ResourceCheck,
+    target: &str,
 ) -> Result<(ApiResource, ApiCapabilities), Resolve> {
     let gv: GroupVersion = check.api_version.parse().map_err(|_| {
         Resolve::Error(format!(
@@ -116,10 +120,14 @@ async fn resolve(
         Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingKind(_))) => {
             Err(Resolve::Unknown(unknown_kind(check, &gvk.group)))
         }
-        Err(e) => Err(Resolve::Error(format!(
+        Err(e @ kube::Error::Api(_)) => Err(Resolve::Error(format!(
             "cannot look up kind {} in {}: {}",
             check.kind,
             check.api_version,
+            explain(&e)
+        ))),
+        Err(e) => Err(Resolve::Error(format!(
+            "cannot reach the {target}: {}",
             explain(&e)
         ))),
     }
@@ -192,14 +200,15 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// The diff between the reference object in `file` and the learner's object, if both exist.
+/// The diff between the reference object in `file` and the learner's object (`None` when they
+/// are the same once normalised), or why the reference cannot be used.
 fn reference_diff(
     ctx: &Context,
     check: &ResourceCheck,
     file: &str,
     object: &Value,
-) -> Option<String> {
-    let objects = manifest::objects(&ctx.content, file).ok()?;
+) -> Result<Option<String>, String> {
+    let objects = manifest::objects(&ctx.content, file).map_err(|e| e.to_string())?;
     let namespace = manifest::namespace(object);
     let reference = manifest::find(
         &objects,
@@ -207,7 +216,8 @@ fn reference_diff(
         &check.kind,
         &check.name,
         namespace,
-    )?;
+    )
+    .ok_or_else(|| format!("{file} has no {} {}", check.kind, check.name))?;
     let mut reference = reference.clone();
     // A manifest usually leaves the namespace to `kubectl apply -n`; the cluster's object has one.
     if let (Some(ns), Some(meta)) = (
@@ -217,7 +227,7 @@ fn reference_diff(
         meta.entry("namespace")
             .or_insert_with(|| Value::String(ns.to_string()));
     }
-    manifest::diff(&reference, file, object)
+    Ok(manifest::diff(&reference, file, object))
 }
 
 #[cfg(test)]

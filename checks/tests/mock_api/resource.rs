@@ -159,3 +159,39 @@ async fn cluster_scoped_kinds_are_read_without_a_namespace() {
     );
     assert_eq!(f.diff, None, "no reference, no diff");
 }
+
+#[tokio::test]
+async fn a_broken_reference_is_named_instead_of_a_diff() {
+    let script = vec![
+        get(DISCOVERY, "networking_istio_io_v1"),
+        get(REVIEWS, "virtualservice_reviews_v2"),
+    ];
+    let mut check = reviews(
+        Presence::Present,
+        &[("spec.http[0].route[0].destination.subset", json!("v1"))],
+    );
+    check.reference = Some("manifests/reviews-v3.yaml".into());
+    let f = run(script, CheckSpec::Resource(check)).await;
+    assert_eq!(f.outcome, Outcome::Fail);
+    assert!(
+        f.message.ends_with(
+            "(no diff with the reference: manifests/reviews-v3.yaml does not exist in the course content)"
+        ),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.diff, None);
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_an_error_not_an_unknown_kind() {
+    let script = vec![get_only(DISCOVERY).refuse()];
+    let f = run(script, CheckSpec::Resource(reviews(Presence::Absent, &[]))).await;
+    assert_eq!(f.outcome, Outcome::Error, "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("cannot reach the cluster (context mock): connection refused"),
+        "{}",
+        f.message
+    );
+}

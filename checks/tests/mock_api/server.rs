@@ -18,6 +18,8 @@ pub struct Exchange {
     query_contains: Option<String>,
     status: StatusCode,
     body: Vec<u8>,
+    /// Instead of answering, fail the connection with this error.
+    refuse: bool,
 }
 
 /// Expects `GET path`, answered 200 with the named fixture.
@@ -28,6 +30,7 @@ pub fn get(path: &str, fixture_name: &str) -> Exchange {
         query_contains: None,
         status: StatusCode::OK,
         body: serde_json::to_vec(&fixture(fixture_name)).unwrap(),
+        refuse: false,
     }
 }
 
@@ -42,6 +45,12 @@ impl Exchange {
     pub fn answer(mut self, status: u16, body: impl Into<Vec<u8>>) -> Self {
         self.status = StatusCode::from_u16(status).unwrap();
         self.body = body.into();
+        self
+    }
+
+    /// The connection fails as if nothing listened (connection refused).
+    pub fn refuse(mut self) -> Self {
+        self.refuse = true;
         self
     }
 
@@ -63,6 +72,7 @@ pub fn get_only(path: &str) -> Exchange {
         query_contains: None,
         status: StatusCode::OK,
         body: b"{}".to_vec(),
+        refuse: false,
     }
 }
 
@@ -105,6 +115,14 @@ pub fn serve(script: Vec<Exchange>) -> (kube::Client, JoinHandle<()>) {
                     "query of {}: wanted {part}",
                     request.uri()
                 );
+            }
+            if ex.refuse {
+                let refused = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "tcp connect error: Connection refused (os error 111)",
+                );
+                send.send_error(refused);
+                continue;
             }
             let response = Response::builder()
                 .status(ex.status)
