@@ -1,0 +1,16 @@
+//! Integration tests of the `meshwork` binary: every subcommand, its output and exit code.
+//!
+//! Each test runs the real binary in its own temporary HOME, XDG data dir and KUBECONFIG
+//! (see [`util::Env`]), so nothing touches the real user's files or clusters.
+
+// A test that cannot set up its sandbox should stop right there, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check;
+mod hint;
+mod labs;
+mod lint;
+mod misc;
+mod progress;
+mod show;
+mod util;

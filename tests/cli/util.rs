@@ -1,0 +1,80 @@
+//! A sandbox per test: temporary home, data dir, kubeconfig and PATH.
+
+use assert_cmd::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A fixture folder under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// One test's private world.
+pub struct Env {
+    pub dir: TempDir,
+}
+
+impl Env {
+    /// HOME, XDG_DATA_HOME and a bin/ folder for fake tools in a fresh temporary directory;
+    /// KUBECONFIG names a file that does not exist.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["home", "data", "bin"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Where progress for the default target (`cluster`) lives.
+    pub fn progress_file(&self) -> PathBuf {
+        self.path("data/meshwork/progress/cluster.json")
+    }
+
+    /// Puts a shell script called `name` in the sandbox's bin/ folder.
+    pub fn fake_tool(&self, name: &str, body: &str) {
+        let path = self.path("bin").join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// `meshwork` with the sandbox's environment; PATH holds only the sandbox's bin/.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshwork"));
+        cmd.current_dir(self.dir.path())
+            .env("HOME", self.path("home"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("KUBECONFIG", self.path("no-such-kubeconfig"))
+            .env("PATH", self.path("bin"))
+            .env("NO_COLOR", "1")
+            .env_remove("MESHWORK_TARGET")
+            .env_remove("MESHWORK_CONTENT");
+        cmd
+    }
+
+    /// `meshwork --content tests/fixtures/basic_course …`, with `fakectl` 1.30.2 installed.
+    pub fn course_cmd(&self) -> Command {
+        self.fake_tool("fakectl", "echo 'fakectl version v1.30.2'");
+        let mut cmd = self.cmd();
+        cmd.arg("--content").arg(fixture("basic_course"));
+        cmd
+    }
+}
+
+/// Stdout of a finished command as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Stderr of a finished command as text.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
