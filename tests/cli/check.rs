@@ -329,3 +329,58 @@ fn check_needs_an_existing_lab() {
         .stdout("")
         .stderr(predicates::str::contains("no lab called `99`"));
 }
+
+/// A kubeconfig with two contexts whose API server address has nothing listening.
+fn dead_cluster_kubeconfig(env: &Env) -> std::path::PathBuf {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let path = env.path("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: dead-ctx\n  context: {{cluster: dead, user: u}}\n- name: other\n  context: {{cluster: dead, user: u}}\ncurrent-context: dead-ctx\nusers:\n- name: u\n  user: {{token: abc}}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_cluster_that_does_not_answer_is_named_with_its_context() {
+    let env = Env::new();
+    let kubeconfig = dead_cluster_kubeconfig(&env);
+    let out = env
+        .course_cmd()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["check", "basics/cluster"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("Checking 00 Basics on cluster (context dead-ctx)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ? The cluster answers — cannot reach the cluster (context dead-ctx)"),
+        "{text}"
+    );
+    assert!(text.contains("  ✔ fakectl still there"), "{text}");
+}
+
+#[test]
+fn an_unknown_context_lists_the_known_ones() {
+    let env = Env::new();
+    let kubeconfig = dead_cluster_kubeconfig(&env);
+    env.course_cmd()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["--context", "prod", "check", "basics/cluster"])
+        .assert()
+        .code(2)
+        .stdout(predicates::str::contains(
+            "  ? The cluster answers — the kubeconfig has no context `prod`; its contexts are: dead-ctx, other\n",
+        ));
+}

@@ -134,5 +134,7 @@ fn open_is_only_for_the_terminal_ui() {
         .args(["--open", "0", "labs"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("cannot be combined with a subcommand"));
+        .stderr(predicates::str::contains(
+            "cannot be combined with a subcommand",
+        ));
 }
