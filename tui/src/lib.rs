@@ -1,1 +1,108 @@
-//! x
+//! meshwork-tui: the terminal UI a learner sees first.
+//!
+//! Elm style: one [`App`] state, one [`Event`] enum, [`App::update`] as the only way state
+//! changes, and drawing as a read-only function of the state (`impl Widget for &App`).
+//! Checks and target probes run on tokio tasks and come back as events; the UI never
+//! waits for them.
+//!
+//! - [`app`]: the state and `update` (with the step document, check runs and overlays).
+//! - [`event`]: [`Event`]s in, [`Action`]s out.
+//! - [`keys`]: every key binding, in one function.
+//! - [`view`]: drawing the screens.
+//! - [`layout`]: where panes go, shared by drawing and `update`.
+//! - [`markdown`]: step instructions rendered into styled, wrapped lines.
+//! - [`runtime`]: the event loop (generic over the backend) and background tasks.
+//! - [`terminal`]: raw mode, alternate screen, mouse capture and the panic hook.
+//! - [`strings`], [`theme`], [`text`], [`clipboard`]: UI text, styles (`NO_COLOR`),
+//!   wrapping, OSC 52.
+
+pub mod app;
+pub mod clipboard;
+pub mod event;
+pub mod keys;
+pub mod layout;
+pub mod markdown;
+pub mod runtime;
+pub mod strings;
+pub mod terminal;
+pub mod text;
+pub mod theme;
+pub mod view;
+
+pub use app::App;
+pub use event::{Action, Event};
+pub use theme::Theme;
+
+use meshwork_checks::Course;
+use meshwork_checks::check::Context;
+use meshwork_checks::progress::ProgressStore;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::io::{self, Write as _};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything the TUI needs from the binary.
+pub struct Options {
+    /// The labs.
+    pub course: Course,
+    /// Where checks look, and the course's files.
+    pub ctx: Arc<Context>,
+    /// The learner's progress on this target.
+    pub progress: ProgressStore,
+    /// `LAB` or `LAB/STEP` to open directly; otherwise the home screen with the last lab
+    /// selected.
+    pub open: Option<String>,
+    /// A message to show once at start (e.g. the progress file was moved aside).
+    pub notice: Option<String>,
+}
+
+/// Runs the TUI on the real terminal until the learner quits.
+///
+/// Call it from the runtime's main future: the UI's own work runs there, checks and target
+/// probes on spawned tasks. `NO_COLOR` turns colours off.
+pub async fn run(options: Options) -> io::Result<()> {
+    terminal::UiScope::new(run_inner(options)).await
+}
+
+async fn run_inner(options: Options) -> io::Result<()> {
+    let theme = Theme::from_env();
+    let mut session = terminal::enter()?;
+    let result = async {
+        let size = session.terminal.size()?;
+        let mut app = App::new(options, size.width, size.height, theme);
+        let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let mut tasks = runtime::Tasks::default();
+        tasks.push(runtime::spawn_input(sender.clone()));
+        tasks.push(runtime::spawn_ticker(sender.clone()));
+        tasks.push(runtime::spawn_prober(app.context(), sender.clone()));
+        let mut copy = |text: &str| {
+            let mut out = io::stdout();
+            out.write_all(clipboard::osc52(text).as_bytes())?;
+            out.flush()
+        };
+        runtime::event_loop(
+            &mut session.terminal,
+            &mut app,
+            &mut events,
+            &sender,
+            &mut copy,
+        )
+        .await
+    }
+    .await;
+    terminal::leave(session);
+    result
+}
+
+/// Builds the app and draws its first frame on an in-memory terminal; returns the time taken.
+///
+/// For `meshwork bench`: this is what stands between starting the TUI and seeing it (the
+/// target probe runs in the background and is not waited for).
+pub fn first_frame_bench(options: Options, width: u16, height: u16) -> Duration {
+    let start = Instant::now();
+    let app = App::new(options, width, height, Theme::from_env());
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
+    let _ = terminal.draw(|frame| frame.render_widget(&app, frame.area()));
+    start.elapsed()
+}

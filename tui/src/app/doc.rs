@@ -1,0 +1,100 @@
+//! A step's instructions and commands, laid out for the instructions pane.
+
+use crate::markdown;
+use crate::strings;
+use crate::text::wrap;
+use crate::theme::Theme;
+use meshwork_checks::{Step, TargetKind};
+use ratatui::text::{Line, Span};
+use std::ops::Range;
+
+/// The instructions pane's content: markdown, then one box per command.
+#[derive(Debug, Default, Clone)]
+pub struct Doc {
+    /// Every line, wrapped to the pane's width.
+    pub lines: Vec<Line<'static>>,
+    /// The commands for this target, in order.
+    pub commands: Vec<DocCommand>,
+}
+
+/// A command block in a [`Doc`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocCommand {
+    /// The text copied by `y`.
+    pub text: String,
+    /// The rows of its box.
+    pub lines: Range<usize>,
+    /// Whether a note line sits right above the box.
+    pub has_note: bool,
+}
+
+impl Doc {
+    /// Lays out `step` for a target kind at `width` columns, with command `selected` marked.
+    pub fn build(
+        step: &Step,
+        kind: TargetKind,
+        theme: &Theme,
+        width: usize,
+        selected: usize,
+    ) -> Self {
+        let mut lines = markdown::render(&step.body, width, theme);
+        let mut commands = Vec::new();
+        let applicable: Vec<_> = step
+            .commands
+            .iter()
+            .filter_map(|c| c.for_target(kind).map(|text| (c.note.as_deref(), text)))
+            .collect();
+        let skipped = step.commands.len() - applicable.len();
+        if !applicable.is_empty() || skipped > 0 {
+            if !lines.is_empty() {
+                lines.push(Line::default());
+            }
+            lines.push(Line::from(Span::styled(
+                strings::COMMANDS_HEADING,
+                theme.h2,
+            )));
+        }
+        for (i, (note, text)) in applicable.into_iter().enumerate() {
+            let is_selected = i == selected;
+            lines.push(Line::default());
+            if let Some(note) = note {
+                lines.extend(wrap(
+                    &[Span::styled(note.to_string(), theme.dim.italic())],
+                    width,
+                    &[],
+                    &[],
+                ));
+            }
+            let body: Vec<String> = text.trim_end().lines().map(str::to_string).collect();
+            let (border, content, title) = if is_selected {
+                (
+                    theme.command_selected,
+                    theme.command_selected,
+                    Some((strings::COPY_HINT, theme.key)),
+                )
+            } else {
+                (theme.code_border, theme.command, None)
+            };
+            let start = lines.len();
+            lines.extend(markdown::boxed(&body, width, None, title, border, content));
+            commands.push(DocCommand {
+                text: text.trim_end().to_string(),
+                lines: start..lines.len(),
+                has_note: note.is_some(),
+            });
+        }
+        if skipped > 0 {
+            lines.push(Line::default());
+            lines.extend(wrap(
+                &[Span::styled(
+                    strings::commands_other_target(skipped, kind),
+                    theme.dim,
+                )],
+                width,
+                &[],
+                &[],
+            ));
+        }
+        Self { lines, commands }
+    }
+}

@@ -1,0 +1,55 @@
+//! What happens to the app ([`Event`]) and what it asks the outside world to do ([`Action`]).
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use meshwork_checks::CheckResult;
+use meshwork_checks::course::Check;
+use meshwork_checks::target::TargetStatus;
+
+/// Everything the app reacts to: terminal input, time, and results of background work.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Time passed (drives spinners and expires status messages).
+    Tick,
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// The mouse scrolled or clicked.
+    Mouse(MouseEvent),
+    /// The terminal is now this many columns and rows.
+    Resize(u16, u16),
+    /// One check of a run finished.
+    CheckResult {
+        /// The run it belongs to (see [`Action::RunChecks`]).
+        run: u64,
+        /// Index of the check in the step.
+        index: usize,
+        /// What it found.
+        result: CheckResult,
+    },
+    /// A run ended before every check reported (its task failed).
+    ChecksStopped {
+        /// The run.
+        run: u64,
+        /// Why, for the learner.
+        reason: String,
+    },
+    /// A look at the target finished.
+    TargetStatus(TargetStatus),
+    /// The terminal's input closed: nothing more can be typed.
+    InputClosed,
+}
+
+/// Work the app cannot do itself; the runtime carries it out.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Leave the app.
+    Quit,
+    /// Run these checks in the background and report each as [`Event::CheckResult`].
+    RunChecks {
+        /// Identifies the run in the results.
+        run: u64,
+        /// The step's checks.
+        checks: Vec<Check>,
+    },
+    /// Put this text on the clipboard.
+    Copy(String),
+}

@@ -1,0 +1,202 @@
+//! The event loop: terminal input, ticks and background work in, frames and effects out.
+//!
+//! [`event_loop`] is generic over the ratatui backend so tests drive the whole app on a
+//! `TestBackend` by sending [`Event`]s; [`crate::run`] wires it to the real terminal.
+
+use crate::app::App;
+use crate::event::{Action, Event};
+use crate::terminal::panic_message;
+use futures::StreamExt as _;
+use meshwork_checks::check::Context;
+use meshwork_checks::course::Check;
+use meshwork_checks::engine::run_checks;
+use meshwork_checks::target::{self, TargetStatus};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+/// How often [`Event::Tick`] arrives.
+pub const TICK: Duration = Duration::from_millis(100);
+/// How often the target is looked at again.
+pub const PROBE_EVERY: Duration = Duration::from_secs(30);
+/// How long one look at the target may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Background tasks started by the loop, stopped when it ends.
+#[derive(Default)]
+pub struct Tasks(Vec<JoinHandle<()>>);
+
+impl Tasks {
+    /// Keeps a task to abort later.
+    pub fn push(&mut self, task: JoinHandle<()>) {
+        self.0.retain(|t| !t.is_finished());
+        self.0.push(task);
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Runs the app until it quits or the event channel closes.
+///
+/// Draws the first frame before waiting for anything, then redraws after each batch of
+/// events that changed something. `copy` carries out [`Action::Copy`].
+pub async fn event_loop<B>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    events: &mut UnboundedReceiver<Event>,
+    sender: &UnboundedSender<Event>,
+    copy: &mut dyn FnMut(&str) -> io::Result<()>,
+) -> io::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let mut tasks = Tasks::default();
+    draw(terminal, app)?;
+    while let Some(event) = events.recv().await {
+        handle(app, event, sender, copy, &mut tasks)?;
+        while !app.should_quit()
+            && let Ok(event) = events.try_recv()
+        {
+            handle(app, event, sender, copy, &mut tasks)?;
+        }
+        if app.should_quit() {
+            break;
+        }
+        if app.take_dirty() {
+            draw(terminal, app)?;
+        }
+    }
+    Ok(())
+}
+
+fn draw<B>(terminal: &mut Terminal<B>, app: &App) -> io::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    terminal
+        .draw(|frame| frame.render_widget(app, frame.area()))
+        .map_err(io::Error::other)?;
+    Ok(())
+}
+
+fn handle(
+    app: &mut App,
+    event: Event,
+    sender: &UnboundedSender<Event>,
+    copy: &mut dyn FnMut(&str) -> io::Result<()>,
+    tasks: &mut Tasks,
+) -> io::Result<()> {
+    match app.update(event) {
+        None | Some(Action::Quit) => Ok(()),
+        Some(Action::Copy(text)) => copy(&text),
+        Some(Action::RunChecks { run, checks }) => {
+            tasks.push(spawn_checks(app.context(), run, checks, sender.clone()));
+            Ok(())
+        }
+    }
+}
+
+/// Runs checks on a task; each result comes back as [`Event::CheckResult`]. If the task
+/// dies (a bug in a check), [`Event::ChecksStopped`] says so instead of a spinner forever.
+pub fn spawn_checks(
+    ctx: Arc<Context>,
+    run: u64,
+    checks: Vec<Check>,
+    sender: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let results = sender.clone();
+    let work = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(run_checks(ctx, checks));
+        while let Some((index, result)) = stream.next().await {
+            if results
+                .send(Event::CheckResult { run, index, result })
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = work.await
+            && e.is_panic()
+        {
+            let reason = format!("a check crashed: {}", panic_message(&*e.into_panic()));
+            let _ = sender.send(Event::ChecksStopped { run, reason });
+        }
+    })
+}
+
+/// Looks at the target now and every [`PROBE_EVERY`], reporting [`Event::TargetStatus`].
+pub fn spawn_prober(ctx: Arc<Context>, sender: UnboundedSender<Event>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let probe_ctx = Arc::clone(&ctx);
+            let look = tokio::spawn(async move {
+                tokio::time::timeout(PROBE_TIMEOUT, target::probe(&*probe_ctx.target)).await
+            });
+            let status = match look.await {
+                Ok(Ok(status)) => status,
+                Ok(Err(_)) => TargetStatus::Unreachable(format!(
+                    "no answer within {} seconds",
+                    PROBE_TIMEOUT.as_secs()
+                )),
+                Err(e) if e.is_panic() => TargetStatus::Unreachable(format!(
+                    "looking at the target crashed: {}",
+                    panic_message(&*e.into_panic())
+                )),
+                Err(_) => return,
+            };
+            if sender.send(Event::TargetStatus(status)).is_err() {
+                return;
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    })
+}
+
+/// Sends [`Event::Tick`] every [`TICK`].
+pub fn spawn_ticker(sender: UnboundedSender<Event>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            if sender.send(Event::Tick).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Forwards terminal input as events; reports [`Event::InputClosed`] when it ends.
+pub fn spawn_input(sender: UnboundedSender<Event>) -> JoinHandle<()> {
+    use crossterm::event::{Event as Term, EventStream};
+    tokio::spawn(async move {
+        let mut input = EventStream::new();
+        while let Some(next) = input.next().await {
+            let event = match next {
+                Ok(Term::Key(key)) => Event::Key(key),
+                Ok(Term::Mouse(mouse)) => Event::Mouse(mouse),
+                Ok(Term::Resize(w, h)) => Event::Resize(w, h),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            if sender.send(event).is_err() {
+                return;
+            }
+        }
+        let _ = sender.send(Event::InputClosed);
+    })
+}

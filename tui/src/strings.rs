@@ -1,0 +1,245 @@
+//! Every piece of text the UI shows, in one place.
+
+use meshwork_checks::TargetKind;
+
+/// The title in the top-left corner.
+pub const APP_TITLE: &str = "meshwork · Istio hands-on";
+
+/// Title of the lab list.
+pub const LABS: &str = "Labs";
+/// Title of the step list.
+pub const STEPS: &str = "Steps";
+/// Title of the check pane.
+pub const CHECKS: &str = "Checks";
+/// Heading above the step's commands.
+pub const COMMANDS_HEADING: &str = "Commands";
+/// Title of the selected command's box.
+pub const COPY_HINT: &str = "[y] copy";
+/// Shown when the course has no labs at all.
+pub const NO_LABS: &str = "This course has no labs.";
+/// Check pane, before the first run.
+pub const CHECKS_NOT_RUN: &str = "Press c to check this step against the target.";
+/// Check pane, before the first run of a step already done.
+pub const CHECKS_NOT_RUN_DONE: &str =
+    "This step is done. Press c to check it again, n for the next step.";
+/// Shown while a check runs.
+pub const RUNNING: &str = "running…";
+/// The target probe has not answered yet.
+pub const TARGET_PROBING: &str = "checking…";
+
+/// Key bar of the home screen: (keys, what they do).
+pub const HOME_KEYS: &[(&str, &str)] = &[
+    ("↑↓", "move"),
+    ("enter", "open"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+/// Key bar of the lab screen.
+pub const LAB_KEYS: &[(&str, &str)] = &[
+    ("c", "check"),
+    ("h", "hint"),
+    ("s", "solution"),
+    ("y", "copy"),
+    ("n/p", "step"),
+    ("tab", "focus"),
+    ("?", "help"),
+    ("esc", "labs"),
+];
+/// The diff key, in the lab key bar when a failed check has a diff.
+pub const DIFF_KEY: (&str, &str) = ("d", "diff");
+/// Key bar of a notice.
+pub const NOTICE_KEY: (&str, &str) = ("any key", "continue");
+/// Key bar while an overlay is open.
+pub const OVERLAY_KEYS: &[(&str, &str)] = &[("↑↓ pgup pgdn", "scroll"), ("esc", "close")];
+/// Key bar while the solution is open.
+pub const SOLUTION_KEYS: &[(&str, &str)] = &[
+    ("↑↓ pgup pgdn", "scroll"),
+    ("y", "copy commands"),
+    ("esc", "close"),
+];
+
+/// Title of the help overlay.
+pub const HELP_TITLE: &str = "Keys";
+/// The help overlay: sections of (keys, what they do).
+pub const HELP: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Everywhere",
+        &[
+            ("?", "show or hide this help"),
+            ("esc", "close a window, or go back to the labs"),
+            ("ctrl-c", "quit"),
+        ],
+    ),
+    (
+        "Labs",
+        &[
+            ("↑ ↓  j k", "select a lab"),
+            ("g G  home end", "first / last lab"),
+            ("enter → l", "open the lab where you left off"),
+            ("q", "quit"),
+        ],
+    ),
+    (
+        "Lab",
+        &[
+            ("tab ← →", "focus steps, instructions or checks"),
+            ("↑ ↓  j k", "move in the focused pane"),
+            ("pgup pgdn", "scroll the instructions"),
+            ("n p", "next / previous step"),
+            ("[ ]", "select the previous / next command"),
+            ("y", "copy the selected command (OSC 52)"),
+            ("c", "run the step's checks"),
+            ("h", "reveal the next hint"),
+            ("d", "diff of the selected failed check"),
+            ("s", "show the solution"),
+            ("esc q", "back to the labs"),
+        ],
+    ),
+    (
+        "Windows",
+        &[
+            ("↑ ↓ pgup pgdn", "scroll"),
+            ("y", "copy the solution's commands"),
+            ("esc q", "close"),
+        ],
+    ),
+    (
+        "Mouse",
+        &[
+            ("wheel", "scroll"),
+            ("click", "select a lab, step or check"),
+        ],
+    ),
+];
+
+/// Title of the notice overlay.
+pub const NOTICE_TITLE: &str = "Notice";
+/// Footer of the notice overlay.
+pub const NOTICE_DISMISS: &str = "Press any key to continue.";
+
+/// `Diff · <check>`.
+pub fn diff_title(check: &str) -> String {
+    format!("Diff · {check}")
+}
+
+/// `Solution · <step>`.
+pub fn solution_title(step: &str) -> String {
+    format!("Solution · {step}")
+}
+
+/// Heading of the solution's manifest list.
+pub const SOLUTION_MANIFESTS: &str = "Manifests to apply";
+/// Heading of the solution's commands.
+pub const SOLUTION_COMMANDS: &str = "Commands";
+/// A solution with nothing for this target.
+pub fn solution_nothing_for(kind: TargetKind) -> String {
+    format!("This solution has no commands for the {kind} target.")
+}
+
+/// A manifest named in the solution is not in the content.
+pub fn manifest_missing(path: &str) -> String {
+    format!("{path} is not in this course's content")
+}
+
+/// Status: the step's commands, none of which applies to this target.
+pub fn commands_other_target(n: usize, kind: TargetKind) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} command{s} of this step do not apply to the {kind} target.")
+}
+
+/// Status after copying.
+pub fn copied(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    format!("copied to the clipboard (OSC 52): {first}")
+}
+
+/// Status: nothing to copy.
+pub const NOTHING_TO_COPY: &str = "This step has no command to copy.";
+/// Status: the solution has no commands to copy.
+pub const SOLUTION_NOTHING_TO_COPY: &str = "The solution has no commands to copy for this target.";
+/// Status: checks already running.
+pub const CHECKS_ALREADY_RUNNING: &str = "The checks are still running…";
+/// Status: no diff for the selected check.
+pub const NO_DIFF: &str =
+    "No diff to show: select a failed check that compares an object (↑↓ in the check pane).";
+/// Status: the step has no hints.
+pub const NO_HINTS: &str = "This step has no hints; press s to see the solution.";
+
+/// Status: every hint is shown.
+pub fn all_hints_shown(n: usize) -> String {
+    format!("All {n} hints are shown; press s to see the solution.")
+}
+
+/// `hint 1/3: …` label.
+pub fn hint_label(i: usize, n: usize) -> String {
+    format!("hint {i}/{n}: ")
+}
+
+/// Status: a progress save failed.
+pub fn save_failed(err: &dyn std::fmt::Display) -> String {
+    format!(
+        "progress not saved: {err}. Check that the folder is writable; your work on the target is unaffected."
+    )
+}
+
+/// Status and check-pane verdict when every check passed.
+pub fn step_passed(last_step: bool) -> &'static str {
+    if last_step {
+        "All checks pass: step done, and that completes the lab!"
+    } else {
+        "All checks pass: step done. Press n for the next step."
+    }
+}
+
+/// Verdict when some checks failed.
+pub fn step_failed(failed: usize, errors: usize, total: usize) -> String {
+    match (failed, errors) {
+        (0, e) => format!("{e} of {total} checks could not run: see the messages above."),
+        (f, 0) => {
+            format!("{f} of {total} checks failed: read the messages, fix, and press c again.")
+        }
+        (f, e) => format!("{f} of {total} checks failed and {e} could not run."),
+    }
+}
+
+/// A check task stopped without reporting.
+pub fn check_lost(reason: &str) -> String {
+    format!("this check stopped without a result ({reason}); press c to try again")
+}
+
+/// The `open` option named nothing known.
+pub fn open_failed(err: &str) -> String {
+    format!("cannot open {err}")
+}
+
+/// The target line: `● ready · v1.32.4 · 3 nodes`.
+pub fn target_ready(version: &str, nodes: usize) -> String {
+    let s = if nodes == 1 { "" } else { "s" };
+    format!("ready · {version} · {nodes} node{s}")
+}
+
+/// Target state words.
+pub const TARGET_UNREACHABLE: &str = "unreachable";
+/// Target state words.
+pub const TARGET_UNCONFIGURED: &str = "not configured";
+/// Details panel heading for a target problem.
+pub const TARGET_HEADING: &str = "Target";
+
+/// Details panel labels.
+pub const NEEDS: &str = "Needs";
+/// Details panel labels.
+pub const TIME: &str = "Time";
+/// Details panel labels.
+pub const USES: &str = "You will use";
+/// Details panel labels.
+pub const PROGRESS: &str = "Progress";
+
+/// `about 20 minutes`.
+pub fn minutes(m: u32) -> String {
+    format!("about {m} minutes")
+}
+
+/// `2 of 4 steps done`.
+pub fn steps_done(done: usize, total: usize) -> String {
+    format!("{done} of {total} steps done")
+}

@@ -1,0 +1,100 @@
+//! The real event loop on a `TestBackend`: first frame, keys, background checks.
+
+use crate::support::fixture;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meshwork_tui::runtime::event_loop;
+use meshwork_tui::{App, Event, Options, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let w = buffer.area.width;
+    buffer
+        .content()
+        .chunks(usize::from(w))
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn app(open: Option<&str>) -> (App, tempfile::TempDir) {
+    let f = fixture();
+    let options = Options {
+        course: f.course,
+        ctx: f.ctx,
+        progress: f.progress,
+        open: open.map(Into::into),
+        notice: None,
+    };
+    (App::new(options, 100, 30, Theme::new(true)), f.dir)
+}
+
+#[tokio::test]
+async fn the_first_frame_is_drawn_before_any_event_arrives() {
+    let (mut app, _dir) = app(None);
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (tap, _) = tokio::sync::mpsc::unbounded_channel();
+    drop(sender);
+    let mut copy = |_: &str| Ok(());
+    event_loop(&mut terminal, &mut app, &mut events, &tap, &mut copy)
+        .await
+        .unwrap();
+    let text = screen_text(&terminal);
+    assert!(text.contains("meshwork · Istio hands-on"), "{text}");
+    assert!(
+        text.contains("◌ checking…"),
+        "the probe has not answered: {text}"
+    );
+    assert!(text.contains("01 Request routing"), "{text}");
+}
+
+#[tokio::test]
+async fn keys_open_a_lab_and_checks_run_in_the_background() {
+    let (mut app, _dir) = app(None);
+    let mut terminal = Terminal::new(TestBackend::new(100, 40)).unwrap();
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    // Background work reports to `tap`; the driver below forwards it, so it knows when
+    // every check has reported without waiting for a fixed time.
+    let (tap, mut tapped) = tokio::sync::mpsc::unbounded_channel();
+    let press = |code| Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let driver = async move {
+        sender.send(press(KeyCode::Down)).unwrap();
+        sender.send(press(KeyCode::Enter)).unwrap();
+        sender.send(press(KeyCode::Char('n'))).unwrap();
+        sender.send(press(KeyCode::Char('c'))).unwrap();
+        let mut reported = 0;
+        while reported < 3 {
+            let event = tapped.recv().await.unwrap();
+            if matches!(event, Event::CheckResult { .. }) {
+                reported += 1;
+            }
+            sender.send(event).unwrap();
+        }
+        // Dropping the sender ends the loop after it drew the last results.
+    };
+    let mut copies = Vec::new();
+    let mut copy = |text: &str| {
+        copies.push(text.to_string());
+        Ok(())
+    };
+    let (result, ()) = tokio::join!(
+        event_loop(&mut terminal, &mut app, &mut events, &tap, &mut copy),
+        driver
+    );
+    result.unwrap();
+    let text = screen_text(&terminal);
+    assert!(
+        text.contains("01 Request routing › 2/3 Route jason to v2"),
+        "{text}"
+    );
+    for title in [
+        "VirtualService reviews exists",
+        "jason is routed to v2",
+        "reviews pods are injected",
+    ] {
+        assert!(text.contains(title), "{title} missing: {text}");
+    }
+    assert!(!text.contains("running"), "every check reported: {text}");
+}
