@@ -1,5 +1,8 @@
 //! The course loader on valid and invalid labs: every error names file, line and field.
 
+// Helpers of a test may panic with a message, like the tests themselves.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use meshwork_checks::TargetKind;
 use meshwork_checks::content::{Content, Origin};
 use meshwork_checks::course::load::load;

@@ -100,12 +100,14 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(value, ..) => {
-                if !self.node(Some(&value), mark) {
+                let was_key = self.node(Some(&value), mark);
+                if !was_key {
                     self.value_done();
                 }
             }
             Event::Alias(_) => {
-                if !self.node(None, mark) {
+                let was_key = self.node(None, mark);
+                if !was_key {
                     self.value_done();
                 }
             }
