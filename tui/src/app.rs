@@ -418,6 +418,8 @@ impl App {
         view.check = 0;
         view.check_scroll = 0;
         self.rebuild_doc();
+        // Saved on every move: closing the terminal window must not lose the place.
+        self.remember_position();
     }
 
     fn lab_command(&mut self, command: Command) -> Option<Action> {
@@ -560,7 +562,7 @@ impl App {
             return;
         };
         // Show the note above the box too, when it has one.
-        let start = c.lines.start.saturating_sub(usize::from(c.has_note));
+        let start = c.lines.start.saturating_sub(c.note_rows);
         if start < v.scroll {
             v.scroll = start;
         } else if c.lines.end > v.scroll + height {

@@ -25,6 +25,35 @@ pub fn render(markdown: &str, width: usize, theme: &Theme) -> Vec<Line<'static>>
     r.lines
 }
 
+/// Renders short markdown (a hint, a note) as spans for one wrapped paragraph.
+///
+/// Inline styles (code, emphasis, strong, links) are kept; block structure is flattened:
+/// line breaks become spaces and blocks are joined by a space.
+pub fn inline(markdown: &str, base: Style, theme: &Theme) -> Vec<Span<'static>> {
+    let mut r = Renderer::new(usize::MAX, theme);
+    r.styles = vec![base];
+    for event in Parser::new_ext(markdown.trim(), Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => r.text(" "),
+            Event::HardBreak => r.text(" "),
+            Event::Start(
+                Tag::Paragraph
+                | Tag::Heading { .. }
+                | Tag::List(_)
+                | Tag::Item
+                | Tag::BlockQuote(_),
+            )
+            | Event::End(TagEnd::List(_) | TagEnd::BlockQuote(_)) => {}
+            Event::Start(Tag::CodeBlock(_)) | Event::End(TagEnd::CodeBlock) => {}
+            other => r.event(other),
+        }
+    }
+    while r.inline.last().is_some_and(|s| s.content.trim().is_empty()) {
+        r.inline.pop();
+    }
+    r.inline
+}
+
 /// Draws `body` lines in a box `width` columns wide, titles in the top border.
 ///
 /// Lines longer than the box are wrapped (code must never be hidden).
@@ -506,6 +535,25 @@ mod tests {
     fn autolinks_do_not_repeat_the_url_and_quotes_get_a_bar() {
         let out = plain("<https://istio.io>\n\n> careful\n> here", 40);
         assert_eq!(out, ["https://istio.io", "", "▌ careful here"]);
+    }
+
+    #[test]
+    fn inline_markdown_keeps_code_and_flattens_lines() {
+        let theme = Theme::new(true);
+        let spans = inline(
+            "Run `kubectl get nodes`.\nIt must *list* one.\n",
+            theme.hint,
+            &theme,
+        );
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "Run kubectl get nodes. It must list one.");
+        let code = spans
+            .iter()
+            .find(|s| s.content == "kubectl get nodes")
+            .unwrap();
+        assert_eq!(code.style, theme.hint.patch(theme.inline_code));
+        let plain = spans.iter().find(|s| s.content.starts_with("Run")).unwrap();
+        assert_eq!(plain.style, theme.hint);
     }
 
     #[test]

@@ -185,9 +185,18 @@ pub fn save_failed(err: &dyn std::fmt::Display) -> String {
 /// Status and check-pane verdict when every check passed.
 pub fn step_passed(last_step: bool) -> &'static str {
     if last_step {
-        "All checks pass: step done, and that completes the lab!"
+        "All checks pass: step done, and that completes the lab! Esc goes back to the labs."
     } else {
         "All checks pass: step done. Press n for the next step."
+    }
+}
+
+/// Status line when a passed step was saved.
+pub fn step_saved(last_step: bool) -> &'static str {
+    if last_step {
+        "✔ lab complete, progress saved"
+    } else {
+        "✔ step done, progress saved"
     }
 }
 

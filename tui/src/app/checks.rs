@@ -4,6 +4,7 @@
 use super::{App, Focus, Screen};
 use crate::event::Action;
 use crate::layout;
+use crate::markdown;
 use crate::strings;
 use crate::text::wrap;
 use meshwork_checks::engine::StepReport;
@@ -143,7 +144,7 @@ pub fn pane(app: &App, width: usize) -> Pane {
                         }
                         None
                     }
-                    Some(r) => Some(r.message.clone()).filter(|m| !m.is_empty()),
+                    Some(r) => Some(r.message.trim().to_string()).filter(|m| !m.is_empty()),
                 };
                 pane.push(wrap(&spans, width, &first, &indent), Some(i));
                 if let Some(message) = below {
@@ -154,10 +155,8 @@ pub fn pane(app: &App, width: usize) -> Pane {
                 }
                 if let Some(r) = &slot.result {
                     if let Some(hint) = &r.hint {
-                        let spans = [
-                            Span::styled("hint: ", t.hint.bold()),
-                            Span::styled(hint.clone(), t.hint),
-                        ];
+                        let mut spans = vec![Span::styled("hint: ", t.hint.bold())];
+                        spans.extend(markdown::inline(hint, t.hint, t));
                         pane.push(wrap(&spans, width, &indent, &deeper), Some(i));
                     }
                     if r.diff.is_some() && !r.outcome.is_ok() {
@@ -190,10 +189,8 @@ pub fn pane(app: &App, width: usize) -> Pane {
         .min(step.hints.len());
     for (i, hint) in step.hints.iter().take(revealed).enumerate() {
         let label = strings::hint_label(i + 1, step.hints.len());
-        let spans = [
-            Span::styled(label, t.hint.bold()),
-            Span::styled(hint.clone(), t.hint),
-        ];
+        let mut spans = vec![Span::styled(label, t.hint.bold())];
+        spans.extend(markdown::inline(hint, t.hint, t));
         pane.push(wrap(&spans, width, &[], &indent), None);
     }
     pane
@@ -299,7 +296,7 @@ impl App {
             let last_step = key.1 + 1 == lab.steps.len();
             let (lab_id, step_id) = (lab.id.clone(), step.id.clone());
             match self.progress.mark_done(&lab_id, &step_id) {
-                Ok(()) => self.set_status(strings::step_passed(last_step), false),
+                Ok(()) => self.set_status(strings::step_saved(last_step), false),
                 Err(e) => self.set_status(strings::save_failed(&e), true),
             }
             Verdict::Passed { last_step }

@@ -24,8 +24,8 @@ pub struct DocCommand {
     pub text: String,
     /// The rows of its box.
     pub lines: Range<usize>,
-    /// Whether a note line sits right above the box.
-    pub has_note: bool,
+    /// Rows of the note right above the box (0: no note).
+    pub note_rows: usize,
 }
 
 impl Doc {
@@ -57,14 +57,12 @@ impl Doc {
         for (i, (note, text)) in applicable.into_iter().enumerate() {
             let is_selected = i == selected;
             lines.push(Line::default());
+            let before_note = lines.len();
             if let Some(note) = note {
-                lines.extend(wrap(
-                    &[Span::styled(note.to_string(), theme.dim.italic())],
-                    width,
-                    &[],
-                    &[],
-                ));
+                let spans = markdown::inline(note, theme.dim.italic(), theme);
+                lines.extend(wrap(&spans, width, &[], &[]));
             }
+            let note_rows = lines.len() - before_note;
             let body: Vec<String> = text.trim_end().lines().map(str::to_string).collect();
             let (border, content, title) = if is_selected {
                 (
@@ -80,7 +78,7 @@ impl Doc {
             commands.push(DocCommand {
                 text: text.trim_end().to_string(),
                 lines: start..lines.len(),
-                has_note: note.is_some(),
+                note_rows,
             });
         }
         if skipped > 0 {

@@ -178,12 +178,8 @@ fn solution(app: &App, width: usize) -> Vec<Line<'static>> {
             any = true;
             lines.push(Line::default());
             if let Some(note) = &command.note {
-                lines.extend(wrap(
-                    &[Span::styled(note.clone(), t.dim.italic())],
-                    width,
-                    &[],
-                    &[],
-                ));
+                let spans = markdown::inline(note, t.dim.italic(), t);
+                lines.extend(wrap(&spans, width, &[], &[]));
             }
             let body: Vec<String> = text.trim_end().lines().map(str::to_string).collect();
             lines.extend(markdown::boxed(

@@ -102,17 +102,15 @@ fn n_and_p_move_between_steps_and_stop_at_the_ends() {
 }
 
 #[test]
-fn leaving_a_lab_remembers_the_step_on_disk() {
+fn moving_between_steps_remembers_the_place_on_disk() {
     let mut t = app(Some("request-routing"));
     t.app.update(ch('n'));
+    // Saved at once: a terminal window closed without quitting keeps the place.
+    let (again, _) = ProgressStore::open(t.app.progress().path());
+    assert_eq!(again.data().last, Some(("request-routing".into(), "jason".into())));
     t.app.update(ch('q'));
     assert!(matches!(t.app.screen(), Screen::Home));
-    let path = t.app.progress().path().to_path_buf();
-    let (again, _) = ProgressStore::open(path);
-    assert_eq!(
-        again.data().last,
-        Some(("request-routing".into(), "jason".into()))
-    );
+    assert_eq!(t.app.home_selected, 1);
 }
 
 #[test]
@@ -169,7 +167,7 @@ fn checks_run_report_and_mark_the_step_done_when_all_pass() {
     assert!(t.app.progress().is_done("prerequisites", "tools"));
     let (again, _) = ProgressStore::open(t.app.progress().path());
     assert!(again.is_done("prerequisites", "tools"), "done is saved");
-    assert!(t.app.status().unwrap().text.contains("step done"));
+    assert_eq!(t.app.status().unwrap().text, strings::step_saved(false));
 }
 
 #[test]
