@@ -1,0 +1,150 @@
+//! Watch streams: one JSON event per line over a chunked response, until the client leaves,
+//! `timeoutSeconds` passes or the server shuts down.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{Response, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde_json::{Value, json};
+
+use super::{ApiResult, selectors};
+use crate::api::table::{self, IncludeObject};
+use crate::api::{ApiError, ApiState, Body, Call, Target};
+use crate::kinds::Kind;
+use crate::store::{StoreError, Watch, WatchEvent};
+
+struct Stream {
+    watch: Watch,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    deadline: Option<tokio::time::Instant>,
+    kind: &'static Kind,
+    labels: crate::api::selector::LabelSelector,
+    fields: crate::api::selector::FieldSelector,
+    table: Option<IncludeObject>,
+    sent_columns: bool,
+    finished: bool,
+}
+
+fn line(value: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+impl Stream {
+    fn encode(&mut self, event: &WatchEvent) -> Bytes {
+        let object = match self.table {
+            Some(include) => {
+                let t = table::table(
+                    self.kind,
+                    [event.object.as_ref()],
+                    include,
+                    event.resource_version,
+                    !self.sent_columns,
+                );
+                self.sent_columns = true;
+                t
+            }
+            None => event.object.as_ref().clone(),
+        };
+        line(&json!({"type": event.kind, "object": object}))
+    }
+
+    async fn next_line(&mut self) -> Option<Bytes> {
+        if self.finished || *self.shutdown.borrow() {
+            return None;
+        }
+        loop {
+            let deadline = self.deadline;
+            let event = tokio::select! {
+                e = self.watch.next() => e,
+                _ = self.shutdown.changed() => return None,
+                () = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => return None,
+            };
+            match event {
+                None => return None,
+                Some(Err(e)) => {
+                    self.finished = true;
+                    let status = ApiError::from(e).body();
+                    return Some(line(&json!({"type": "ERROR", "object": status})));
+                }
+                Some(Ok(event)) => {
+                    if self.labels.matches(&event.object) && self.fields.matches(&event.object) {
+                        return Some(self.encode(&event));
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn watch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
+    let (labels, fields) = selectors(call, t.kind)?;
+    let from = match call.param("resourceVersion").unwrap_or("") {
+        "" | "0" => None,
+        rv => Some(rv.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!("invalid resource version: {rv:?} is not a number"))
+        })?),
+    };
+    let deadline = call
+        .param("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s));
+    let table = call
+        .wants_table()
+        .then(|| IncludeObject::parse(call.param("includeObject")));
+    let key = t.kind.key();
+    let (watch, gone) = match state.store.watch(&key, t.namespace.as_deref(), from) {
+        Ok(w) => (w, None),
+        // As a real server does: a 200 whose only event is an ERROR with the 410 Status.
+        Err(e @ StoreError::Gone { .. }) => {
+            let w = state.store.watch(
+                &key,
+                t.namespace.as_deref(),
+                Some(state.store.resource_version()),
+            )?;
+            (w, Some(e))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut stream = Stream {
+        watch,
+        shutdown: state.shutdown.clone(),
+        deadline,
+        kind: t.kind,
+        labels,
+        fields,
+        table,
+        sent_columns: false,
+        finished: false,
+    };
+    let first = gone.map(|e| {
+        stream.finished = true;
+        line(&json!({"type": "ERROR", "object": ApiError::from(e).body()}))
+    });
+    let events = futures::stream::unfold(stream, |mut s| async move {
+        let l = s.next_line().await?;
+        Some((l, s))
+    });
+    let body = futures::stream::iter(first)
+        .chain(events)
+        .map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    let mut resp: Response<Body> = Response::new(BodyExt::boxed(StreamBody::new(body)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
+}
