@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
+pub(crate) use objects::finalize_namespace;
 pub use status::ApiError;
 pub use tls::Credentials;
 

@@ -171,6 +171,15 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
     });
     let tls = credentials.server_config()?;
     let server = tokio::spawn(server::serve(listener, tls, state, shutdown));
+    // Namespaces that were Terminating when the mesh stopped finish deleting now.
+    let (namespaces, _) = store.list(&store::ResourceKey::new("", "v1", "namespaces"), None);
+    for ns in namespaces {
+        if meta::meta_str(&ns, "deletionTimestamp").is_some()
+            && let Some(name) = meta::name(&ns)
+        {
+            tokio::spawn(api::finalize_namespace(store.clone(), name.to_owned()));
+        }
+    }
     let info = serde_json::json!({
         "pid": std::process::id(),
         "url": url,

@@ -450,6 +450,70 @@ impl Store {
         Ok(object)
     }
 
+    /// Marks an object as being deleted: sets `metadata.deletionTimestamp` (which clients cannot
+    /// set through [`Store::update`]) and lets `mutate` adjust the rest (e.g. a Terminating phase).
+    ///
+    /// Returns the object unchanged when it is already being deleted.
+    pub fn begin_deletion(
+        &self,
+        resource: &ResourceKey,
+        namespace: Option<&str>,
+        name: &str,
+        mutate: impl FnOnce(&mut Value),
+    ) -> Result<Arc<Value>> {
+        let id = (namespace.unwrap_or("").to_owned(), name.to_owned());
+        let mut inner = self.lock();
+        let Some(old) = inner
+            .objects
+            .get(resource)
+            .and_then(|m| m.get(&id))
+            .cloned()
+        else {
+            return Err(StoreError::NotFound {
+                resource: resource.clone(),
+                name: name.to_owned(),
+            });
+        };
+        if meta::meta_str(&old, "deletionTimestamp").is_some() {
+            return Ok(old);
+        }
+        let rv = inner.resource_version + 1;
+        let mut object = (*old).clone();
+        mutate(&mut object);
+        if let Some(m) = meta::metadata_mut(&mut object) {
+            m.insert(
+                "deletionTimestamp".into(),
+                Value::String(meta::now_rfc3339()),
+            );
+            m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+            m.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        }
+        let object = Arc::new(object);
+        inner
+            .objects
+            .entry(resource.clone())
+            .or_default()
+            .insert(id.clone(), Arc::clone(&object));
+        inner.resource_version = rv;
+        if let Err(e) = self.persist(&inner) {
+            inner
+                .objects
+                .entry(resource.clone())
+                .or_default()
+                .insert(id, old);
+            inner.resource_version = rv - 1;
+            return Err(e.into());
+        }
+        self.publish(
+            &mut inner,
+            EventType::Modified,
+            resource,
+            Arc::clone(&object),
+            rv,
+        );
+        Ok(object)
+    }
+
     /// Deletes an object, optionally only if its uid and/or resourceVersion still match.
     ///
     /// Returns the object as it was, carrying the deletion's resourceVersion.

@@ -216,7 +216,7 @@ fn create_object(
     }
     validate::object(t.kind, key, &obj)?;
     if let Some(ns) = &t.namespace {
-        ensure_namespace(state, ns)?;
+        ensure_namespace(state, ns, key, meta::name(&obj).unwrap_or_default())?;
     }
     if t.kind.has_status()
         && let Some(m) = obj.as_object_mut()
@@ -246,9 +246,16 @@ fn create_object(
     Ok(json_response(201, created.as_ref()))
 }
 
-fn ensure_namespace(state: &ApiState, ns: &str) -> ApiResult<()> {
+fn ensure_namespace(state: &ApiState, ns: &str, key: &ResourceKey, name: &str) -> ApiResult<()> {
     let nss = ResourceKey::new("", "v1", "namespaces");
     match state.store.get(&nss, None, ns) {
+        Ok(n) if meta::meta_str(&n, "deletionTimestamp").is_some() => Err(ApiError::forbidden(
+            key,
+            name,
+            &format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            ),
+        )),
         Ok(_) => Ok(()),
         Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(&nss, ns)),
         Err(e) => Err(e.into()),
@@ -534,15 +541,19 @@ fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
                 "this namespace may not be deleted",
             ));
         }
-        let ns = state.store.get(key, None, name)?;
         if dry_run(call) {
+            let ns = state.store.get(key, None, name)?;
             return Ok(json_response(200, ns.as_ref()));
         }
-        // No namespace controller yet: the namespace's contents go with it, at once.
-        state.store.delete_matching(|resource, obj| {
-            resource.resource != "namespaces" && meta::namespace(obj) == Some(name)
+        // As on a real cluster the namespace is Terminating first; its contents and then the
+        // namespace itself go shortly after (see `finalize_namespace`).
+        let marked = state.store.begin_deletion(key, None, name, |ns| {
+            ns["status"] = json!({"phase": "Terminating"});
         })?;
-    } else if dry_run(call) {
+        tokio::spawn(finalize_namespace(state.store.clone(), name.to_owned()));
+        return Ok(json_response(200, marked.as_ref()));
+    }
+    if dry_run(call) {
         let obj = state.store.get(key, t.namespace.as_deref(), name)?;
         return Ok(json_response(200, obj.as_ref()));
     }
@@ -550,6 +561,31 @@ fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
         .store
         .delete(key, t.namespace.as_deref(), name, &pre)?;
     Ok(json_response(200, deleted.as_ref()))
+}
+
+/// How long a deleted namespace stays Terminating before its contents are removed; long enough
+/// for `kubectl delete -f` to delete the objects listed after the namespace itself.
+const NAMESPACE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Removes a Terminating namespace's contents, then the namespace.
+pub(crate) async fn finalize_namespace(store: crate::store::Store, name: String) {
+    tokio::time::sleep(NAMESPACE_GRACE).await;
+    let result = store
+        .delete_matching(|resource, obj| {
+            resource.resource != "namespaces" && meta::namespace(obj) == Some(name.as_str())
+        })
+        .and_then(|_| {
+            store.delete(
+                &ResourceKey::new("", "v1", "namespaces"),
+                None,
+                &name,
+                &Preconditions::default(),
+            )
+        });
+    match result {
+        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+        Err(e) => tracing::warn!("could not finish deleting namespace {name}: {e}"),
+    }
 }
 
 fn delete_collection(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey) -> ApiResult {

@@ -374,3 +374,31 @@ fn failed_persist_changes_nothing_and_says_what_to_do() {
     assert!(matches!(err, StoreError::Persist(_)));
     assert!(store.get(&cms(), Some("default"), "a").is_ok());
 }
+
+#[test]
+fn begin_deletion_sets_the_timestamp_once_and_update_keeps_it() {
+    let store = Store::in_memory();
+    store.create(&cms(), cm("a", "default", "1")).expect("a");
+    let marked = store
+        .begin_deletion(&cms(), Some("default"), "a", |o| {
+            o["data"]["k"] = json!("bye")
+        })
+        .expect("mark");
+    let ts = marked["metadata"]["deletionTimestamp"].clone();
+    assert!(ts.is_string());
+    assert_eq!(marked["data"]["k"], "bye");
+    let again = store
+        .begin_deletion(&cms(), Some("default"), "a", |_| {})
+        .expect("again");
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        marked["metadata"]["resourceVersion"]
+    );
+    let updated = store
+        .update(&cms(), cm("a", "default", "2"))
+        .expect("update");
+    assert_eq!(
+        updated["metadata"]["deletionTimestamp"], ts,
+        "clients cannot clear it"
+    );
+}

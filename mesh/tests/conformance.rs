@@ -1,0 +1,15 @@
+//! Conformance: the real kubectl (and the kube crate) against an in-process reference mesh.
+//!
+//! Each test starts its own mesh on a random port in a temp state dir and gives kubectl its own
+//! HOME and cache dir. Set `MESHWORK_SKIP_KUBECTL=1` to skip the kubectl tests on a machine
+//! without `/usr/bin/kubectl` (they fail otherwise, loudly).
+
+// A panic in a test harness is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance {
+    pub mod harness;
+    mod hostile;
+    mod kube_client;
+    mod kubectl;
+}
