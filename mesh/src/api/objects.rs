@@ -120,10 +120,7 @@ fn list_body<'a>(kind: &Kind, rv: u64, items: &'a [Arc<Value>]) -> ListBody<'a> 
 fn decode_body(call: &Call) -> ApiResult<Value> {
     let ct = call.content_type();
     if !(ct.is_empty() || ct.starts_with("application/json") || ct.starts_with("*/*")) {
-        return Err(ApiError::unsupported_media_type(
-            ct,
-            &["application/json", "application/yaml"],
-        ));
+        return Err(ApiError::unsupported_media_type(ct, &["application/json"]));
     }
     parse_json(&call.body)
 }
