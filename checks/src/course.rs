@@ -3,11 +3,13 @@
 //! - [`raw`]: the `lab.yaml` file format (serde, `deny_unknown_fields`).
 //! - [`load`]: turns [`Content`](crate::Content) into a [`Course`], or into
 //!   [`LoadErrors`] naming the file, line and field of every problem.
+//! - [`lint`]: cross-file checks for `meshwork lint` (manifests, references, unused files).
 //! - [`lines`]: finds the line of a field path in a YAML file, for those errors.
 //!
 //! A lab lives in `labs/NN-slug/`: a `lab.yaml` and one markdown file per step.
 
 pub mod lines;
+pub mod lint;
 pub mod load;
 pub mod raw;
 
