@@ -13,4 +13,5 @@ mod lint;
 mod misc;
 mod progress;
 mod show;
+mod tui_pty;
 mod util;

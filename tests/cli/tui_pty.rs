@@ -1,0 +1,154 @@
+//! The real binary in a real pseudo-terminal (tmux), driven the way a learner drives it:
+//! open lab 0, run its first step's checks, see them pass, quit, and find the progress saved.
+
+use crate::util::Env;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket), killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Self {
+            socket: format!("meshwork-e2e-{}-{nanos}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux must be installed for the end-to-end test (.ci/run installs it)")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    /// Waits until the screen shows `text`; on a miss, fails showing the last screen.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {text:?}; the screen was:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session", "-t", "e2e"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn a_learner_opens_lab_0_runs_its_checks_and_quits() {
+    let env = Env::new();
+    env.fake_tool("kubectl", "echo 'Client Version: v1.32.4'");
+    let tmux = Tmux::new();
+    let sandbox = |var: &str, rel: &str| format!("{var}={}", env.path(rel).display());
+    let command = [
+        "/usr/bin/env".to_string(),
+        "-i".into(),
+        "TERM=xterm-256color".into(),
+        sandbox("HOME", "home"),
+        sandbox("XDG_DATA_HOME", "data"),
+        sandbox("XDG_STATE_HOME", "state"),
+        sandbox("KUBECONFIG", "no-such-kubeconfig"),
+        sandbox("PATH", "bin"),
+        env!("CARGO_BIN_EXE_meshwork").into(),
+        "--target".into(),
+        "cluster".into(),
+    ];
+    let mut args = vec![
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "110",
+        "-y",
+        "32",
+        "--",
+    ];
+    args.extend(command.iter().map(String::as_str));
+    let started = tmux.run(&args);
+    assert!(
+        started.status.success(),
+        "tmux: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    // Home: the lab list, and the target named with its state.
+    let home = tmux.wait_for("00 Prerequisites");
+    assert!(home.contains("meshwork · Istio hands-on"), "{home}");
+    tmux.wait_for("not configured");
+
+    // Open lab 0: the first step's instructions and its command.
+    tmux.keys(&["Enter"]);
+    let lab = tmux.wait_for("Step 1 of 3");
+    assert!(lab.contains("kubectl version --client"), "{lab}");
+
+    // Run the checks: the fake kubectl is recent enough, so the step passes and is saved.
+    tmux.keys(&["c"]);
+    let checked = tmux.wait_for("All checks pass");
+    assert!(
+        checked.contains("✔ kubectl is installed and recent"),
+        "{checked}"
+    );
+    assert!(checked.contains("kubectl 1.32.4"), "{checked}");
+
+    // The next step fails without a cluster, and says why.
+    tmux.keys(&["n"]);
+    tmux.wait_for("Step 2 of 3");
+    tmux.keys(&["c"]);
+    let failed = tmux.wait_for("could not run");
+    assert!(failed.contains("no-such-kubeconfig"), "{failed}");
+
+    // Back to the lab list (which now shows 1/3), then quit.
+    tmux.keys(&["Escape"]);
+    let home = tmux.wait_for("1/3");
+    assert!(home.contains("◐ 00 Prerequisites"), "{home}");
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() {
+        assert!(
+            Instant::now() < deadline,
+            "meshwork did not quit on q:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let progress = std::fs::read_to_string(env.progress_file()).unwrap();
+    let progress: serde_json::Value = serde_json::from_str(&progress).unwrap();
+    let steps = &progress["labs"]["prerequisites"]["steps"];
+    assert!(steps["kubectl"]["completed_at"].is_u64(), "{progress}");
+    assert!(steps["cluster"]["completed_at"].is_null(), "{progress}");
+}
