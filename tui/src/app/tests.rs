@@ -107,7 +107,10 @@ fn moving_between_steps_remembers_the_place_on_disk() {
     t.app.update(ch('n'));
     // Saved at once: a terminal window closed without quitting keeps the place.
     let (again, _) = ProgressStore::open(t.app.progress().path());
-    assert_eq!(again.data().last, Some(("request-routing".into(), "jason".into())));
+    assert_eq!(
+        again.data().last,
+        Some(("request-routing".into(), "jason".into()))
+    );
     t.app.update(ch('q'));
     assert!(matches!(t.app.screen(), Screen::Home));
     assert_eq!(t.app.home_selected, 1);
