@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
-pub(crate) use objects::finalize_namespace;
+pub(crate) use objects::{finalize_namespace, pod_defaults};
 pub use status::ApiError;
 pub use tls::Credentials;
 

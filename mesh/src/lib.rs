@@ -7,12 +7,15 @@
 //!
 //! Modules:
 //! - [`store`]: objects as JSON with resourceVersions, watch fan-out and durable snapshots.
+//! - `controllers`: Deployment/ReplicaSet/Pod, StatefulSet, DaemonSet, Service endpoints,
+//!   garbage collection and events, reconciling on the store's watch inside the mesh process.
 //! - [`api`]: the HTTPS API server (discovery, OpenAPI, CRUD, patch, watch, Table, Status errors).
 //! - [`kinds`]: the table of served kinds.
 //! - [`patch`]: JSON merge patch, JSON patch and strategic merge patch.
 //! - [`meta`]: metadata helpers (uids, timestamps, ages, labels).
 
 pub mod api;
+mod controllers;
 pub mod kinds;
 pub mod meta;
 pub mod patch;
@@ -88,6 +91,7 @@ pub struct Mesh {
     notice: Option<String>,
     stop: signal::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinHandle<()>,
 }
 
 impl Mesh {
@@ -131,6 +135,7 @@ impl Mesh {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        let _ = self.controllers.await;
         let _ = std::fs::remove_file(self.state_dir.join(SERVER_FILE));
     }
 }
@@ -170,7 +175,8 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         allocation: std::sync::Mutex::new(()),
     });
     let tls = credentials.server_config()?;
-    let server = tokio::spawn(server::serve(listener, tls, state, shutdown));
+    let server = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
+    let controllers = tokio::spawn(controllers::run(store.clone(), shutdown));
     // Namespaces that were Terminating when the mesh stopped finish deleting now.
     let (namespaces, _) = store.list(&store::ResourceKey::new("", "v1", "namespaces"), None);
     for ns in namespaces {
@@ -202,6 +208,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         notice: opened.notice,
         stop,
         server,
+        controllers,
     })
 }
 

@@ -638,7 +638,7 @@ impl Store {
     ) -> Result<Watch> {
         let inner = self.lock();
         let filter = watch::Filter {
-            resource: resource.clone(),
+            resource: Some(resource.clone()),
             namespace: namespace.map(str::to_owned),
         };
         let mut backlog = VecDeque::new();
@@ -684,6 +684,31 @@ impl Store {
             self.events.subscribe(),
             inner.resource_version,
         ))
+    }
+
+    /// Watches every change to every resource from now on (what in-process controllers use).
+    ///
+    /// Returns the watch and a snapshot of all objects at the moment it started, so a
+    /// controller can reconcile everything once and then follow the changes without a gap.
+    pub fn watch_all(&self) -> (Watch, Vec<(ResourceKey, Arc<Value>)>) {
+        let inner = self.lock();
+        let snapshot = all_objects(&inner);
+        let filter = watch::Filter {
+            resource: None,
+            namespace: None,
+        };
+        let watch = Watch::new(
+            filter,
+            VecDeque::new(),
+            self.events.subscribe(),
+            inner.resource_version,
+        );
+        (watch, snapshot)
+    }
+
+    /// Every object of every resource, in resource, namespace and name order.
+    pub fn all(&self) -> Vec<(ResourceKey, Arc<Value>)> {
+        all_objects(&self.lock())
     }
 
     fn publish(
@@ -734,6 +759,14 @@ pub struct Preconditions {
 /// The API server's wording for a stale-resourceVersion conflict.
 pub const CONFLICT_REASON: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
+
+fn all_objects(inner: &Inner) -> Vec<(ResourceKey, Arc<Value>)> {
+    inner
+        .objects
+        .iter()
+        .flat_map(|(k, m)| m.values().map(move |v| (k.clone(), Arc::clone(v))))
+        .collect()
+}
 
 fn object_id(object: &Value) -> ObjectId {
     (

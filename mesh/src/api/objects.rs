@@ -12,10 +12,13 @@ use serde_json::{Value, json};
 use super::selector::{FieldSelector, LabelSelector};
 use super::table::{self, IncludeObject};
 use super::{ApiError, ApiState, Body, Call, Target, json_response};
+use crate::controllers::gc::{self, Propagation};
 use crate::kinds::Kind;
 use crate::meta;
 use crate::patch;
 use crate::store::{Preconditions, ResourceKey, StoreError};
+
+pub(crate) use defaults::pod_defaults;
 
 type ApiResult<T = Response<Body>> = Result<T, ApiError>;
 
@@ -511,25 +514,45 @@ fn scale(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &st
     Ok(json_response(200, &scale_of(&updated)))
 }
 
-fn delete_options(call: &Call) -> ApiResult<Preconditions> {
-    if call.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Preconditions::default());
-    }
-    let opts = parse_json(&call.body)?;
+/// The preconditions and propagation policy of a delete (body `DeleteOptions` or query).
+fn delete_options(call: &Call) -> ApiResult<(Preconditions, Propagation)> {
+    let opts = if call.body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_json(&call.body)?
+    };
     let pre = opts.get("preconditions");
     let field = |f: &str| {
         pre.and_then(|p| p.get(f))
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    Ok(Preconditions {
-        uid: field("uid"),
-        resource_version: field("resourceVersion"),
-    })
+    let orphan = opts.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+        || call.param("orphanDependents") == Some("true");
+    let policy = match opts
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or_else(|| call.param("propagationPolicy"))
+    {
+        None | Some("") if orphan => Propagation::Orphan,
+        None | Some("") => Propagation::Background,
+        Some(p) => Propagation::parse(p).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "propagationPolicy {p:?} is not supported; use Background, Foreground or Orphan"
+            ))
+        })?,
+    };
+    Ok((
+        Preconditions {
+            uid: field("uid"),
+            resource_version: field("resourceVersion"),
+        },
+        policy,
+    ))
 }
 
 fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &str) -> ApiResult {
-    let pre = delete_options(call)?;
+    let (pre, policy) = delete_options(call)?;
     if t.kind.resource == "namespaces" && t.kind.group.is_empty() {
         if PROTECTED_NAMESPACES.contains(&name) {
             return Err(ApiError::forbidden(
@@ -554,6 +577,8 @@ fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
         let obj = state.store.get(key, t.namespace.as_deref(), name)?;
         return Ok(json_response(200, obj.as_ref()));
     }
+    let current = state.store.get(key, t.namespace.as_deref(), name)?;
+    gc::before_delete(&state.store, &current, policy)?;
     let deleted = state
         .store
         .delete(key, t.namespace.as_deref(), name, &pre)?;

@@ -241,6 +241,226 @@ fn columns(resource: &str) -> Vec<Column> {
             col("Secrets", "string", "", 0, "Number of secrets"),
             AGE,
         ],
+        "replicasets" => vec![
+            NAME,
+            col("Desired", "integer", "", 0, "Number of desired pods."),
+            col("Current", "integer", "", 0, "Number of actual replicas."),
+            col(
+                "Ready",
+                "integer",
+                "",
+                0,
+                "The number of ready replicas for this replica set.",
+            ),
+            AGE,
+            col(
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            col(
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            col("Selector", "string", "", 1, "Label selector for pods."),
+        ],
+        "statefulsets" => vec![
+            NAME,
+            col(
+                "Ready",
+                "string",
+                "",
+                0,
+                "Number of the pod with ready state",
+            ),
+            AGE,
+            col(
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            col(
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+        ],
+        "daemonsets" => vec![
+            NAME,
+            col(
+                "Desired",
+                "integer",
+                "",
+                0,
+                "The total number of nodes that should be running the daemon pod.",
+            ),
+            col(
+                "Current",
+                "integer",
+                "",
+                0,
+                "The number of nodes that are running at least 1 daemon pod.",
+            ),
+            col(
+                "Ready",
+                "integer",
+                "",
+                0,
+                "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+            ),
+            col(
+                "Up-to-date",
+                "integer",
+                "",
+                0,
+                "The total number of nodes that are running updated daemon pod",
+            ),
+            col(
+                "Available",
+                "integer",
+                "",
+                0,
+                "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.",
+            ),
+            col(
+                "Node Selector",
+                "string",
+                "",
+                0,
+                "NodeSelector is a selector which must be true for the pod to fit on a node.",
+            ),
+            AGE,
+            col(
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            col(
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            col(
+                "Selector",
+                "string",
+                "",
+                1,
+                "A label query over pods that are managed by the daemon set.",
+            ),
+        ],
+        "endpoints" => vec![
+            NAME,
+            col("Endpoints", "string", "", 0, "Endpoints of the service"),
+            AGE,
+        ],
+        "endpointslices" => vec![
+            NAME,
+            col(
+                "AddressType",
+                "string",
+                "",
+                0,
+                "The IP protocol for this slice",
+            ),
+            col("Ports", "string", "", 0, "Ports of the slice"),
+            col("Endpoints", "string", "", 0, "Endpoints of the slice"),
+            AGE,
+        ],
+        "events" => vec![
+            col(
+                "Last Seen",
+                "string",
+                "",
+                0,
+                "Time when last event occurred",
+            ),
+            col(
+                "Type",
+                "string",
+                "",
+                0,
+                "Type of this event (Normal, Warning), new types could be added in the future.",
+            ),
+            col(
+                "Reason",
+                "string",
+                "",
+                0,
+                "This should be a short, machine understandable string that gives the reason for this event being generated.",
+            ),
+            col(
+                "Object",
+                "string",
+                "",
+                0,
+                "The object that this event is about.",
+            ),
+            col(
+                "Subobject",
+                "string",
+                "",
+                1,
+                "Subobject of the involved object",
+            ),
+            col(
+                "Source",
+                "string",
+                "",
+                1,
+                "The component reporting this event.",
+            ),
+            col(
+                "Message",
+                "string",
+                "",
+                0,
+                "A human-readable description of the status of this operation.",
+            ),
+            col(
+                "First Seen",
+                "string",
+                "",
+                1,
+                "The time at which the event was first recorded.",
+            ),
+            col(
+                "Count",
+                "string",
+                "",
+                1,
+                "The number of times this event has occurred.",
+            ),
+            col(
+                "Name",
+                "string",
+                "name",
+                1,
+                "Name must be unique within a namespace.",
+            ),
+        ],
+        "customresourcedefinitions" => vec![
+            NAME,
+            col(
+                "Created At",
+                "date",
+                "",
+                0,
+                "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            ),
+        ],
         _ => vec![NAME, AGE],
     }
 }
@@ -445,6 +665,57 @@ fn node_cells(o: &Value) -> Vec<Value> {
     ]
 }
 
+fn containers_and_images(o: &Value) -> (String, String) {
+    let containers = list(o, &["spec", "template", "spec", "containers"]);
+    let names: Vec<String> = containers.iter().filter_map(|c| s(c, &["name"])).collect();
+    let images: Vec<String> = containers.iter().filter_map(|c| s(c, &["image"])).collect();
+    (names.join(","), images.join(","))
+}
+
+/// At most three addresses, then `+ N more...`, as kubectl prints endpoints.
+fn abbreviated(addrs: &[String]) -> String {
+    match addrs.len() {
+        0 => "<none>".to_owned(),
+        1..=3 => addrs.join(","),
+        n => format!("{} + {} more...", addrs[..3].join(","), n - 3),
+    }
+}
+
+fn event_cells(o: &Value) -> Vec<Value> {
+    let last = s(o, &["lastTimestamp"])
+        .or_else(|| s(o, &["eventTime"]))
+        .or_else(|| s(o, &["firstTimestamp"]));
+    let since = |t: Option<String>| {
+        t.and_then(|t| meta::parse_timestamp(&t))
+            .map(|t| meta::human_duration(jiff::Timestamp::now().as_second() - t.as_second()))
+            .unwrap_or_else(|| "<unknown>".to_owned())
+    };
+    let object = format!(
+        "{}/{}",
+        s(o, &["involvedObject", "kind"])
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        s(o, &["involvedObject", "name"]).unwrap_or_default()
+    );
+    let source = match (s(o, &["source", "component"]), s(o, &["source", "host"])) {
+        (Some(c), Some(h)) => format!("{c}, {h}"),
+        (Some(c), None) => c,
+        _ => s(o, &["reportingComponent"]).unwrap_or_default(),
+    };
+    vec![
+        json!(since(last)),
+        json!(s(o, &["type"]).unwrap_or_default()),
+        json!(s(o, &["reason"]).unwrap_or_default()),
+        json!(object),
+        json!(s(o, &["involvedObject", "fieldPath"]).unwrap_or_default()),
+        json!(source),
+        json!(s(o, &["message"]).unwrap_or_default()),
+        json!(since(s(o, &["firstTimestamp"]))),
+        json!(int(o, &["count"]).max(1).to_string()),
+        json!(meta::name(o).unwrap_or_default()),
+    ]
+}
+
 fn count(v: Option<&Value>) -> usize {
     match v {
         Some(Value::Object(m)) => m.len(),
@@ -474,13 +745,109 @@ fn cells(resource: &str, o: &Value) -> Vec<Value> {
             json!(meta::age(o)),
         ],
         "serviceaccounts" => vec![json!(count(o.get("secrets"))), json!(meta::age(o))],
+        "replicasets" => {
+            let (names, images) = containers_and_images(o);
+            vec![
+                json!(
+                    o.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ),
+                json!(int(o, &["status", "replicas"])),
+                json!(int(o, &["status", "readyReplicas"])),
+                json!(meta::age(o)),
+                json!(names),
+                json!(images),
+                json!(selector_text(o.pointer("/spec/selector/matchLabels"))),
+            ]
+        }
+        "statefulsets" => {
+            let (names, images) = containers_and_images(o);
+            vec![
+                json!(format!(
+                    "{}/{}",
+                    int(o, &["status", "readyReplicas"]),
+                    o.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )),
+                json!(meta::age(o)),
+                json!(names),
+                json!(images),
+            ]
+        }
+        "daemonsets" => {
+            let (names, images) = containers_and_images(o);
+            vec![
+                json!(int(o, &["status", "desiredNumberScheduled"])),
+                json!(int(o, &["status", "currentNumberScheduled"])),
+                json!(int(o, &["status", "numberReady"])),
+                json!(int(o, &["status", "updatedNumberScheduled"])),
+                json!(int(o, &["status", "numberAvailable"])),
+                json!(selector_text(o.pointer("/spec/template/spec/nodeSelector"))),
+                json!(meta::age(o)),
+                json!(names),
+                json!(images),
+                json!(selector_text(o.pointer("/spec/selector/matchLabels"))),
+            ]
+        }
+        "endpoints" => {
+            let mut addrs = Vec::new();
+            for subset in list(o, &["subsets"]) {
+                for a in list(subset, &["addresses"]) {
+                    for p in list(subset, &["ports"]) {
+                        addrs.push(format!(
+                            "{}:{}",
+                            s(a, &["ip"]).unwrap_or_default(),
+                            int(p, &["port"])
+                        ));
+                    }
+                    if list(subset, &["ports"]).is_empty() {
+                        addrs.push(s(a, &["ip"]).unwrap_or_default());
+                    }
+                }
+            }
+            vec![json!(abbreviated(&addrs)), json!(meta::age(o))]
+        }
+        "endpointslices" => {
+            let ports: Vec<String> = list(o, &["ports"])
+                .iter()
+                .map(|p| int(p, &["port"]).to_string())
+                .collect();
+            let addrs: Vec<String> = list(o, &["endpoints"])
+                .iter()
+                .flat_map(|e| {
+                    list(e, &["addresses"])
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                })
+                .collect();
+            vec![
+                json!(s(o, &["addressType"]).unwrap_or_default()),
+                json!(if ports.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    ports.join(",")
+                }),
+                json!(abbreviated(&addrs)),
+                json!(meta::age(o)),
+            ]
+        }
+        "customresourcedefinitions" => vec![json!(
+            meta::meta_str(o, "creationTimestamp").unwrap_or_default()
+        )],
         _ => vec![json!(meta::age(o))],
     }
 }
 
 fn row(kind: &Kind, o: &Value, include: IncludeObject) -> Value {
-    let mut c = vec![json!(meta::name(o).unwrap_or_default())];
-    c.extend(cells(kind.resource, o));
+    let c = if kind.resource == "events" {
+        event_cells(o)
+    } else {
+        let mut c = vec![json!(meta::name(o).unwrap_or_default())];
+        c.extend(cells(kind.resource, o));
+        c
+    };
     let mut r = json!({"cells": c});
     match include {
         IncludeObject::None => {}

@@ -9,13 +9,14 @@ use super::{ResourceKey, StoreError, WatchEvent};
 /// Which events a watch wants.
 #[derive(Clone, Debug)]
 pub(super) struct Filter {
-    pub resource: ResourceKey,
+    /// `None` watches every resource.
+    pub resource: Option<ResourceKey>,
     pub namespace: Option<String>,
 }
 
 impl Filter {
     pub(super) fn matches(&self, event: &WatchEvent) -> bool {
-        event.resource == self.resource
+        self.resource.as_ref().is_none_or(|r| *r == event.resource)
             && self
                 .namespace
                 .as_deref()
@@ -23,7 +24,7 @@ impl Filter {
     }
 }
 
-/// A stream of changes to one resource, in resourceVersion order.
+/// A stream of changes to one resource (or to all of them), in resourceVersion order.
 #[derive(Debug)]
 pub struct Watch {
     filter: Filter,

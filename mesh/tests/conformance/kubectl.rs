@@ -170,11 +170,22 @@ async fn apply_prints_created_unchanged_configured_and_delete_removes() {
         header_line(&wide),
         "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR"
     );
+    let rolled = env
+        .ok(&[
+            "rollout",
+            "status",
+            "deploy/web",
+            "-n",
+            "lab",
+            "--timeout=30s",
+        ])
+        .await;
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
     let deploy = env.ok(&["get", "deploy", "-n", "lab"]).await;
     assert_eq!(header_line(&deploy), "NAME READY UP-TO-DATE AVAILABLE AGE");
     assert_eq!(
         row(&deploy, "web")[1..4],
-        ["0/2".to_owned(), "0".to_owned(), "0".to_owned()]
+        ["2/2".to_owned(), "2".to_owned(), "2".to_owned()]
     );
     let deploy_wide = env.ok(&["get", "deploy", "-n", "lab", "-o", "wide"]).await;
     assert_eq!(
@@ -189,11 +200,11 @@ async fn apply_prints_created_unchanged_configured_and_delete_removes() {
             "app=web".to_owned()
         ]
     );
-    let no_pods = env.kubectl(&["get", "pods", "-n", "lab"]).await;
+    let no_pods = env.kubectl(&["get", "pods", "-n", "default"]).await;
     assert_eq!(no_pods.code, 0);
     assert_eq!(
         no_pods.stderr.trim(),
-        "No resources found in lab namespace."
+        "No resources found in default namespace."
     );
 
     let pod = env.write(
@@ -201,12 +212,22 @@ async fn apply_prints_created_unchanged_configured_and_delete_removes() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: solo\n  namespace: lab\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
     );
     env.ok(&["apply", "-f", pod.to_str().expect("utf8")]).await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod/solo",
+        "-n",
+        "lab",
+        "--timeout=30s",
+    ])
+    .await;
     let pods = env.ok(&["get", "pods", "-n", "lab"]).await;
     assert_eq!(header_line(&pods), "NAME READY STATUS RESTARTS AGE");
     assert_eq!(
         row(&pods, "solo")[1..4],
-        ["0/1".to_owned(), "Pending".to_owned(), "0".to_owned()]
+        ["1/1".to_owned(), "Running".to_owned(), "0".to_owned()]
     );
+    assert_eq!(pods.lines().count(), 4, "two web pods and solo: {pods}");
     let pods_wide = env.ok(&["get", "pods", "-n", "lab", "-o", "wide"]).await;
     assert_eq!(
         header_line(&pods_wide),

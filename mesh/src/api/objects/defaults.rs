@@ -55,35 +55,7 @@ pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiRe
             allocate_service(state, obj)?;
             obj["status"] = json!({"loadBalancer": {}});
         }
-        ("", "pods") => {
-            ensure_object(obj, "spec");
-            for (field, value) in [
-                ("restartPolicy", json!("Always")),
-                ("dnsPolicy", json!("ClusterFirst")),
-                ("schedulerName", json!("default-scheduler")),
-                ("serviceAccountName", json!("default")),
-                ("terminationGracePeriodSeconds", json!(30)),
-            ] {
-                set_default(obj, "/spec", field, value);
-            }
-            if let Some(containers) = obj
-                .pointer_mut("/spec/containers")
-                .and_then(Value::as_array_mut)
-            {
-                for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-                    let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-                    let latest = !image.rsplit('/').next().unwrap_or("").contains(':')
-                        || image.ends_with(":latest");
-                    let policy = if latest { "Always" } else { "IfNotPresent" };
-                    c.entry("imagePullPolicy").or_insert_with(|| json!(policy));
-                    c.entry("terminationMessagePath")
-                        .or_insert_with(|| json!("/dev/termination-log"));
-                    c.entry("terminationMessagePolicy")
-                        .or_insert_with(|| json!("File"));
-                }
-            }
-            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-        }
+        ("", "pods") => pod_defaults(obj),
         ("apps", "deployments") => {
             ensure_object(obj, "spec");
             set_default(obj, "/spec", "replicas", json!(1));
@@ -108,6 +80,36 @@ pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiRe
         _ => {}
     }
     Ok(())
+}
+
+/// The defaults a Pod gets on create, whether a client or a controller creates it.
+pub(crate) fn pod_defaults(obj: &mut Value) {
+    ensure_object(obj, "spec");
+    for (field, value) in [
+        ("restartPolicy", json!("Always")),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("schedulerName", json!("default-scheduler")),
+        ("serviceAccountName", json!("default")),
+        ("terminationGracePeriodSeconds", json!(30)),
+    ] {
+        set_default(obj, "/spec", field, value);
+    }
+    for list in ["/spec/containers", "/spec/initContainers"] {
+        if let Some(containers) = obj.pointer_mut(list).and_then(Value::as_array_mut) {
+            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+                let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+                let latest = !image.rsplit('/').next().unwrap_or("").contains(':')
+                    || image.ends_with(":latest");
+                let policy = if latest { "Always" } else { "IfNotPresent" };
+                c.entry("imagePullPolicy").or_insert_with(|| json!(policy));
+                c.entry("terminationMessagePath")
+                    .or_insert_with(|| json!("/dev/termination-log"));
+                c.entry("terminationMessagePolicy")
+                    .or_insert_with(|| json!("File"));
+            }
+        }
+    }
+    obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
 }
 
 fn service_defaults(obj: &mut Value) {

@@ -1,0 +1,160 @@
+//! The scheduler and kubelet stand-in: a new pod is bound to the node, gets a unique loopback
+//! IP and reports its containers as started and ready (what runs inside them comes later).
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::events::{self, Source};
+use super::{Ctx, ObjRef, deleting, pods};
+use crate::meta;
+use crate::seed::NODE_NAME;
+use crate::store::StoreError;
+
+/// Pod IPs come from the node's podCIDR, 127.1.0.0/16 (all of 127.0.0.0/8 is loopback).
+const FIRST_POD_IP: u32 = u32::from_be_bytes([127, 1, 0, 1]);
+const LAST_POD_IP: u32 = u32::from_be_bytes([127, 1, 255, 254]);
+
+fn ip_text(n: u32) -> String {
+    let b = n.to_be_bytes();
+    format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+}
+
+/// The lowest pod IP no other pod holds.
+fn allocate_ip(ctx: &Ctx) -> Result<String, StoreError> {
+    let (all, _) = ctx.store.list(&pods(), None);
+    let used: HashSet<&str> = all
+        .iter()
+        .filter_map(|p| p.pointer("/status/podIP").and_then(Value::as_str))
+        .collect();
+    (FIRST_POD_IP..=LAST_POD_IP)
+        .map(ip_text)
+        .find(|ip| !used.contains(ip.as_str()))
+        .ok_or_else(|| {
+            StoreError::Invalid("the pod IP range 127.1.0.0/16 is exhausted; delete pods".into())
+        })
+}
+
+fn condition(kind: &str, now: &str) -> Value {
+    json!({"type": kind, "status": "True", "lastProbeTime": null, "lastTransitionTime": now})
+}
+
+fn container_id() -> String {
+    let hex: String = meta::random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("meshwork://{hex}")
+}
+
+fn containers(pod: &Value, list: &str) -> Vec<(String, String)> {
+    pod.pointer(list)
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let field = |f: &str| c.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
+                    (field("name"), field("image"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Binds and starts a pod that is not running yet.
+pub(super) fn reconcile(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreError> {
+    let Some(pod) = ctx.get(&pods(), r) else {
+        return Ok(());
+    };
+    let running = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+        && pod.pointer("/status/podIP").is_some();
+    if deleting(&pod) || running {
+        return Ok(());
+    }
+    let mut next = (*pod).clone();
+    let now = meta::now_rfc3339();
+    let newly_bound = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    if newly_bound {
+        next["spec"]["nodeName"] = json!(NODE_NAME);
+    }
+    let ip = match pod.pointer("/status/podIP").and_then(Value::as_str) {
+        Some(ip) => ip.to_owned(),
+        None => allocate_ip(ctx)?,
+    };
+    let app = containers(&pod, "/spec/containers");
+    let init = containers(&pod, "/spec/initContainers");
+    let status_of = |(name, image): &(String, String), state: Value, ready: bool| {
+        json!({
+            "name": name, "image": image, "imageID": "", "containerID": container_id(),
+            "ready": ready, "started": ready, "restartCount": 0, "state": state, "lastState": {},
+        })
+    };
+    let mut status = json!({
+        "phase": "Running",
+        "conditions": [
+            condition("PodReadyToStartContainers", &now),
+            condition("Initialized", &now),
+            condition("Ready", &now),
+            condition("ContainersReady", &now),
+            condition("PodScheduled", &now),
+        ],
+        "hostIP": "127.0.0.1",
+        "hostIPs": [{"ip": "127.0.0.1"}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": pod.pointer("/status/startTime").cloned().unwrap_or_else(|| json!(now)),
+        "qosClass": pod.pointer("/status/qosClass").cloned().unwrap_or_else(|| json!("BestEffort")),
+        "containerStatuses": app.iter().map(|c| status_of(c, json!({"running": {"startedAt": now}}), true)).collect::<Vec<_>>(),
+    });
+    if !init.is_empty() {
+        status["initContainerStatuses"] = init
+            .iter()
+            .map(|c| {
+                let done = json!({"terminated": {"exitCode": 0, "reason": "Completed",
+                    "startedAt": now, "finishedAt": now}});
+                let mut s = status_of(c, done, true);
+                s["started"] = json!(false);
+                s
+            })
+            .collect();
+    }
+    next["status"] = status;
+    let updated = ctx.store.update(&pods(), next)?;
+    if newly_bound {
+        let ns = meta::namespace(&updated).unwrap_or_default();
+        let name = meta::name(&updated).unwrap_or_default();
+        events::record(
+            &ctx.store,
+            &updated,
+            None,
+            Source::Scheduler,
+            "Scheduled",
+            &format!("Successfully assigned {ns}/{name} to {NODE_NAME}"),
+        );
+    }
+    for (list, cs) in [("initContainers", &init), ("containers", &app)] {
+        for (name, image) in cs {
+            let path = format!("spec.{list}{{{name}}}");
+            let say = |reason: &str, message: &str| {
+                events::record(
+                    &ctx.store,
+                    &updated,
+                    Some(&path),
+                    Source::Kubelet,
+                    reason,
+                    message,
+                );
+            };
+            say(
+                "Pulled",
+                &format!("Container image \"{image}\" already present on machine"),
+            );
+            say("Created", &format!("Created container: {name}"));
+            say("Started", &format!("Started container {name}"));
+        }
+    }
+    Ok(())
+}
