@@ -3,6 +3,7 @@
 //!
 //! - [`tui`]: `meshwork` without a subcommand.
 //! - [`labs`], [`show`], [`check`], [`hint`], [`progress`]: a learner's commands.
+//! - [`mesh`]: the bundled reference mesh's lifecycle (`up`, `down`, `status`, …).
 //! - [`lint`]: for lab authors.
 //! - [`completions`], [`bench`]: for the shell and for us.
 
@@ -12,6 +13,7 @@ pub mod completions;
 pub mod hint;
 pub mod labs;
 pub mod lint;
+pub mod mesh;
 pub mod progress;
 pub mod show;
 pub mod tui;
@@ -19,7 +21,8 @@ pub mod tui;
 use crate::content;
 use anyhow::Context as _;
 use meshwork_checks::progress::ProgressStore;
-use meshwork_checks::{Content, Course, TargetSpec};
+use meshwork_checks::target::ClusterTarget;
+use meshwork_checks::{Content, Course, Target, TargetSpec};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +53,8 @@ pub struct Global {
 }
 
 impl Global {
-    /// The chosen target: `--context`, else `--target`, else `$MESHWORK_TARGET`, else `cluster`.
+    /// The chosen target: `--context`, else `--target`, else `$MESHWORK_TARGET`, else the
+    /// reference mesh (a live cluster is only ever used when chosen explicitly).
     pub fn target(&self) -> anyhow::Result<TargetSpec> {
         if let Some(context) = &self.context {
             return TargetSpec::parse(&format!("cluster:{context}"))
@@ -63,7 +67,7 @@ impl Global {
             Ok(value) if !value.trim().is_empty() => TargetSpec::parse(value.trim()).map_err(|e| {
                 anyhow::anyhow!("{TARGET_ENV}={value} is not a target: {e}; fix or unset it")
             }),
-            _ => Ok(TargetSpec::Cluster { context: None }),
+            _ => Ok(TargetSpec::Reference),
         }
     }
 
@@ -114,6 +118,16 @@ pub fn open_progress(target: &TargetSpec) -> anyhow::Result<(ProgressStore, Opti
         eprintln!("warning: {warning}");
     }
     Ok((store, warning))
+}
+
+/// Connects to `spec`: a cluster through its kubeconfig context, or the reference mesh,
+/// started first when `start_mesh` is set and it does not run. Never fails: a target that
+/// cannot be used carries the reason, which every check reports.
+pub async fn connect_target(spec: &TargetSpec, start_mesh: bool) -> Arc<dyn Target> {
+    match spec {
+        TargetSpec::Cluster { context } => Arc::new(ClusterTarget::connect(context.clone()).await),
+        TargetSpec::Reference => Arc::new(mesh::reference_target(start_mesh).await),
+    }
 }
 
 /// A multi-threaded tokio runtime with two workers, for the commands that need one.

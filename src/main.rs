@@ -14,8 +14,10 @@ use std::process::ExitCode;
 
 const EXAMPLES: &str = "\
 Examples:
-  meshwork                              open the terminal UI on the current kubeconfig context
+  meshwork                              open the terminal UI on the bundled reference mesh
+  meshwork --target cluster             … on the current kubeconfig context (a live cluster)
   meshwork --context kind-istio         … on another context
+  meshwork mesh up                      start the reference mesh; `meshwork mesh --help` for more
   meshwork --open 0/2                   … on lab 00, step 2
   meshwork labs                         list the labs and your progress
   meshwork show prerequisites/cluster   read a step (lab and step by id or number: 0/2)
@@ -48,8 +50,8 @@ struct GlobalArgs {
     /// Read labs/, manifests/ and slides/ from DIR instead of the built-in copy (for lab authors)
     #[arg(long, global = true, value_name = "DIR")]
     content: Option<PathBuf>,
-    /// Where checks look: `cluster` (current kubeconfig context) or `cluster:CONTEXT`
-    /// [env: MESHWORK_TARGET] [default: cluster]
+    /// Where checks look: `reference` (the bundled mesh, started when needed), `cluster`
+    /// (current kubeconfig context) or `cluster:CONTEXT` [env: MESHWORK_TARGET] [default: reference]
     #[arg(long, global = true, value_name = "TARGET", value_parser = TargetSpec::parse)]
     target: Option<TargetSpec>,
     /// Shorthand for `--target cluster:NAME`
@@ -98,6 +100,12 @@ enum Command {
     Completions {
         /// The shell
         shell: clap_complete::Shell,
+    },
+    /// Start, stop and inspect the bundled reference mesh (up, down, status, env, logs, reset)
+    #[command(after_help = cmd::mesh::HELP)]
+    Mesh {
+        #[command(subcommand)]
+        action: cmd::mesh::MeshCommand,
     },
     /// Print timings for meshwork's performance targets
     Bench {
@@ -148,6 +156,7 @@ fn main() -> ExitCode {
         }) => cmd::progress::reset(&global, lab.as_deref(), yes),
         Some(Command::Lint { dir }) => cmd::lint::run(&global, dir.as_deref()),
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
+        Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
         Some(Command::Bench { runs }) => cmd::bench::run(&global, runs),
     };
     cmd::finish(result)

@@ -5,12 +5,15 @@
 //! and run unchanged on a live cluster and on the bundled reference mesh.
 //!
 //! - [`cluster`]: the live-cluster target (a kubeconfig context).
+//! - [`reference`]: the bundled reference mesh, reached through the kubeconfig it writes.
 
 pub mod cluster;
+pub mod reference;
 
 use std::fmt;
 
 pub use cluster::ClusterTarget;
+pub use reference::ReferenceTarget;
 
 /// The two kinds of target a course supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,9 +33,11 @@ impl fmt::Display for TargetKind {
     }
 }
 
-/// A target as chosen on the command line: `cluster` or `cluster:CONTEXT`.
+/// A target as chosen on the command line: `reference`, `cluster` or `cluster:CONTEXT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
+    /// meshwork's bundled reference mesh (the default).
+    Reference,
     /// A live cluster; `None` means the kubeconfig's current context.
     Cluster {
         /// kubeconfig context name.
@@ -41,7 +46,7 @@ pub enum TargetSpec {
 }
 
 impl TargetSpec {
-    /// Parses `cluster`, `cluster:CONTEXT`.
+    /// Parses `reference`, `cluster`, `cluster:CONTEXT`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (kind, rest) = match text.split_once(':') {
             Some((k, r)) => (k, Some(r)),
@@ -53,11 +58,12 @@ impl TargetSpec {
             ("cluster", Some(ctx)) => Ok(TargetSpec::Cluster {
                 context: Some(ctx.to_string()),
             }),
-            ("reference", _) => Err(
-                "the bundled reference mesh is not part of this build yet; use `cluster` or `cluster:CONTEXT`".into(),
+            ("reference", None) => Ok(TargetSpec::Reference),
+            ("reference", Some(_)) => Err(
+                "`reference` takes nothing after it: there is one reference mesh (write `reference`)".into(),
             ),
             (other, _) => Err(format!(
-                "unknown target `{other}`: write `cluster` (current kubeconfig context) or `cluster:CONTEXT`"
+                "unknown target `{other}`: write `reference` (the bundled mesh), `cluster` (current kubeconfig context) or `cluster:CONTEXT`"
             )),
         }
     }
@@ -65,13 +71,15 @@ impl TargetSpec {
     /// The kind of target.
     pub fn kind(&self) -> TargetKind {
         match self {
+            TargetSpec::Reference => TargetKind::Reference,
             TargetSpec::Cluster { .. } => TargetKind::Cluster,
         }
     }
 
-    /// A stable key for per-target files (progress): `cluster`, `cluster-kind-istio`.
+    /// A stable key for per-target files (progress): `reference`, `cluster`, `cluster-kind-istio`.
     pub fn key(&self) -> String {
         match self {
+            TargetSpec::Reference => "reference".into(),
             TargetSpec::Cluster { context: None } => "cluster".into(),
             TargetSpec::Cluster { context: Some(c) } => {
                 let safe: String = c
@@ -93,6 +101,7 @@ impl TargetSpec {
 impl fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TargetSpec::Reference => f.write_str("reference"),
             TargetSpec::Cluster { context: None } => f.write_str("cluster"),
             TargetSpec::Cluster { context: Some(c) } => write!(f, "cluster:{c}"),
         }
@@ -105,7 +114,7 @@ pub enum TargetError {
     /// No kubeconfig anywhere.
     #[error(
         "no Kubernetes cluster is configured: KUBECONFIG is not set and {searched} does not exist. \
-         Point kubectl at a cluster (kind, minikube, a cloud cluster), or use meshwork's bundled reference mesh when it is available"
+         Point kubectl at a cluster (kind, minikube, a cloud cluster), or use meshwork's bundled reference mesh (--target reference)"
     )]
     NotConfigured {
         /// The default path that was looked at.
@@ -122,6 +131,9 @@ pub enum TargetError {
         /// What exists, comma separated.
         available: String,
     },
+    /// The reference mesh is not running and could not be started.
+    #[error("the reference mesh is not available: {0}")]
+    MeshUnavailable(String),
 }
 
 /// Where checks look.
@@ -154,3 +166,33 @@ pub enum TargetStatus {
 
 pub mod status;
 pub use status::probe;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_print_back() {
+        for text in ["reference", "cluster", "cluster:kind-istio"] {
+            assert_eq!(TargetSpec::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(TargetSpec::parse("reference").unwrap().key(), "reference");
+        assert_eq!(
+            TargetSpec::parse("reference").unwrap().kind(),
+            TargetKind::Reference
+        );
+        assert_eq!(
+            TargetSpec::parse("cluster:a/b").unwrap().key(),
+            "cluster-a_b"
+        );
+    }
+
+    #[test]
+    fn bad_targets_say_what_to_write() {
+        let err = TargetSpec::parse("reference:x").unwrap_err();
+        assert!(err.contains("write `reference`"), "{err}");
+        let err = TargetSpec::parse("kind").unwrap_err();
+        assert!(err.contains("unknown target `kind`"), "{err}");
+        assert!(err.contains("`reference`"), "{err}");
+    }
+}

@@ -13,10 +13,12 @@
 //! - [`kinds`]: the table of served kinds.
 //! - [`patch`]: JSON merge patch, JSON patch and strategic merge patch.
 //! - [`meta`]: metadata helpers (uids, timestamps, ages, labels).
+//! - [`lifecycle`]: the mesh as a background process (state dir, start detached, status, stop).
 
 pub mod api;
 mod controllers;
 pub mod kinds;
+pub mod lifecycle;
 pub mod meta;
 pub mod patch;
 mod seed;

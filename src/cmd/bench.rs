@@ -7,10 +7,8 @@
 use super::{CmdResult, Global, runtime};
 use crate::content;
 use anyhow::Context as _;
-use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
 use meshwork_checks::progress::ProgressStore;
-use meshwork_checks::target::ClusterTarget;
 use std::io::Write;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
@@ -130,13 +128,12 @@ fn first_frame(global: &Global, rt: &tokio::runtime::Runtime) -> anyhow::Result<
     // a bench must not move a learner's file aside.
     let scratch = std::env::temp_dir().join(format!("meshwork-bench-{}", std::process::id()));
     let (progress, _) = ProgressStore::open(scratch.join("progress.json"));
-    let context = match global.target()? {
-        TargetSpec::Cluster { context } => context,
-    };
+    let spec = global.target()?;
     let _guard = rt.enter();
-    let target = rt.block_on(ClusterTarget::connect(context));
+    // Configuring the target is measured; starting the reference mesh is not (it is `mesh up`'s).
+    let target = rt.block_on(super::connect_target(&spec, false));
     let ctx = Arc::new(Context {
-        target: Arc::new(target),
+        target,
         content: Arc::new(content),
     });
     let options = meshwork_tui::Options {

@@ -7,8 +7,7 @@ use super::{CmdResult, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, Global, Session
 use super::{resolve, runtime, step_ref};
 use meshwork_checks::check::Context;
 use meshwork_checks::engine::{self, StepReport};
-use meshwork_checks::target::ClusterTarget;
-use meshwork_checks::{CheckResult, Lab, Outcome, Step, Target, TargetSpec};
+use meshwork_checks::{CheckResult, Lab, Outcome, Step, TargetSpec};
 use serde::Serialize;
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,15 +51,11 @@ pub fn run(global: &Global, what: &str, json: bool) -> CmdResult {
         None => lab.steps.clone(),
     };
     let target_spec = session.target.clone();
-    let context = match &target_spec {
-        TargetSpec::Cluster { context } => context.clone(),
-    };
-
     let rt = runtime()?;
-    let target = rt.block_on(ClusterTarget::connect(context));
+    let target = rt.block_on(super::connect_target(&target_spec, true));
     let description = target.describe();
     let ctx = Arc::new(Context {
-        target: Arc::new(target),
+        target,
         content: Arc::clone(&session.content),
     });
 

@@ -2,9 +2,7 @@
 
 use super::{CmdResult, EXIT_COULD_NOT_RUN, Global, Session, resolve, runtime};
 use anyhow::Context as _;
-use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
-use meshwork_checks::target::ClusterTarget;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,14 +23,11 @@ pub fn run(global: &Global, open: Option<&str>, help: impl FnOnce() -> String) -
         resolve(&session.course, what)?;
     }
     let open = open.map(str::to_string);
-    let context = match &session.target {
-        TargetSpec::Cluster { context } => context.clone(),
-    };
     let rt = runtime()?;
     rt.block_on(async move {
-        let target = ClusterTarget::connect(context).await;
+        let target = super::connect_target(&session.target, true).await;
         let ctx = Arc::new(Context {
-            target: Arc::new(target),
+            target,
             content: Arc::clone(&session.content),
         });
         meshwork_tui::run(meshwork_tui::Options {

@@ -32,7 +32,7 @@ impl Env {
         self.dir.path().join(rel)
     }
 
-    /// Where progress for the default target (`cluster`) lives.
+    /// Where progress for the sandbox's target (`cluster`) lives.
     pub fn progress_file(&self) -> PathBuf {
         self.path("data/meshwork/progress/cluster.json")
     }
@@ -45,7 +45,19 @@ impl Env {
     }
 
     /// `meshwork` with the sandbox's environment; PATH holds only the sandbox's bin/.
+    ///
+    /// The target is chosen explicitly as `cluster` (through `MESHWORK_TARGET`, so a test's own
+    /// `--target`, `--context` or `MESHWORK_TARGET` still wins): these tests are about a live
+    /// cluster's kubeconfig, and must never start a reference mesh by default.
+    /// [`Env::cmd_default_target`] runs with no target chosen at all.
     pub fn cmd(&self) -> Command {
+        let mut cmd = self.cmd_default_target();
+        cmd.env("MESHWORK_TARGET", "cluster");
+        cmd
+    }
+
+    /// Like [`Env::cmd`] but with no target chosen, so meshwork uses its default (`reference`).
+    pub fn cmd_default_target(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshwork"));
         cmd.current_dir(self.dir.path())
             .env("HOME", self.path("home"))

@@ -1,0 +1,191 @@
+//! `meshwork mesh status`: whether the reference mesh runs, where, since when and what it
+//! holds (counted through the kube crate, as the checks see it).
+
+use crate::cmd::{CmdResult, runtime};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube::api::{Api, ListParams};
+use meshwork_checks::Target;
+use meshwork_checks::target::ReferenceTarget;
+use meshwork_mesh::lifecycle::{self, ServerInfo, State};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What the mesh holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+struct Objects {
+    namespaces: usize,
+    pods: usize,
+    pods_running: usize,
+    services: usize,
+}
+
+/// The `--json` document.
+#[derive(Debug, Serialize)]
+struct Report {
+    /// `running`, `stopped`, `stale` (killed without cleaning up) or `unresponsive`.
+    state: &'static str,
+    running: bool,
+    state_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kubeconfig: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uptime_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objects: Option<Objects>,
+    /// Why the objects could not be counted, or why the mesh does not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl Report {
+    fn new(state: &'static str, state_dir: PathBuf, info: Option<&ServerInfo>) -> Self {
+        Self {
+            state,
+            running: state == "running",
+            state_dir,
+            pid: info.map(|i| i.pid),
+            url: info.map(|i| i.url.clone()),
+            kubeconfig: info.map(|i| i.kubeconfig.clone()),
+            started_at: info.map(|i| i.started_at.clone()),
+            uptime_seconds: info.and_then(ServerInfo::uptime_seconds),
+            objects: None,
+            problem: None,
+        }
+    }
+}
+
+async fn count(info: &ServerInfo) -> Result<Objects, String> {
+    let target = ReferenceTarget::connect(&info.kubeconfig).await;
+    let client = target.client().map_err(ToString::to_string)?.clone();
+    let lp = ListParams::default();
+    let why = |what: &str, e: kube::Error| format!("could not list {what}: {e}");
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&lp)
+        .await
+        .map_err(|e| why("namespaces", e))?;
+    let pods = Api::<Pod>::all(client.clone())
+        .list(&lp)
+        .await
+        .map_err(|e| why("pods", e))?;
+    let services = Api::<Service>::all(client)
+        .list(&lp)
+        .await
+        .map_err(|e| why("services", e))?;
+    let pods_running = pods
+        .items
+        .iter()
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|phase| phase == "Running")
+        })
+        .count();
+    Ok(Objects {
+        namespaces: namespaces.items.len(),
+        pods: pods.items.len(),
+        pods_running,
+        services: services.items.len(),
+    })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Prints the mesh's status as text or JSON. Exit code 0 whether or not it runs.
+pub fn run(json: bool) -> CmdResult {
+    let state_dir = super::state_dir()?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let state = lifecycle::status(&state_dir).await?;
+        let report = match state {
+            State::Stopped => Report::new("stopped", state_dir.clone(), None),
+            State::Stale(info) => Report::new("stale", state_dir.clone(), Some(&info)),
+            State::Unresponsive(info, why) => {
+                let mut r = Report::new("unresponsive", state_dir.clone(), Some(&info));
+                r.problem = Some(why);
+                r
+            }
+            State::Running(info) => {
+                let mut r = Report::new("running", state_dir.clone(), Some(&info));
+                match count(&info).await {
+                    Ok(o) => r.objects = Some(o),
+                    Err(why) => r.problem = Some(why),
+                }
+                r
+            }
+        };
+        anyhow::Ok(report)
+    })?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match report.state {
+        "stopped" => writeln!(
+            out,
+            "The reference mesh is not running. Start it with `meshwork mesh up`.\n  state  {}",
+            report.state_dir.display()
+        )?,
+        "stale" => writeln!(
+            out,
+            "The reference mesh is not running: it was stopped without cleaning up (pid {} is gone).\n\
+             `meshwork mesh up` starts it again with the objects it had.",
+            report.pid.unwrap_or_default()
+        )?,
+        state => {
+            if state == "running" {
+                writeln!(out, "The reference mesh is running.")?;
+            } else {
+                writeln!(
+                    out,
+                    "The reference mesh's process runs but its API does not answer ({}).\n\
+                     It may still be starting; otherwise see `meshwork mesh logs`, then `meshwork mesh down` and `meshwork mesh up`.",
+                    report.problem.as_deref().unwrap_or("no answer")
+                )?;
+            }
+            writeln!(out, "  pid         {}", report.pid.unwrap_or_default())?;
+            writeln!(
+                out,
+                "  API         {}",
+                report.url.as_deref().unwrap_or("?")
+            )?;
+            if let Some(up) = report.uptime_seconds {
+                writeln!(
+                    out,
+                    "  uptime      {}",
+                    meshwork_mesh::meta::human_duration(up)
+                )?;
+            }
+            if let Some(k) = &report.kubeconfig {
+                writeln!(out, "  kubeconfig  {}", k.display())?;
+            }
+            if let Some(o) = report.objects {
+                writeln!(
+                    out,
+                    "  objects     {}, {} ({} running), {}",
+                    plural(o.namespaces, "namespace", "namespaces"),
+                    plural(o.pods, "pod", "pods"),
+                    o.pods_running,
+                    plural(o.services, "service", "services"),
+                )?;
+            } else if state == "running"
+                && let Some(problem) = &report.problem
+            {
+                writeln!(out, "  objects     unknown: {problem}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
