@@ -3,6 +3,7 @@
 
 pub mod discovery;
 mod objects;
+pub mod protobuf;
 pub mod selector;
 pub mod status;
 pub mod table;

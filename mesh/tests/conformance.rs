@@ -12,4 +12,5 @@ mod conformance {
     mod hostile;
     mod kube_client;
     mod kubectl;
+    mod workloads;
 }

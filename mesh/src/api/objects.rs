@@ -9,6 +9,7 @@ use std::sync::Arc;
 use http::{Method, Response};
 use serde_json::{Value, json};
 
+use super::protobuf;
 use super::selector::{FieldSelector, LabelSelector};
 use super::table::{self, IncludeObject};
 use super::{ApiError, ApiState, Body, Call, Target, json_response};
@@ -119,11 +120,25 @@ fn list_body<'a>(kind: &Kind, rv: u64, items: &'a [Arc<Value>]) -> ListBody<'a> 
     }
 }
 
-/// Decodes a JSON object body, refusing protobuf and other formats with 415.
+/// Decodes a JSON or Kubernetes-protobuf object body, refusing other formats with 415.
 fn decode_body(call: &Call) -> ApiResult<Value> {
     let ct = call.content_type();
+    if ct.starts_with("application/vnd.kubernetes.protobuf") {
+        return protobuf::decode(&call.body).map_err(|e| match e {
+            protobuf::ProtobufError::Unsupported(_) => ApiError {
+                code: 415,
+                reason: "UnsupportedMediaType",
+                message: e.to_string(),
+                details: None,
+            },
+            protobuf::ProtobufError::Malformed(_) => ApiError::bad_request(e.to_string()),
+        });
+    }
     if !(ct.is_empty() || ct.starts_with("application/json") || ct.starts_with("*/*")) {
-        return Err(ApiError::unsupported_media_type(ct, &["application/json"]));
+        return Err(ApiError::unsupported_media_type(
+            ct,
+            &["application/json", "application/vnd.kubernetes.protobuf"],
+        ));
     }
     parse_json(&call.body)
 }

@@ -83,8 +83,8 @@ async fn malformed_and_hostile_bodies_are_4xx_status_errors() {
             cms.into(),
             "application/vnd.kubernetes.protobuf",
             b"k8s\0junk".to_vec(),
-            415,
-            "UnsupportedMediaType",
+            400,
+            "BadRequest",
         ),
         (
             "POST",

@@ -61,12 +61,14 @@ pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiRe
             set_default(obj, "/spec", "replicas", json!(1));
             set_default(obj, "/spec", "revisionHistoryLimit", json!(10));
             set_default(obj, "/spec", "progressDeadlineSeconds", json!(600));
-            set_default(
-                obj,
-                "/spec",
-                "strategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-            );
+            // `kubectl create deployment` sends `strategy: {}`, which defaults like a missing one.
+            if obj
+                .pointer("/spec/strategy/type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                obj["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+            }
         }
         ("apps", "replicasets" | "statefulsets") => {
             ensure_object(obj, "spec");
