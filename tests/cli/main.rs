@@ -10,6 +10,7 @@ mod check;
 mod hint;
 mod labs;
 mod lint;
+mod mesh;
 mod misc;
 mod progress;
 mod show;
