@@ -68,13 +68,10 @@ pub fn run(args: RunArgs) -> CmdResult {
             state_dir: state_dir.clone(),
             port,
         };
-        let mesh = match meshwork_mesh::start(config).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!("the reference mesh could not start: {e}");
-                return Err(anyhow::anyhow!("the reference mesh could not start: {e}"));
-            }
-        };
+        // The error goes to stderr, which is the log file when detached.
+        let mesh = meshwork_mesh::start(config)
+            .await
+            .map_err(|e| anyhow::anyhow!("the reference mesh could not start: {e}"))?;
         if let Some(notice) = mesh.notice() {
             tracing::warn!("{notice}");
             if !detached {
