@@ -1,9 +1,12 @@
 //! The object store: every API object as JSON, keyed by resource, namespace and name.
 //!
 //! One global, monotonically increasing resourceVersion orders all writes. Every acknowledged
-//! write is durable first (see [`persist`]) and then fanned out to watchers (see [`watch`]).
+//! write is durable first — appended to the write-ahead log and fsynced (see `wal`) — and then
+//! fanned out to watchers (see [`watch`]). The log is folded into an atomic snapshot (see
+//! `persist`) when it grows past the snapshot's size, and on open after replaying it.
 
 mod persist;
+mod wal;
 mod watch;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -144,13 +147,52 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Namespace and name of an object; cluster-scoped objects use an empty namespace.
 type ObjectId = (String, String);
 
+type Objects = BTreeMap<ResourceKey, BTreeMap<ObjectId, Arc<Value>>>;
+
+/// The log is compacted once it is larger than the snapshot and at least this big.
+const COMPACT_MIN_BYTES: u64 = 4 * 1024 * 1024;
+
 struct Inner {
-    objects: BTreeMap<ResourceKey, BTreeMap<ObjectId, Arc<Value>>>,
+    objects: Objects,
     resource_version: u64,
     history: VecDeque<WatchEvent>,
     history_limit: usize,
     /// Watches may resume from any resourceVersion >= this one.
     history_floor: u64,
+    /// Where writes go; `None` for an in-memory store.
+    durable: Option<Durable>,
+}
+
+/// The on-disk half of a persistent store: the snapshot and the log after it.
+struct Durable {
+    snapshot: PathBuf,
+    log: wal::Log,
+    /// Size of the last snapshot written; the log is compacted when it outgrows it.
+    snapshot_bytes: u64,
+    /// Lower bound on the log's size before compaction (smaller in tests).
+    compact_min: u64,
+}
+
+impl Durable {
+    /// Appends one committed write to the log and fsyncs it.
+    fn append(&mut self, rv: u64, changes: &[wal::ChangeOut<'_>]) -> Result<(), PersistError> {
+        self.log.append(rv, changes)
+    }
+
+    /// Writes `objects` as the snapshot at `rv`, then empties the log. A crash between the two
+    /// is harmless: replay skips log records at or below the snapshot's resourceVersion.
+    fn compact(&mut self, objects: &Objects, rv: u64) -> Result<(), PersistError> {
+        let all = objects
+            .iter()
+            .flat_map(|(k, m)| m.values().map(move |v| (k, v.as_ref())));
+        self.snapshot_bytes = persist::save(&self.snapshot, rv, all)?;
+        self.log.clear()
+    }
+
+    fn wants_compaction(&self) -> bool {
+        let len = self.log.len();
+        len >= self.compact_min && len >= self.snapshot_bytes
+    }
 }
 
 /// The shared object store (cheap to clone; all clones see the same objects).
@@ -178,25 +220,45 @@ impl fmt::Debug for Store {
 /// The file name of the snapshot inside the state directory.
 pub const STORE_FILE: &str = "store.json";
 
+/// The file name of the write-ahead log inside the state directory.
+pub const LOG_FILE: &str = "store.wal";
+
 impl Store {
     /// An empty store that lives only in memory (tests, benchmarks).
     pub fn in_memory() -> Self {
-        Self::with_parts(BTreeMap::new(), 0, None, DEFAULT_HISTORY)
+        Self::with_parts(Objects::new(), 0, None, None, DEFAULT_HISTORY)
     }
 
-    /// Opens (or creates) the store persisted at `<state_dir>/store.json`.
+    /// Opens (or creates) the store persisted in `state_dir`: the snapshot `store.json` plus the
+    /// write-ahead log `store.wal` replayed over it.
     ///
-    /// A file that cannot be parsed is renamed to `store.json.corrupt-<time>` and the store
-    /// starts empty; [`Opened::notice`] then says so.
+    /// A snapshot that cannot be parsed is renamed to `store.json.corrupt-<time>` and the store
+    /// starts empty; a log damaged before its last line is renamed likewise and the changes
+    /// before the damage are kept; [`Opened::notice`] then says so. A torn last log line (a write
+    /// a crash cut short, never acknowledged) is dropped silently.
     pub fn open(state_dir: &Path) -> Result<Opened, PersistError> {
         Self::open_with_history(state_dir, DEFAULT_HISTORY)
     }
 
     /// Like [`Store::open`] with a custom watch-history length.
     pub fn open_with_history(state_dir: &Path, history: usize) -> Result<Opened, PersistError> {
+        Self::open_tuned(state_dir, history, COMPACT_MIN_BYTES)
+    }
+
+    fn open_tuned(
+        state_dir: &Path,
+        history: usize,
+        compact_min: u64,
+    ) -> Result<Opened, PersistError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| PersistError::Io {
+            action: "create",
+            path: state_dir.to_owned(),
+            source,
+        })?;
         let file = state_dir.join(STORE_FILE);
+        let log_file = state_dir.join(LOG_FILE);
         let loaded = persist::load(&file)?;
-        let mut objects: BTreeMap<ResourceKey, BTreeMap<ObjectId, Arc<Value>>> = BTreeMap::new();
+        let mut objects = Objects::new();
         for (resource, object) in loaded.objects {
             let id = object_id(&object);
             objects
@@ -204,21 +266,60 @@ impl Store {
                 .or_default()
                 .insert(id, Arc::new(object));
         }
+        let replayed = wal::replay(&log_file, loaded.resource_version)?;
+        let mut resource_version = loaded.resource_version;
+        for record in replayed.records {
+            for change in record.changes {
+                match change {
+                    wal::Change::Put { resource, object } => {
+                        let id = object_id(&object);
+                        objects
+                            .entry(resource)
+                            .or_default()
+                            .insert(id, Arc::new(object));
+                    }
+                    wal::Change::Delete {
+                        resource,
+                        namespace,
+                        name,
+                    } => {
+                        if let Some(m) = objects.get_mut(&resource) {
+                            m.remove(&(namespace, name));
+                        }
+                    }
+                }
+            }
+            resource_version = record.rv;
+        }
+        let mut durable = Durable {
+            snapshot: file.clone(),
+            log: wal::Log::open(&log_file)?,
+            snapshot_bytes: std::fs::metadata(&file).map_or(0, |m| m.len()),
+            compact_min,
+        };
+        // Start from a clean pair: the snapshot holds everything, the log is empty (this also
+        // drops a torn tail before anything is appended after it).
+        if replayed.bytes > 0 || replayed.torn_tail || replayed.notice.is_some() {
+            durable.compact(&objects, resource_version)?;
+        }
+        let notice = match (loaded.notice, replayed.notice) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        };
         let store = Self::with_parts(
             objects,
-            loaded.resource_version,
+            resource_version,
+            Some(durable),
             Some(Arc::new(file)),
             history,
         );
-        Ok(Opened {
-            store,
-            notice: loaded.notice,
-        })
+        Ok(Opened { store, notice })
     }
 
     fn with_parts(
-        objects: BTreeMap<ResourceKey, BTreeMap<ObjectId, Arc<Value>>>,
+        objects: Objects,
         resource_version: u64,
+        durable: Option<Durable>,
         file: Option<Arc<PathBuf>>,
         history_limit: usize,
     ) -> Self {
@@ -230,9 +331,26 @@ impl Store {
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
                 history_floor: resource_version,
+                durable,
             })),
             events,
             file,
+        }
+    }
+
+    /// Folds the write-ahead log into a fresh snapshot now (it also happens on its own when the
+    /// log grows, and on open); a no-op for an in-memory store.
+    pub fn compact(&self) -> Result<(), PersistError> {
+        let mut inner = self.lock();
+        let Inner {
+            objects,
+            resource_version,
+            durable,
+            ..
+        } = &mut *inner;
+        match durable {
+            Some(d) => d.compact(objects, *resource_version),
+            None => Ok(()),
         }
     }
 
@@ -332,20 +450,7 @@ impl Store {
             m.remove("deletionTimestamp");
         }
         let object = Arc::new(object);
-        inner
-            .objects
-            .entry(resource.clone())
-            .or_default()
-            .insert(id.clone(), Arc::clone(&object));
-        let previous_rv = inner.resource_version;
-        inner.resource_version = rv;
-        if let Err(e) = self.persist(&inner) {
-            if let Some(m) = inner.objects.get_mut(resource) {
-                m.remove(&id);
-            }
-            inner.resource_version = previous_rv;
-            return Err(e.into());
-        }
+        self.commit_put(&mut inner, resource, id, &object, rv)?;
         self.publish(
             &mut inner,
             EventType::Added,
@@ -424,22 +529,7 @@ impl Store {
             m.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
         let object = Arc::new(object);
-        let previous_rv = inner.resource_version;
-        inner
-            .objects
-            .entry(resource.clone())
-            .or_default()
-            .insert(id.clone(), Arc::clone(&object));
-        inner.resource_version = rv;
-        if let Err(e) = self.persist(&inner) {
-            inner
-                .objects
-                .entry(resource.clone())
-                .or_default()
-                .insert(id, old);
-            inner.resource_version = previous_rv;
-            return Err(e.into());
-        }
+        self.commit_put(&mut inner, resource, id, &object, rv)?;
         self.publish(
             &mut inner,
             EventType::Modified,
@@ -489,21 +579,7 @@ impl Store {
             m.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
         let object = Arc::new(object);
-        inner
-            .objects
-            .entry(resource.clone())
-            .or_default()
-            .insert(id.clone(), Arc::clone(&object));
-        inner.resource_version = rv;
-        if let Err(e) = self.persist(&inner) {
-            inner
-                .objects
-                .entry(resource.clone())
-                .or_default()
-                .insert(id, old);
-            inner.resource_version = rv - 1;
-            return Err(e.into());
-        }
+        self.commit_put(&mut inner, resource, id, &object, rv)?;
         self.publish(
             &mut inner,
             EventType::Modified,
@@ -596,7 +672,8 @@ impl Store {
     ) -> Result<Vec<Arc<Value>>> {
         let mut removed = Vec::new();
         for (resource, id) in ids {
-            if let Some(old) = inner.objects.get_mut(&resource).and_then(|m| m.remove(&id)) {
+            if let Some(old) = inner.objects.get(&resource).and_then(|m| m.get(&id)) {
+                let old = Arc::clone(old);
                 removed.push((resource, id, old));
             }
         }
@@ -604,14 +681,25 @@ impl Store {
             return Ok(Vec::new());
         }
         let previous_rv = inner.resource_version;
-        inner.resource_version += removed.len() as u64;
-        if let Err(e) = self.persist(inner) {
-            inner.resource_version = previous_rv;
-            for (resource, id, old) in removed {
-                inner.objects.entry(resource).or_default().insert(id, old);
-            }
-            return Err(e.into());
+        let rv = previous_rv + removed.len() as u64;
+        if let Some(durable) = &mut inner.durable {
+            let changes: Vec<wal::ChangeOut<'_>> = removed
+                .iter()
+                .map(|(resource, (namespace, name), _)| wal::ChangeOut::Delete {
+                    resource,
+                    namespace,
+                    name,
+                })
+                .collect();
+            durable.append(rv, &changes)?;
         }
+        for (resource, id, _) in &removed {
+            if let Some(m) = inner.objects.get_mut(resource) {
+                m.remove(id);
+            }
+        }
+        inner.resource_version = rv;
+        Self::maybe_compact(inner);
         let mut out = Vec::new();
         for (rv, (resource, _, old)) in (previous_rv + 1..).zip(removed) {
             let mut last = (*old).clone();
@@ -735,15 +823,45 @@ impl Store {
         let _ = self.events.send(event);
     }
 
-    fn persist(&self, inner: &Inner) -> Result<(), PersistError> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let objects = inner
+    /// Makes `object` (at resourceVersion `rv`) durable, then visible in memory.
+    ///
+    /// Nothing changes when the log append fails.
+    fn commit_put(
+        &self,
+        inner: &mut Inner,
+        resource: &ResourceKey,
+        id: ObjectId,
+        object: &Arc<Value>,
+        rv: u64,
+    ) -> Result<(), PersistError> {
+        if let Some(durable) = &mut inner.durable {
+            durable.append(rv, &[wal::ChangeOut::Put { resource, object }])?;
+        }
+        inner
             .objects
-            .iter()
-            .flat_map(|(k, m)| m.values().map(move |v| (k, v.as_ref())));
-        persist::save(file, inner.resource_version, objects)
+            .entry(resource.clone())
+            .or_default()
+            .insert(id, Arc::clone(object));
+        inner.resource_version = rv;
+        Self::maybe_compact(inner);
+        Ok(())
+    }
+
+    /// Compacts the log when it has grown; a failure is logged and retried on a later write
+    /// (the write itself is already durable in the log).
+    fn maybe_compact(inner: &mut Inner) {
+        let Inner {
+            objects,
+            resource_version,
+            durable,
+            ..
+        } = inner;
+        if let Some(d) = durable
+            && d.wants_compaction()
+            && let Err(e) = d.compact(objects, *resource_version)
+        {
+            tracing::warn!("compacting the store's log failed (will retry): {e}");
+        }
     }
 }
 

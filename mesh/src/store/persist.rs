@@ -1,4 +1,7 @@
 //! Durable snapshots of the store: `store.json`, written atomically (temp file, fsync, rename).
+//!
+//! Between snapshots, writes go to the write-ahead log (see `wal`); compaction folds the log
+//! into a new snapshot.
 
 use std::fs;
 use std::io::Write;
@@ -87,15 +90,7 @@ pub(super) fn load(file: &Path) -> Result<Loaded, PersistError> {
     match parse(&bytes) {
         Ok(loaded) => Ok(loaded),
         Err(problem) => {
-            let stamp = jiff::Timestamp::now()
-                .strftime("%Y%m%dT%H%M%SZ")
-                .to_string();
-            let aside = file.with_file_name(format!(
-                "{}.corrupt-{stamp}",
-                file.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("store.json")
-            ));
+            let aside = aside_name(file);
             fs::rename(file, &aside).map_err(|source| PersistError::Io {
                 action: "move aside the unreadable",
                 path: file.to_owned(),
@@ -111,6 +106,18 @@ pub(super) fn load(file: &Path) -> Result<Loaded, PersistError> {
             Ok(empty(Some(notice)))
         }
     }
+}
+
+/// Where an unreadable state file is moved: `<name>.corrupt-<UTC time>`.
+pub(super) fn aside_name(file: &Path) -> PathBuf {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("store.json");
+    file.with_file_name(format!("{name}.corrupt-{stamp}"))
 }
 
 fn parse(bytes: &[u8]) -> Result<Loaded, String> {
@@ -144,12 +151,13 @@ fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     })
 }
 
-/// Writes the snapshot atomically: a temp file beside the target, fsync, rename, fsync of the directory.
+/// Writes the snapshot atomically (a temp file beside the target, fsync, rename, fsync of the
+/// directory) and returns its size in bytes.
 pub(super) fn save<'a>(
     file: &Path,
     resource_version: u64,
     objects: impl Iterator<Item = (&'a ResourceKey, &'a Value)>,
-) -> Result<(), PersistError> {
+) -> Result<u64, PersistError> {
     let snapshot = SnapshotOut {
         format_version: FORMAT_VERSION,
         resource_version: resource_version.to_string(),
@@ -179,5 +187,5 @@ pub(super) fn save<'a>(
         // Directory fsync makes the rename durable; some filesystems refuse it, which is harmless.
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(bytes.len() as u64)
 }

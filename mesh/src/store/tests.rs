@@ -272,7 +272,7 @@ async fn watch_resumes_from_a_resource_version() {
 
 #[test]
 fn watch_from_before_the_kept_history_is_gone() {
-    let store = Store::with_parts(BTreeMap::new(), 0, None, 3);
+    let store = Store::with_parts(Objects::new(), 0, None, None, 3);
     for i in 0..6 {
         store
             .create(&cms(), cm(&format!("c{i}"), "default", "1"))
@@ -357,8 +357,15 @@ fn failed_persist_changes_nothing_and_says_what_to_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open").store;
     store.create(&cms(), cm("a", "default", "1")).expect("a");
-    // Make the temp file path a directory so the atomic write cannot create it.
-    std::fs::create_dir(dir.path().join("store.json.tmp")).expect("block tmp");
+    // The log's handle becomes read-only, so appends fail as on a full disk.
+    store
+        .lock()
+        .durable
+        .as_mut()
+        .expect("persistent")
+        .log
+        .break_for_test()
+        .expect("break");
     let err = store
         .create(&cms(), cm("b", "default", "1"))
         .expect_err("persist fails");
@@ -373,6 +380,244 @@ fn failed_persist_changes_nothing_and_says_what_to_do() {
         .expect_err("persist fails");
     assert!(matches!(err, StoreError::Persist(_)));
     assert!(store.get(&cms(), Some("default"), "a").is_ok());
+    drop(store);
+    let reopened = Store::open(dir.path()).expect("reopen");
+    assert!(reopened.notice.is_none(), "{:?}", reopened.notice);
+    assert_eq!(reopened.store.resource_version(), 1);
+    assert_eq!(reopened.store.list(&cms(), None).0.len(), 1);
+}
+
+/// What a kill -9 leaves behind: the files as they are on disk right now, with the store still
+/// open (nothing is flushed or compacted on the way out).
+fn crash_copy(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(dir).expect("readdir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
+    }
+    copy
+}
+
+fn log_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(LOG_FILE))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn names(store: &Store) -> Vec<String> {
+    store
+        .list(&cms(), None)
+        .0
+        .iter()
+        .map(|o| meta::name(o).unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn every_acknowledged_write_survives_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open").store;
+    store.create(&cms(), cm("a", "default", "1")).expect("a");
+    store.create(&cms(), cm("b", "default", "1")).expect("b");
+    store
+        .update(&cms(), cm("a", "default", "2"))
+        .expect("update a");
+    store
+        .begin_deletion(&cms(), Some("default"), "b", |_| {})
+        .expect("mark b");
+    store
+        .create(&deployments(), deploy("web", "nginx"))
+        .expect("web");
+    store
+        .delete(
+            &deployments(),
+            Some("default"),
+            "web",
+            &Preconditions::default(),
+        )
+        .expect("delete web");
+    // One appended line per write; the snapshot is not rewritten on every write.
+    assert_eq!(log_lines(dir.path()).len(), 6);
+    assert!(!dir.path().join(STORE_FILE).exists());
+
+    let crashed = crash_copy(dir.path());
+    let opened = Store::open(crashed.path()).expect("reopen after crash");
+    assert!(opened.notice.is_none(), "{:?}", opened.notice);
+    let after = opened.store;
+    assert_eq!(after.resource_version(), 6);
+    assert_eq!(names(&after), ["a", "b"]);
+    for name in ["a", "b"] {
+        assert_eq!(
+            after.get(&cms(), Some("default"), name).expect("object"),
+            store.get(&cms(), Some("default"), name).expect("object"),
+            "{name} comes back exactly as acknowledged"
+        );
+    }
+    assert!(after.get(&deployments(), Some("default"), "web").is_err());
+    // Reopening folded the log into the snapshot.
+    assert!(crashed.path().join(STORE_FILE).exists());
+    assert!(log_lines(crashed.path()).is_empty());
+}
+
+#[test]
+fn a_torn_last_line_is_dropped_and_the_log_continues_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open").store;
+    for name in ["a", "b", "c"] {
+        store.create(&cms(), cm(name, "default", "1")).expect(name);
+    }
+    let crashed = crash_copy(dir.path());
+    // The start of a fourth record that the crash cut short (never acknowledged).
+    let line = log_lines(dir.path())[0].clone();
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(crashed.path().join(LOG_FILE))
+        .expect("log");
+    std::io::Write::write_all(&mut log, &line.as_bytes()[..line.len() / 2]).expect("torn");
+    drop(log);
+
+    let opened = Store::open(crashed.path()).expect("open");
+    assert!(
+        opened.notice.is_none(),
+        "a torn tail is not damage: {:?}",
+        opened.notice
+    );
+    let store = opened.store;
+    assert_eq!(names(&store), ["a", "b", "c"]);
+    assert_eq!(store.resource_version(), 3);
+    let d = store.create(&cms(), cm("d", "default", "1")).expect("d");
+    assert_eq!(rv_of(&d), 4);
+    let crashed_again = crash_copy(crashed.path());
+    let again = Store::open(crashed_again.path()).expect("again");
+    assert!(again.notice.is_none(), "{:?}", again.notice);
+    assert_eq!(names(&again.store), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn a_damaged_line_inside_the_log_keeps_what_came_before_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open").store;
+    for name in ["a", "b", "c"] {
+        store.create(&cms(), cm(name, "default", "1")).expect(name);
+    }
+    let crashed = crash_copy(dir.path());
+    let mut lines = log_lines(crashed.path());
+    lines[1] = lines[1].replacen('{', "#", 1);
+    std::fs::write(crashed.path().join(LOG_FILE), lines.join("\n") + "\n").expect("damage");
+
+    let opened = Store::open(crashed.path()).expect("open");
+    let notice = opened.notice.expect("a notice");
+    assert!(notice.contains("write-ahead log"), "{notice}");
+    assert!(notice.contains("up to resourceVersion 1"), "{notice}");
+    assert!(notice.contains("store.wal.corrupt-"), "{notice}");
+    assert_eq!(names(&opened.store), ["a"]);
+    let moved = std::fs::read_dir(crashed.path())
+        .expect("readdir")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("store.wal.corrupt-")
+        })
+        .count();
+    assert_eq!(moved, 1, "the damaged log is kept for inspection");
+    // The store carries on from there.
+    let b = opened
+        .store
+        .create(&cms(), cm("b", "default", "2"))
+        .expect("b again");
+    assert_eq!(rv_of(&b), 2);
+}
+
+#[test]
+fn compaction_then_more_writes_then_a_crash_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Compact as soon as the log outgrows the snapshot.
+    let store = Store::open_tuned(dir.path(), DEFAULT_HISTORY, 1)
+        .expect("open")
+        .store;
+    for i in 0..20 {
+        store
+            .create(&cms(), cm(&format!("cm-{i:02}"), "default", "1"))
+            .expect("create");
+    }
+    let snapshot = std::fs::read_to_string(dir.path().join(STORE_FILE)).expect("compacted");
+    assert!(
+        snapshot.contains("cm-0"),
+        "the snapshot holds compacted objects"
+    );
+    let in_log = log_lines(dir.path()).len();
+    assert!(in_log < 20, "the log was truncated ({in_log} lines)");
+    for i in 0..5 {
+        store
+            .update(&cms(), cm(&format!("cm-{i:02}"), "default", "2"))
+            .expect("update");
+    }
+    store
+        .delete(&cms(), Some("default"), "cm-19", &Preconditions::default())
+        .expect("delete");
+    let crashed = crash_copy(dir.path());
+    let after = Store::open(crashed.path()).expect("reopen").store;
+    assert_eq!(after.resource_version(), 26);
+    assert_eq!(names(&after).len(), 19);
+    for i in 0..19 {
+        let name = format!("cm-{i:02}");
+        assert_eq!(
+            after.get(&cms(), Some("default"), &name).expect("object"),
+            store.get(&cms(), Some("default"), &name).expect("object"),
+        );
+    }
+}
+
+#[test]
+fn a_crash_between_snapshot_and_log_truncation_replays_nothing_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open").store;
+    store.create(&cms(), cm("a", "default", "1")).expect("a");
+    store
+        .delete(&cms(), Some("default"), "a", &Preconditions::default())
+        .expect("delete a");
+    store.create(&cms(), cm("b", "default", "1")).expect("b");
+    let stale_log = std::fs::read(dir.path().join(LOG_FILE)).expect("log");
+    store.compact().expect("compact");
+    assert!(log_lines(dir.path()).is_empty());
+    // As if the crash came after the snapshot's rename but before the log was emptied.
+    std::fs::write(dir.path().join(LOG_FILE), &stale_log).expect("restore log");
+    let crashed = crash_copy(dir.path());
+    let opened = Store::open(crashed.path()).expect("reopen");
+    assert!(opened.notice.is_none(), "{:?}", opened.notice);
+    assert_eq!(names(&opened.store), ["b"]);
+    assert_eq!(opened.store.resource_version(), 3);
+}
+
+#[test]
+fn resource_versions_never_go_backwards_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut seen = 0;
+    for round in 0..4 {
+        let store = Store::open(dir.path()).expect("open").store;
+        assert_eq!(store.resource_version(), seen, "round {round}");
+        let created = store
+            .create(&cms(), cm(&format!("r{round}"), "default", "1"))
+            .expect("create");
+        assert!(rv_of(&created) > seen);
+        // End on a delete, whose resourceVersion no stored object carries.
+        store
+            .delete(
+                &cms(),
+                Some("default"),
+                &format!("r{round}"),
+                &Preconditions::default(),
+            )
+            .expect("delete");
+        seen = store.resource_version();
+        assert_eq!(seen, rv_of(&created) + 1);
+        if round % 2 == 1 {
+            store.compact().expect("compact");
+        }
+    }
 }
 
 #[test]
