@@ -45,6 +45,8 @@ pub struct ApiState {
     pub shutdown: signal::Receiver<bool>,
     /// Serialises ClusterIP/NodePort allocation with the create that uses it.
     pub(crate) allocation: std::sync::Mutex<()>,
+    /// The kinds served now: built-ins plus those of the stored CRDs.
+    pub kinds: kinds::Registry,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -183,17 +185,21 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
             (true, None) => error_response(&ApiError::no_such_resource()),
         }
     };
+    let catalog = state.kinds.snapshot();
+    let catalog = catalog.as_ref();
     match segs.as_slice() {
         ["api"] => get_only(Some(discovery::core_versions(&state.server_address))),
-        ["apis"] => get_only(Some(discovery::groups())),
-        ["api", "v1"] => get_only(discovery::resources("", "v1")),
-        ["apis", group] => get_only(discovery::group(group)),
-        ["apis", group, version] => get_only(discovery::resources(group, version)),
-        ["openapi", "v3"] => get_only(Some(discovery::openapi_index())),
-        ["openapi", "v3", rest @ ..] => get_only(discovery::openapi_document(&rest.join("/"))),
-        ["api", "v1", rest @ ..] => resource_request(state, &call, "", "v1", rest).await,
+        ["apis"] => get_only(Some(discovery::groups(catalog))),
+        ["api", "v1"] => get_only(discovery::resources(catalog, "", "v1")),
+        ["apis", group] => get_only(discovery::group(catalog, group)),
+        ["apis", group, version] => get_only(discovery::resources(catalog, group, version)),
+        ["openapi", "v3"] => get_only(Some(discovery::openapi_index(catalog))),
+        ["openapi", "v3", rest @ ..] => {
+            get_only(discovery::openapi_document(catalog, &rest.join("/")))
+        }
+        ["api", "v1", rest @ ..] => resource_request(state, catalog, &call, "", "v1", rest).await,
         ["apis", group, version, rest @ ..] => {
-            resource_request(state, &call, group, version, rest).await
+            resource_request(state, catalog, &call, group, version, rest).await
         }
         _ => text_response(404, "404 page not found\n"),
     }
@@ -201,13 +207,18 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
 
 /// Where a resource request points.
 pub(crate) struct Target {
-    pub kind: &'static kinds::Kind,
+    pub kind: Arc<kinds::Kind>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
 }
 
-fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+fn parse_target(
+    catalog: &kinds::Catalog,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Option<Target> {
     let (namespace, rest): (Option<String>, Vec<&str>) = match rest {
         ["namespaces", _, "status" | "finalize"] => (None, rest.to_vec()),
         ["namespaces", ns, tail @ ..] if !tail.is_empty() => {
@@ -221,13 +232,13 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
         [r, n, s] => (*r, Some((*n).to_owned()), Some((*s).to_owned())),
         _ => return None,
     };
-    let kind = kinds::find(group, version, resource)?;
+    let kind = catalog.find(group, version, resource)?;
     let cluster_wide_read_of_namespaced = kind.namespaced && namespace.is_none() && name.is_none();
     if kind.namespaced != namespace.is_some() && !cluster_wide_read_of_namespaced {
         return None;
     }
     if let Some(s) = &sub
-        && !kind.subresources.contains(&s.as_str())
+        && !kind.has_subresource(s)
     {
         return None;
     }
@@ -241,12 +252,13 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
 
 async fn resource_request(
     state: &ApiState,
+    catalog: &kinds::Catalog,
     call: &Call,
     group: &str,
     version: &str,
     rest: &[&str],
 ) -> Response<Body> {
-    let Some(target) = parse_target(group, version, rest) else {
+    let Some(target) = parse_target(catalog, group, version, rest) else {
         return error_response(&ApiError::no_such_resource());
     };
     match objects::handle(state, call, &target).await {
@@ -263,14 +275,8 @@ mod tests {
 
     fn target(group: &str, version: &str, path: &str) -> Option<Parsed> {
         let rest: Vec<&str> = path.split('/').collect();
-        parse_target(group, version, &rest).map(|t| {
-            (
-                t.kind.resource.to_owned(),
-                t.namespace,
-                t.name,
-                t.subresource,
-            )
-        })
+        parse_target(&kinds::Catalog::builtin(), group, version, &rest)
+            .map(|t| (t.kind.resource.clone(), t.namespace, t.name, t.subresource))
     }
 
     #[test]

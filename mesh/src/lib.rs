@@ -10,7 +10,7 @@
 //! - `controllers`: Deployment/ReplicaSet/Pod, StatefulSet, DaemonSet, Service endpoints,
 //!   garbage collection and events, reconciling on the store's watch inside the mesh process.
 //! - [`api`]: the HTTPS API server (discovery, OpenAPI, CRUD, patch, watch, Table, Status errors).
-//! - [`kinds`]: the table of served kinds.
+//! - [`kinds`]: the served kinds: built-ins and those CustomResourceDefinitions add.
 //! - [`patch`]: JSON merge patch, JSON patch and strategic merge patch.
 //! - [`meta`]: metadata helpers (uids, timestamps, ages, labels).
 //! - [`lifecycle`]: the mesh as a background process (state dir, start detached, status, stop).
@@ -175,6 +175,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         server_address: addr.to_string(),
         shutdown: shutdown.clone(),
         allocation: std::sync::Mutex::new(()),
+        kinds: kinds::Registry::load(&store),
     });
     let tls = credentials.server_config()?;
     let server = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));

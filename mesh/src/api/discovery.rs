@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kinds::{self, Kind, VERBS};
+use crate::kinds::{Catalog, Kind, VERBS};
 
 /// The Kubernetes version the mesh reports (kubectl's dispatcher picks its 1.32 client from it).
 pub const KUBERNETES_VERSION: &str = "v1.32.4-meshwork";
@@ -32,26 +32,29 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_json(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+/// One group with its versions; the first (most preferred) is the preferred version.
+fn group_json(group: &str, versions: &[String]) -> Value {
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    let preferred = gvs.first().cloned().unwrap_or(Value::Null);
+    json!({"name": group, "versions": gvs, "preferredVersion": preferred})
 }
 
 /// `GET /apis`.
-pub fn groups() -> Value {
+pub fn groups(catalog: &Catalog) -> Value {
     json!({
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": kinds::group_versions().iter().map(|(g, v)| group_json(g, v)).collect::<Vec<_>>(),
+        "groups": catalog.groups().iter().map(|(g, vs)| group_json(g, vs)).collect::<Vec<_>>(),
     })
 }
 
 /// `GET /apis/<group>`, or `None` when the group is not served.
-pub fn group(name: &str) -> Option<Value> {
-    let (g, v) = kinds::group_versions()
-        .into_iter()
-        .find(|(g, _)| *g == name)?;
-    let mut out = group_json(g, v);
+pub fn group(catalog: &Catalog, name: &str) -> Option<Value> {
+    let (g, vs) = catalog.groups().iter().find(|(g, _)| g == name)?;
+    let mut out = group_json(g, vs);
     out["kind"] = json!("APIGroup");
     out["apiVersion"] = json!("v1");
     Some(out)
@@ -60,7 +63,7 @@ pub fn group(name: &str) -> Option<Value> {
 fn resource_json(k: &Kind) -> Vec<Value> {
     let mut main = json!({
         "name": k.resource,
-        "singularName": k.singular(),
+        "singularName": k.singular,
         "namespaced": k.namespaced,
         "kind": k.kind,
         "verbs": VERBS,
@@ -72,7 +75,7 @@ fn resource_json(k: &Kind) -> Vec<Value> {
         main["categories"] = json!(k.categories);
     }
     let mut out = vec![main];
-    for sub in k.subresources {
+    for sub in &k.subresources {
         let mut r = json!({
             "name": format!("{}/{sub}", k.resource),
             "singularName": "",
@@ -80,7 +83,7 @@ fn resource_json(k: &Kind) -> Vec<Value> {
             "kind": k.subresource_kind(sub),
             "verbs": Kind::subresource_verbs(sub),
         });
-        if *sub == "scale" {
+        if sub == "scale" {
             r["group"] = json!("autoscaling");
             r["version"] = json!("v1");
         }
@@ -90,8 +93,11 @@ fn resource_json(k: &Kind) -> Vec<Value> {
 }
 
 /// `GET /api/v1` or `GET /apis/<group>/<version>`, or `None` when that group/version is not served.
-pub fn resources(group: &str, version: &str) -> Option<Value> {
-    let list: Vec<&Kind> = kinds::in_group_version(group, version).collect();
+pub fn resources(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
+    let list: Vec<&Kind> = catalog
+        .in_group_version(group, version)
+        .map(AsRef::as_ref)
+        .collect();
     if list.is_empty() {
         return None;
     }
@@ -108,19 +114,24 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
     }))
 }
 
-fn openapi_paths() -> Vec<(String, &'static str, &'static str)> {
+fn openapi_paths(catalog: &Catalog) -> Vec<(String, &str, &str)> {
     let mut out = vec![("api/v1".to_owned(), "", "v1")];
-    for (g, v) in kinds::group_versions() {
+    for (g, v) in catalog.group_versions() {
         out.push((format!("apis/{g}/{v}"), g, v));
     }
     out
 }
 
-/// A stable content hash for the OpenAPI index (kubectl caches documents by it).
-fn doc_hash(group: &str, version: &str) -> String {
+/// A stable content hash for the OpenAPI index (kubectl caches documents by it): it changes when
+/// the kinds of the group/version change (a CRD applied, updated or deleted).
+fn doc_hash(catalog: &Catalog, group: &str, version: &str) -> String {
     let mut text = String::new();
-    for k in kinds::in_group_version(group, version) {
-        text.push_str(k.resource);
+    for k in catalog.in_group_version(group, version) {
+        text.push_str(&k.resource);
+        text.push(':');
+        text.push_str(&k.kind);
+        text.push(':');
+        text.push_str(if k.namespaced { "n" } else { "c" });
         text.push(',');
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
@@ -133,12 +144,12 @@ fn doc_hash(group: &str, version: &str) -> String {
 }
 
 /// `GET /openapi/v3`: the index of per-group-version documents.
-pub fn openapi_index() -> Value {
+pub fn openapi_index(catalog: &Catalog) -> Value {
     let mut paths = serde_json::Map::new();
-    for (path, g, v) in openapi_paths() {
+    for (path, g, v) in openapi_paths(catalog) {
         paths.insert(
             path.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", doc_hash(g, v))}),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", doc_hash(catalog, g, v))}),
         );
     }
     json!({"paths": paths})
@@ -146,10 +157,12 @@ pub fn openapi_index() -> Value {
 
 /// `GET /openapi/v3/<path>`: one patch operation per kind carrying its GVK and the
 /// `fieldValidation` parameter, so kubectl sends `fieldValidation=Strict` and lets the server decide.
-pub fn openapi_document(path: &str) -> Option<Value> {
-    let (_, group, version) = openapi_paths().into_iter().find(|(p, _, _)| p == path)?;
+pub fn openapi_document(catalog: &Catalog, path: &str) -> Option<Value> {
+    let (_, group, version) = openapi_paths(catalog)
+        .into_iter()
+        .find(|(p, _, _)| p == path)?;
     let mut paths = serde_json::Map::new();
-    for k in kinds::in_group_version(group, version) {
+    for k in catalog.in_group_version(group, version) {
         let url = if k.namespaced {
             format!("/{path}/namespaces/{{namespace}}/{}/{{name}}", k.resource)
         } else {
@@ -170,6 +183,7 @@ pub fn openapi_document(path: &str) -> Option<Value> {
         ];
         let content: serde_json::Map<String, Value> = body_types
             .iter()
+            .filter(|t| !(k.is_custom() && t.starts_with("application/strategic")))
             .map(|t| ((*t).to_owned(), json!({"schema": {"type": "object"}})))
             .collect();
         paths.insert(
@@ -198,6 +212,8 @@ mod tests {
 
     #[test]
     fn core_discovery_lists_pods_with_short_names_categories_and_subresources() {
+        let catalog = Catalog::builtin();
+        let resources = |g, v| resources(&catalog, g, v);
         let list = resources("", "v1").expect("v1");
         let res = list["resources"].as_array().expect("resources");
         let pods = res.iter().find(|r| r["name"] == "pods").expect("pods");
@@ -220,7 +236,9 @@ mod tests {
 
     #[test]
     fn openapi_index_points_at_documents_that_exist() {
-        let index = openapi_index();
+        let catalog = Catalog::builtin();
+        let openapi_document = |p| openapi_document(&catalog, p);
+        let index = openapi_index(&catalog);
         let paths = index["paths"].as_object().expect("paths");
         assert!(paths.contains_key("api/v1") && paths.contains_key("apis/apps/v1"));
         for (path, entry) in paths {

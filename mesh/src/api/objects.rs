@@ -27,6 +27,23 @@ type ApiResult<T = Response<Body>> = Result<T, ApiError>;
 const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 pub(super) async fn handle(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
+    let result = dispatch(state, call, t).await;
+    let crd_written = t.kind.group == "apiextensions.k8s.io"
+        && t.kind.resource == "customresourcedefinitions"
+        && call.method != Method::GET
+        && !dry_run(call);
+    if crd_written && result.is_ok() {
+        // The kinds a CRD defines are servable (or gone) as soon as the write is acknowledged.
+        state.kinds.refresh(&state.store);
+    }
+    result
+}
+
+fn is_crd(kind: &Kind) -> bool {
+    kind.group == "apiextensions.k8s.io" && kind.resource == "customresourcedefinitions"
+}
+
+async fn dispatch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
     let key = t.kind.key();
     match (&call.method, t.name.as_deref(), t.subresource.as_deref()) {
         (&Method::GET, None, None) => {
@@ -41,13 +58,15 @@ pub(super) async fn handle(state: &ApiState, call: &Call, t: &Target) -> ApiResu
         }
         (&Method::DELETE, None, None) => delete_collection(state, call, t, &key),
         (&Method::GET, Some(name), None | Some("status")) => {
-            let obj = state.store.get(&key, t.namespace.as_deref(), name)?;
+            let obj = t
+                .kind
+                .present(state.store.get(&key, t.namespace.as_deref(), name)?);
             if call.wants_table() && t.subresource.is_none() {
                 let rv = state.store.resource_version();
                 let include = IncludeObject::parse(call.param("includeObject"));
                 return Ok(json_response(
                     200,
-                    &table::table(t.kind, [obj.as_ref()], include, rv, true),
+                    &table::table(&t.kind, [obj.as_ref()], include, rv, true),
                 ));
             }
             Ok(json_response(200, obj.as_ref()))
@@ -82,24 +101,25 @@ pub(super) async fn handle(state: &ApiState, call: &Call, t: &Target) -> ApiResu
 fn selectors(call: &Call, kind: &Kind) -> ApiResult<(LabelSelector, FieldSelector)> {
     let labels = LabelSelector::parse(call.param("labelSelector").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
-    let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), kind.resource)
+    let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), &kind.resource)
         .map_err(ApiError::bad_request)?;
     Ok((labels, fields))
 }
 
 fn list(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey) -> ApiResult {
-    let (labels, fields) = selectors(call, t.kind)?;
+    let (labels, fields) = selectors(call, &t.kind)?;
     let (items, rv) = state.store.list(key, t.namespace.as_deref());
     let items: Vec<Arc<Value>> = items
         .into_iter()
         .filter(|o| labels.matches(o) && fields.matches(o))
+        .map(|o| t.kind.present(o))
         .collect();
     if call.wants_table() {
         let include = IncludeObject::parse(call.param("includeObject"));
-        let t = table::table(t.kind, items.iter().map(AsRef::as_ref), include, rv, true);
+        let t = table::table(&t.kind, items.iter().map(AsRef::as_ref), include, rv, true);
         return Ok(json_response(200, &t));
     }
-    Ok(json_response(200, &list_body(t.kind, rv, &items)))
+    Ok(json_response(200, &list_body(&t.kind, rv, &items)))
 }
 
 #[derive(serde::Serialize)]
@@ -113,7 +133,7 @@ struct ListBody<'a> {
 
 fn list_body<'a>(kind: &Kind, rv: u64, items: &'a [Arc<Value>]) -> ListBody<'a> {
     ListBody {
-        kind: format!("{}List", kind.kind),
+        kind: kind.list_kind(),
         api_version: kind.api_version(),
         metadata: json!({"resourceVersion": rv.to_string()}),
         items: items.iter().map(AsRef::as_ref).collect(),
@@ -226,10 +246,10 @@ fn create_object(
                     );
                 }
             }
-            None => return Err(ApiError::required(t.kind.kind, "metadata.name")),
+            None => return Err(ApiError::required(&t.kind.kind, "metadata.name")),
         }
     }
-    validate::object(t.kind, key, &obj)?;
+    validate::object(&t.kind, key, &obj)?;
     if let Some(ns) = &t.namespace {
         ensure_namespace(state, ns, key, meta::name(&obj).unwrap_or_default())?;
     }
@@ -253,11 +273,12 @@ fn create_object(
         .allocation
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    defaults::on_create(state, t.kind, &mut obj)?;
+    defaults::on_create(state, &t.kind, &mut obj)?;
     if dry_run(call) {
         return Ok(json_response(201, &obj));
     }
-    let created = state.store.create(key, obj)?;
+    t.kind.to_storage(&mut obj);
+    let created = t.kind.present(state.store.create(key, obj)?);
     Ok(json_response(201, created.as_ref()))
 }
 
@@ -317,7 +338,7 @@ fn keep_server_fields(t: &Target, old: &Value, new: &mut Value) {
                     None => map.remove("status"),
                 };
             }
-            defaults::keep_allocations(t.kind, old, new);
+            defaults::keep_allocations(&t.kind, old, new);
         }
     }
 }
@@ -331,13 +352,16 @@ fn update(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
     {
         m.insert("name".into(), json!(name));
     }
-    validate::object(t.kind, key, &obj)?;
-    let old = state.store.get(key, t.namespace.as_deref(), name)?;
+    validate::object(&t.kind, key, &obj)?;
+    let old = t
+        .kind
+        .present(state.store.get(key, t.namespace.as_deref(), name)?);
     keep_server_fields(t, &old, &mut obj);
     if dry_run(call) {
         return Ok(json_response(200, &obj));
     }
-    let updated = state.store.update(key, obj)?;
+    t.kind.to_storage(&mut obj);
+    let updated = t.kind.present(state.store.update(key, obj)?);
     Ok(json_response(200, updated.as_ref()))
 }
 
@@ -350,12 +374,23 @@ enum PatchKind {
     Apply,
 }
 
-fn patch_kind(call: &Call) -> ApiResult<PatchKind> {
+fn patch_kind(call: &Call, kind: &Kind) -> ApiResult<PatchKind> {
     let ct = call.content_type();
     let base = ct.split(';').next().unwrap_or("").trim();
     match base {
         "application/merge-patch+json" => Ok(PatchKind::Merge),
         "application/json-patch+json" => Ok(PatchKind::Json),
+        // Custom resources have no patch strategy metadata, so a real server refuses this too.
+        "application/strategic-merge-patch+json" if kind.is_custom() => {
+            Err(ApiError::unsupported_media_type(
+                ct,
+                &[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ],
+            ))
+        }
         "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
         "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(PatchKind::Apply),
         _ => Err(ApiError::unsupported_media_type(
@@ -370,15 +405,18 @@ fn patch_kind(call: &Call) -> ApiResult<PatchKind> {
     }
 }
 
-fn apply_patch(kind: PatchKind, target: &mut Value, body: &Value) -> ApiResult<()> {
+/// Applies a patch; `custom` resources have no merge keys, so apply patches merge as JSON merge
+/// patches (lists are replaced whole, as for an atomic list).
+fn apply_patch(kind: PatchKind, custom: bool, target: &mut Value, body: &Value) -> ApiResult<()> {
     let invalid = |e: patch::PatchError| ApiError {
         code: 422,
         reason: "Invalid",
         message: format!("the patch could not be applied: {e}"),
         details: None,
     };
+    let merge = kind == PatchKind::Merge || (kind == PatchKind::Apply && custom);
     match kind {
-        PatchKind::Merge => {
+        _ if merge => {
             if !body.is_object() {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"));
             }
@@ -386,7 +424,7 @@ fn apply_patch(kind: PatchKind, target: &mut Value, body: &Value) -> ApiResult<(
             Ok(())
         }
         PatchKind::Json => patch::json::apply(target, body).map_err(invalid),
-        PatchKind::Strategic | PatchKind::Apply => {
+        PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply => {
             patch::strategic::apply(target, body).map_err(invalid)
         }
     }
@@ -399,7 +437,7 @@ fn patch_object(
     key: &ResourceKey,
     name: &str,
 ) -> ApiResult {
-    let kind = patch_kind(call)?;
+    let kind = patch_kind(call, &t.kind)?;
     let body = parse_json(&call.body)?;
     for _attempt in 0..5 {
         let current = match state.store.get(key, t.namespace.as_deref(), name) {
@@ -418,8 +456,9 @@ fn patch_object(
             }
             Err(e) => return Err(e.into()),
         };
+        let current = t.kind.present(current);
         let mut obj = (*current).clone();
-        apply_patch(kind, &mut obj, &body)?;
+        apply_patch(kind, t.kind.is_custom(), &mut obj, &body)?;
         check_name(&obj, name)?;
         check_identity(&mut obj, t)?;
         if let Some(m) = meta::metadata_mut(&mut obj) {
@@ -435,13 +474,16 @@ fn patch_object(
                 json!(meta::meta_str(&current, "resourceVersion").unwrap_or("")),
             );
         }
-        validate::object(t.kind, key, &obj)?;
+        validate::object(&t.kind, key, &obj)?;
         keep_server_fields(t, &current, &mut obj);
         if dry_run(call) {
             return Ok(json_response(200, &obj));
         }
+        t.kind.to_storage(&mut obj);
         match state.store.update(key, obj) {
-            Ok(updated) => return Ok(json_response(200, updated.as_ref())),
+            Ok(updated) => {
+                return Ok(json_response(200, t.kind.present(updated).as_ref()));
+            }
             Err(StoreError::Conflict { .. }) if !explicit_rv => continue,
             Err(e) => return Err(e.into()),
         }
@@ -493,7 +535,7 @@ fn scale(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &st
     let current = state.store.get(key, t.namespace.as_deref(), name)?;
     let mut s = scale_of(&current);
     if call.method == Method::PATCH {
-        apply_patch(patch_kind(call)?, &mut s, &body)?;
+        apply_patch(patch_kind(call, &t.kind)?, false, &mut s, &body)?;
     } else {
         s = body;
     }
@@ -589,7 +631,9 @@ fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
         return Ok(json_response(200, marked.as_ref()));
     }
     if dry_run(call) {
-        let obj = state.store.get(key, t.namespace.as_deref(), name)?;
+        let obj = t
+            .kind
+            .present(state.store.get(key, t.namespace.as_deref(), name)?);
         return Ok(json_response(200, obj.as_ref()));
     }
     let current = state.store.get(key, t.namespace.as_deref(), name)?;
@@ -597,7 +641,11 @@ fn delete(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
     let deleted = state
         .store
         .delete(key, t.namespace.as_deref(), name, &pre)?;
-    Ok(json_response(200, deleted.as_ref()))
+    if is_crd(&t.kind) {
+        state.kinds.refresh(&state.store);
+        delete_custom_objects(state, &deleted)?;
+    }
+    Ok(json_response(200, t.kind.present(deleted).as_ref()))
 }
 
 /// How long a deleted namespace stays Terminating before its contents are removed; long enough
@@ -629,7 +677,7 @@ fn delete_collection(state: &ApiState, call: &Call, t: &Target, key: &ResourceKe
     if t.kind.resource == "namespaces" && t.kind.group.is_empty() {
         return Err(ApiError::method_not_allowed());
     }
-    let (labels, fields) = selectors(call, t.kind)?;
+    let (labels, fields) = selectors(call, &t.kind)?;
     let ns = t.namespace.clone();
     let deleted = state.store.delete_matching(|resource, obj| {
         resource == key
@@ -639,7 +687,30 @@ fn delete_collection(state: &ApiState, call: &Call, t: &Target, key: &ResourceKe
             && labels.matches(obj)
             && fields.matches(obj)
     })?;
-    let items: Vec<Arc<Value>> = deleted.into_iter().map(|(_, o)| o).collect();
+    let items: Vec<Arc<Value>> = deleted
+        .into_iter()
+        .map(|(_, o)| t.kind.present(o))
+        .collect();
+    if is_crd(&t.kind) {
+        state.kinds.refresh(&state.store);
+        for crd in &items {
+            delete_custom_objects(state, crd)?;
+        }
+    }
     let rv = state.store.resource_version();
-    Ok(json_response(200, &list_body(t.kind, rv, &items)))
+    Ok(json_response(200, &list_body(&t.kind, rv, &items)))
+}
+
+/// Deletes every object of a deleted CRD's group and resource, whichever version stored it
+/// (a real server's `customresourcecleanup` finalizer does this before the CRD goes).
+fn delete_custom_objects(state: &ApiState, crd: &Value) -> ApiResult<()> {
+    let group = crd.pointer("/spec/group").and_then(Value::as_str);
+    let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str);
+    let (Some(group), Some(plural)) = (group, plural) else {
+        return Ok(());
+    };
+    state
+        .store
+        .delete_matching(|resource, _| resource.group == group && resource.resource == plural)?;
+    Ok(())
 }

@@ -1,7 +1,11 @@
 //! Server-side Table output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`) with the
 //! columns a real API server prints for each kind; priority-1 columns appear with `-o wide`.
 
+mod custom;
+
 use serde_json::{Map, Value, json};
+
+pub use custom::JsonPath;
 
 use crate::kinds::Kind;
 use crate::meta;
@@ -841,11 +845,15 @@ fn cells(resource: &str, o: &Value) -> Vec<Value> {
 }
 
 fn row(kind: &Kind, o: &Value, include: IncludeObject) -> Value {
-    let c = if kind.resource == "events" {
+    let c = if kind.is_custom() {
+        let mut c = vec![json!(meta::name(o).unwrap_or_default())];
+        c.extend(custom::cells(kind, o));
+        c
+    } else if kind.resource == "events" {
         event_cells(o)
     } else {
         let mut c = vec![json!(meta::name(o).unwrap_or_default())];
-        c.extend(cells(kind.resource, o));
+        c.extend(cells(&kind.resource, o));
         c
     };
     let mut r = json!({"cells": c});
@@ -871,16 +879,18 @@ pub fn table<'a>(
     resource_version: u64,
     with_columns: bool,
 ) -> Value {
-    let cols: Vec<Value> = if with_columns {
-        columns(kind.resource)
+    let cols: Vec<Value> = if !with_columns {
+        Vec::new()
+    } else if kind.is_custom() {
+        custom::columns(kind)
+    } else {
+        columns(&kind.resource)
             .iter()
             .map(|c| {
                 json!({"name": c.name, "type": c.kind, "format": c.format,
                        "description": c.description, "priority": c.priority})
             })
             .collect()
-    } else {
-        Vec::new()
     };
     json!({
         "kind": "Table",
@@ -912,7 +922,7 @@ mod tests {
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "meshwork"},
             "status": {"phase": "Running", "podIP": "127.1.0.5",
                        "containerStatuses": [{"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1}]}});
-        let t = table(pods, [&pod], IncludeObject::Metadata, 7, true);
+        let t = table(&pods, [&pod], IncludeObject::Metadata, 7, true);
         assert_eq!(
             headers(&t),
             [
@@ -951,7 +961,7 @@ mod tests {
             .collect();
         assert_eq!(wide, [0, 0, 0, 0, 0, 1, 1, 1, 1]);
         let bare = json!({"metadata": {"name": "new"}, "spec": {"containers": [{"name": "a"}]}});
-        let t = table(pods, [&bare], IncludeObject::None, 1, false);
+        let t = table(&pods, [&bare], IncludeObject::None, 1, false);
         assert_eq!(
             t["rows"][0]["cells"],
             json!([
@@ -976,7 +986,7 @@ mod tests {
         let svc = json!({"metadata": {"name": "productpage"},
             "spec": {"type": "NodePort", "clusterIP": "10.96.0.12", "selector": {"app": "productpage", "a": "b"},
                      "ports": [{"port": 9080, "nodePort": 30080, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}});
-        let t = table(svcs, [&svc], IncludeObject::Metadata, 1, true);
+        let t = table(&svcs, [&svc], IncludeObject::Metadata, 1, true);
         assert_eq!(
             headers(&t),
             [
@@ -995,7 +1005,7 @@ mod tests {
         assert_eq!(cells[4], "9080:30080/TCP,53/UDP");
         assert_eq!(cells[6], "a=b,app=productpage");
         let lb = json!({"metadata": {"name": "gw"}, "spec": {"type": "LoadBalancer", "ports": []}});
-        let t = table(svcs, [&lb], IncludeObject::Metadata, 1, true);
+        let t = table(&svcs, [&lb], IncludeObject::Metadata, 1, true);
         assert_eq!(t["rows"][0]["cells"][3], "<pending>");
     }
 
@@ -1006,7 +1016,7 @@ mod tests {
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "reviews"}},
                      "template": {"spec": {"containers": [{"name": "reviews", "image": "r:1"}]}}},
             "status": {"readyReplicas": 1, "updatedReplicas": 2, "availableReplicas": 1}});
-        let t = table(d, [&dep], IncludeObject::Metadata, 1, true);
+        let t = table(&d, [&dep], IncludeObject::Metadata, 1, true);
         assert_eq!(
             headers(&t),
             [
@@ -1039,7 +1049,7 @@ mod tests {
     fn other_kinds_get_name_and_age() {
         let rs = kinds::find("rbac.authorization.k8s.io", "v1", "roles").expect("roles");
         let t = table(
-            rs,
+            &rs,
             [&json!({"metadata": {"name": "r"}})],
             IncludeObject::Metadata,
             1,
@@ -1048,7 +1058,7 @@ mod tests {
         assert_eq!(headers(&t), ["Name", "Age"]);
         let ns = kinds::find("", "v1", "namespaces").expect("ns");
         let t = table(
-            ns,
+            &ns,
             [&json!({"metadata": {"name": "default"}, "status": {"phase": "Active"}})],
             IncludeObject::Metadata,
             1,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult};
 use crate::api::ApiState;
-use crate::kinds::Kind;
+use crate::kinds::{Kind, crd};
 use crate::meta;
 use crate::store::ResourceKey;
 
@@ -36,7 +36,11 @@ fn ensure_object(obj: &mut Value, field: &str) {
 
 /// Fills in server defaults on create (the caller holds the allocation lock).
 pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiResult<()> {
-    match (kind.group, kind.resource) {
+    if kind.is_custom() {
+        return Ok(());
+    }
+    match (kind.group.as_str(), kind.resource.as_str()) {
+        ("apiextensions.k8s.io", "customresourcedefinitions") => crd::on_write(obj, None),
         ("", "namespaces") => {
             let name = meta::name(obj).unwrap_or_default().to_owned();
             if let Some(m) = meta::metadata_mut(obj) {
@@ -219,7 +223,16 @@ fn allocate_service(state: &ApiState, obj: &mut Value) -> ApiResult<()> {
 
 /// On update, keeps what the server allocated when the client did not send it (kubectl replace).
 pub(super) fn keep_allocations(kind: &Kind, old: &Value, new: &mut Value) {
-    if (kind.group, kind.resource) != ("", "services")
+    if kind.is_custom() {
+        return;
+    }
+    if (kind.group.as_str(), kind.resource.as_str())
+        == ("apiextensions.k8s.io", "customresourcedefinitions")
+    {
+        crd::on_write(new, Some(old));
+        return;
+    }
+    if (kind.group.as_str(), kind.resource.as_str()) != ("", "services")
         || !new.get("spec").is_some_and(Value::is_object)
     {
         return;

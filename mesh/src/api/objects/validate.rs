@@ -33,7 +33,10 @@ fn is_dns1035(s: &str) -> bool {
 type NameRule = (fn(&str) -> bool, &'static str);
 
 fn name_rule(kind: &Kind) -> Option<NameRule> {
-    match (kind.group, kind.resource) {
+    if kind.is_custom() {
+        return Some((is_subdomain, SUBDOMAIN_MSG));
+    }
+    match (kind.group.as_str(), kind.resource.as_str()) {
         ("", "namespaces") => Some((is_label, LABEL_MSG)),
         ("", "services") => Some((is_dns1035, DNS1035_MSG)),
         ("rbac.authorization.k8s.io", _) => None,
@@ -68,7 +71,7 @@ pub(super) fn object(kind: &Kind, key: &ResourceKey, obj: &Value) -> ApiResult<(
     if let Some(detail) = detail {
         return Err(ApiError::invalid(
             key,
-            kind.kind,
+            &kind.kind,
             name,
             &[Cause {
                 field: "metadata.name".into(),
@@ -96,8 +99,14 @@ pub(super) fn object(kind: &Kind, key: &ResourceKey, obj: &Value) -> ApiResult<(
             })
             .collect();
         if !bad.is_empty() {
-            return Err(ApiError::invalid(key, kind.kind, name, &bad));
+            return Err(ApiError::invalid(key, &kind.kind, name, &bad));
         }
+    }
+    if !kind.is_custom()
+        && kind.group == "apiextensions.k8s.io"
+        && kind.resource == "customresourcedefinitions"
+    {
+        crate::kinds::crd::validate(obj)?;
     }
     Ok(())
 }
@@ -110,7 +119,7 @@ mod tests {
 
     fn check(resource: &str, group: &str, version: &str, obj: Value) -> ApiResult<()> {
         let k = kinds::find(group, version, resource).expect("kind");
-        object(k, &k.key(), &obj)
+        object(&k, &k.key(), &obj)
     }
 
     #[test]

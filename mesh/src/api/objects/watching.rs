@@ -2,6 +2,7 @@
 //! `timeoutSeconds` passes or the server shuts down.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -20,7 +21,7 @@ struct Stream {
     watch: Watch,
     shutdown: tokio::sync::watch::Receiver<bool>,
     deadline: Option<tokio::time::Instant>,
-    kind: &'static Kind,
+    kind: Arc<Kind>,
     labels: crate::api::selector::LabelSelector,
     fields: crate::api::selector::FieldSelector,
     table: Option<IncludeObject>,
@@ -38,9 +39,10 @@ impl Stream {
     fn encode(&mut self, event: &WatchEvent) -> Bytes {
         let object = match self.table {
             Some(include) => {
+                let object = self.kind.present(Arc::clone(&event.object));
                 let t = table::table(
-                    self.kind,
-                    [event.object.as_ref()],
+                    &self.kind,
+                    [object.as_ref()],
                     include,
                     event.resource_version,
                     !self.sent_columns,
@@ -48,7 +50,11 @@ impl Stream {
                 self.sent_columns = true;
                 t
             }
-            None => event.object.as_ref().clone(),
+            None => self
+                .kind
+                .present(Arc::clone(&event.object))
+                .as_ref()
+                .clone(),
         };
         line(&json!({"type": event.kind, "object": object}))
     }
@@ -87,7 +93,7 @@ impl Stream {
 }
 
 pub(super) fn watch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
-    let (labels, fields) = selectors(call, t.kind)?;
+    let (labels, fields) = selectors(call, &t.kind)?;
     let from = match call.param("resourceVersion").unwrap_or("") {
         "" | "0" => None,
         rv => Some(rv.parse::<u64>().map_err(|_| {
@@ -119,7 +125,7 @@ pub(super) fn watch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
         watch,
         shutdown: state.shutdown.clone(),
         deadline,
-        kind: t.kind,
+        kind: Arc::clone(&t.kind),
         labels,
         fields,
         table,
