@@ -63,15 +63,26 @@ pub fn run(args: RunArgs) -> CmdResult {
     let port = args.port.or_else(|| lifecycle::choose_port(&state_dir));
     let rt = runtime()?;
     let detached = args.detached;
+    let explicit_port = args.port;
     rt.block_on(async move {
         let config = MeshConfig {
             state_dir: state_dir.clone(),
             port,
         };
+        let started = match meshwork_mesh::start(config.clone()).await {
+            // A port chosen for the learner (not with --port) was taken between choosing and
+            // binding: any free port will do.
+            Err(meshwork_mesh::Error::Bind { addr, .. })
+                if explicit_port.is_none() && config.port.is_some() =>
+            {
+                tracing::info!("{addr} was taken just now; letting the system choose a port");
+                meshwork_mesh::start(MeshConfig { port: None, ..config }).await
+            }
+            other => other,
+        };
         // The error goes to stderr, which is the log file when detached.
-        let mesh = meshwork_mesh::start(config)
-            .await
-            .map_err(|e| anyhow::anyhow!("the reference mesh could not start: {e}"))?;
+        let mesh =
+            started.map_err(|e| anyhow::anyhow!("the reference mesh could not start: {e}"))?;
         if let Some(notice) = mesh.notice() {
             tracing::warn!("{notice}");
             if !detached {
