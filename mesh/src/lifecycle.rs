@@ -44,14 +44,14 @@ pub enum LifecycleError {
     )]
     NoStateDir,
     /// A file in the state directory could not be read, written or removed.
-    #[error("could not {action} {}: {source}; check the permissions of that path", path.display())]
+    #[error("could not {action} {}: {cause}; check that path and its permissions", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (part of the message, so not a separate `source`).
+        cause: std::io::Error,
     },
     /// `server.json` exists but cannot be understood.
     #[error(
@@ -66,13 +66,13 @@ pub enum LifecycleError {
     },
     /// The mesh process could not be started.
     #[error(
-        "could not start `{program} mesh run`: {source}; check that meshwork is installed and executable"
+        "could not start `{program} mesh run`: {cause}; check that meshwork is installed and executable"
     )]
     Spawn {
         /// The program that was started.
         program: String,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (part of the message).
+        cause: std::io::Error,
     },
     /// The mesh process exited before its API answered.
     #[error("the mesh stopped while starting ({status}). Its log ({}) ends with:\n{tail}", log.display())]
@@ -176,11 +176,11 @@ pub fn read_server_info(state_dir: &Path) -> Result<Option<ServerInfo>> {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(cause) => {
             return Err(LifecycleError::Io {
                 action: "read",
                 path,
-                source,
+                cause,
             });
         }
     };
@@ -197,10 +197,10 @@ fn remove_server_file(state_dir: &Path) -> Result<()> {
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(LifecycleError::Io {
+        Err(cause) => Err(LifecycleError::Io {
             action: "remove",
             path,
-            source,
+            cause,
         }),
     }
 }
@@ -252,10 +252,10 @@ pub fn is_mesh_process(pid: u32) -> bool {
 /// The CA that signed the mesh's server certificate, as PEM.
 fn read_ca(state_dir: &Path) -> Result<String> {
     let path = state_dir.join(CA_CERT);
-    std::fs::read_to_string(&path).map_err(|source| LifecycleError::Io {
+    std::fs::read_to_string(&path).map_err(|cause| LifecycleError::Io {
         action: "read",
         path,
-        source,
+        cause,
     })
 }
 
@@ -355,10 +355,10 @@ pub fn choose_port(state_dir: &Path) -> Option<u16> {
 /// Remembers the port a mesh listens on for the next start.
 pub fn remember_port(state_dir: &Path, port: u16) -> Result<()> {
     let path = state_dir.join(PORT_FILE);
-    std::fs::write(&path, format!("{port}\n")).map_err(|source| LifecycleError::Io {
+    std::fs::write(&path, format!("{port}\n")).map_err(|cause| LifecycleError::Io {
         action: "write",
         path,
-        source,
+        cause,
     })
 }
 
@@ -371,10 +371,10 @@ pub struct RunLock {
 
 /// Takes the state directory's run lock; `Ok(None)` when another mesh holds it.
 pub fn lock(state_dir: &Path) -> Result<Option<RunLock>> {
-    std::fs::create_dir_all(state_dir).map_err(|source| LifecycleError::Io {
+    std::fs::create_dir_all(state_dir).map_err(|cause| LifecycleError::Io {
         action: "create",
         path: state_dir.to_owned(),
-        source,
+        cause,
     })?;
     let path = state_dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
@@ -382,18 +382,18 @@ pub fn lock(state_dir: &Path) -> Result<Option<RunLock>> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| LifecycleError::Io {
+        .map_err(|cause| LifecycleError::Io {
             action: "open",
             path: path.clone(),
-            source,
+            cause,
         })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(RunLock { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(source)) => Err(LifecycleError::Io {
+        Err(std::fs::TryLockError::Error(cause)) => Err(LifecycleError::Io {
             action: "lock",
             path,
-            source,
+            cause,
         }),
     }
 }
@@ -408,25 +408,25 @@ pub fn log_tail(state_dir: &Path, lines: usize) -> String {
 /// Starts `program mesh run --detached --state-dir DIR` in its own process group, with its
 /// output appended to the log file, and returns the child.
 pub fn spawn_detached(program: &Path, state_dir: &Path) -> Result<Child> {
-    std::fs::create_dir_all(state_dir).map_err(|source| LifecycleError::Io {
+    std::fs::create_dir_all(state_dir).map_err(|cause| LifecycleError::Io {
         action: "create",
         path: state_dir.to_owned(),
-        source,
+        cause,
     })?;
     let log_path = state_dir.join(LOG_FILE);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|source| LifecycleError::Io {
+        .map_err(|cause| LifecycleError::Io {
             action: "open",
             path: log_path.clone(),
-            source,
+            cause,
         })?;
-    let log_err = log.try_clone().map_err(|source| LifecycleError::Io {
+    let log_err = log.try_clone().map_err(|cause| LifecycleError::Io {
         action: "open",
         path: log_path,
-        source,
+        cause,
     })?;
     let mut command = Command::new(program);
     command
@@ -441,9 +441,9 @@ pub fn spawn_detached(program: &Path, state_dir: &Path) -> Result<Child> {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
     }
-    command.spawn().map_err(|source| LifecycleError::Spawn {
+    command.spawn().map_err(|cause| LifecycleError::Spawn {
         program: program.display().to_string(),
-        source,
+        cause,
     })
 }
 
@@ -644,10 +644,10 @@ pub async fn reset(state_dir: &Path) -> Result<Stopped> {
     match std::fs::remove_dir_all(state_dir) {
         Ok(()) => Ok(stopped),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
-        Err(source) => Err(LifecycleError::Io {
+        Err(cause) => Err(LifecycleError::Io {
             action: "delete",
             path: state_dir.to_owned(),
-            source,
+            cause,
         }),
     }
 }
