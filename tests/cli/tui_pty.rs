@@ -40,17 +40,18 @@ impl Tmux {
         assert!(self.run(&args).status.success());
     }
 
-    /// Waits until the screen shows `text`; on a miss, fails showing the last screen.
-    fn wait_for(&self, text: &str) -> String {
+    /// Waits until the screen shows every one of `texts` at once (a capture may catch a frame
+    /// half drawn); on a miss, fails showing the last screen.
+    fn wait_for(&self, texts: &[&str]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
+            if texts.iter().all(|t| screen.contains(t)) {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
-                "never saw {text:?}; the screen was:\n{screen}"
+                "never saw all of {texts:?}; the screen was:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -106,35 +107,33 @@ fn a_learner_opens_lab_0_runs_its_checks_and_quits() {
     );
 
     // Home: the lab list, and the target named with its state.
-    let home = tmux.wait_for("00 Prerequisites");
-    assert!(home.contains("meshwork · Istio hands-on"), "{home}");
-    tmux.wait_for("not configured");
+    tmux.wait_for(&[
+        "meshwork · Istio hands-on",
+        "00 Prerequisites",
+        "not configured",
+    ]);
 
     // Open lab 0: the first step's instructions and its command.
     tmux.keys(&["Enter"]);
-    let lab = tmux.wait_for("Step 1 of 3");
-    assert!(lab.contains("kubectl version --client"), "{lab}");
+    tmux.wait_for(&["Step 1 of 3", "kubectl version --client"]);
 
     // Run the checks: the fake kubectl is recent enough, so the step passes and is saved.
     tmux.keys(&["c"]);
-    let checked = tmux.wait_for("All checks pass");
-    assert!(
-        checked.contains("✔ kubectl is installed and recent"),
-        "{checked}"
-    );
-    assert!(checked.contains("kubectl 1.32.4"), "{checked}");
+    tmux.wait_for(&[
+        "All checks pass",
+        "✔ kubectl is installed and recent",
+        "kubectl 1.32.4",
+    ]);
 
     // The next step fails without a cluster, and says why.
     tmux.keys(&["n"]);
-    tmux.wait_for("Step 2 of 3");
+    tmux.wait_for(&["Step 2 of 3"]);
     tmux.keys(&["c"]);
-    let failed = tmux.wait_for("could not run");
-    assert!(failed.contains("no-such-kubeconfig"), "{failed}");
+    tmux.wait_for(&["could not run", "no-such-kubeconfig"]);
 
     // Back to the lab list (which now shows 1/3), then quit.
     tmux.keys(&["Escape"]);
-    let home = tmux.wait_for("1/3");
-    assert!(home.contains("◐ 00 Prerequisites"), "{home}");
+    tmux.wait_for(&["◐ 00 Prerequisites", "1/3"]);
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while tmux.alive() {
