@@ -193,6 +193,7 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         ["api", "v1"] => get_only(discovery::resources(catalog, "", "v1")),
         ["apis", group] => get_only(discovery::group(catalog, group)),
         ["apis", group, version] => get_only(discovery::resources(catalog, group, version)),
+        ["openapi", "v2"] if call.method == Method::GET => openapi_v2(&call),
         ["openapi", "v3"] => get_only(Some(discovery::openapi_index(catalog))),
         ["openapi", "v3", rest @ ..] => {
             get_only(discovery::openapi_document(catalog, &rest.join("/")))
@@ -203,6 +204,39 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         }
         _ => text_response(404, "404 page not found\n"),
     }
+}
+
+/// `GET /openapi/v2`: an empty Swagger document. kubectl reads it (as protobuf) to validate kinds
+/// the OpenAPI v3 index does not list yet, such as a custom resource applied in the same file as
+/// its CRD; with no definitions it leaves them to the server, so the mapping error a real cluster
+/// gives (`ensure CRDs are installed first`) is what the learner sees.
+fn openapi_v2(call: &Call) -> Response<Body> {
+    let wants_protobuf = call
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("protobuf"));
+    if !wants_protobuf {
+        return json_response(
+            200,
+            &serde_json::json!({
+                "swagger": "2.0",
+                "info": {"title": "Kubernetes", "version": discovery::KUBERNETES_VERSION},
+                "paths": {},
+                "definitions": {},
+            }),
+        );
+    }
+    // An empty protobuf message is a valid, empty `openapi_v2.Document`.
+    let mut resp = Response::new(Full::new(Bytes::new()).boxed());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        ),
+    );
+    resp
 }
 
 /// Where a resource request points.
