@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance {
+    mod crds;
     pub mod harness;
     mod hostile;
     mod kube_client;
