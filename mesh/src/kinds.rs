@@ -606,7 +606,7 @@ impl Catalog {
             }
         }
         for (_, versions) in &mut groups {
-            versions.sort_by(|a, b| version_priority(a).cmp(&version_priority(b)));
+            versions.sort_by_key(|v| version_priority(v));
         }
         Self {
             kinds,
@@ -783,7 +783,7 @@ mod tests {
             "v1beta2",
             "v10alpha1",
         ];
-        v.sort_by(|a, b| version_priority(a).cmp(&version_priority(b)));
+        v.sort_by_key(|x| version_priority(x));
         assert_eq!(
             v,
             [
