@@ -66,7 +66,8 @@ impl KubeconfigSearch {
                 .join(", ");
             return Err(TargetError::BadKubeconfig(format!(
                 "KUBECONFIG names {shown}, which does not exist. Point KUBECONFIG at your cluster's \
-                 kubeconfig, or unset it to use ~/.kube/config"
+                 kubeconfig, unset it to use ~/.kube/config, or use meshwork's bundled reference mesh \
+                 (--target reference)"
             )));
         }
         let mut merged = Kubeconfig::default();
