@@ -252,9 +252,16 @@ pub(crate) async fn run(store: Store, mut shutdown: signal::Receiver<bool>) {
     drop(snapshot);
     loop {
         for work in std::mem::take(&mut dirty) {
-            if let Err(e) = ctx.reconcile(&work) {
-                tracing::debug!(?work, "reconcile failed, retrying: {e}");
-                retry.insert(work);
+            // A reconcile that panics on a malformed object must not stop every controller.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.reconcile(&work)));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(?work, "reconcile failed, retrying: {e}");
+                    retry.insert(work);
+                }
+                Err(_) => tracing::error!(?work, "reconcile panicked; skipping this object"),
             }
         }
         let has_retry = !retry.is_empty();
