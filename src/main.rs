@@ -112,6 +112,9 @@ enum Command {
         /// Runs per measurement
         #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         runs: u32,
+        /// Measure the reference mesh instead (starts one in a scratch directory; needs kubectl)
+        #[arg(long)]
+        mesh: bool,
     },
 }
 
@@ -157,7 +160,7 @@ fn main() -> ExitCode {
         Some(Command::Lint { dir }) => cmd::lint::run(&global, dir.as_deref()),
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
-        Some(Command::Bench { runs }) => cmd::bench::run(&global, runs),
+        Some(Command::Bench { runs, mesh }) => cmd::bench::run(&global, runs, mesh),
     };
     cmd::finish(result)
 }

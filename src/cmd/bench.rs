@@ -2,7 +2,10 @@
 //!
 //! It measures and prints; it asserts nothing. Targets: `meshwork --version` and
 //! `meshwork labs` under 20 ms, loading and validating all content under 5 ms, the TUI's
-//! first frame under 100 ms.
+//! first frame under 100 ms. With `--mesh` it measures the reference mesh instead (see
+//! [`mesh`]).
+
+mod mesh;
 
 use super::{CmdResult, Global, runtime};
 use crate::content;
@@ -51,9 +54,28 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1_000_000.0)
 }
 
-/// Runs each measurement `runs` times and prints min/median/max next to its target.
-pub fn run(global: &Global, runs: u32) -> CmdResult {
+/// Runs each measurement `runs` times and prints min/median/max next to its target; with
+/// `mesh`, the reference mesh's measurements instead.
+pub fn run(global: &Global, runs: u32, mesh: bool) -> CmdResult {
     let exe = std::env::current_exe().context("failed to find meshwork's own executable")?;
+    if mesh {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "meshwork bench --mesh: mesh up {} times, bookinfo {} times, kubectl {} times ({})",
+            runs.clamp(1, 5),
+            runs.clamp(1, 3),
+            runs.clamp(3, 15),
+            exe.display()
+        )?;
+        writeln!(
+            out,
+            "{:<28} {:>9} {:>9} {:>9}   target",
+            "", "min", "median", "max"
+        )?;
+        mesh::run(&mut out, &exe, runs, &runtime()?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut pass_through: Vec<String> = Vec::new();
     if let Some(dir) = &global.content {
         pass_through.push("--content".into());
