@@ -216,8 +216,11 @@ pub(super) fn reconcile_deployment(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreErr
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    // Only objects are usable here; anything else (which validation should have refused) is
+    // treated as missing rather than allowed to panic the controller.
     let template = d
         .pointer("/spec/template")
+        .filter(|t| t.is_object())
         .cloned()
         .unwrap_or_else(|| json!({}));
     let hash = template_hash(&template);
@@ -238,6 +241,7 @@ pub(super) fn reconcile_deployment(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreErr
                 with_label(template.pointer("/metadata/labels"), HASH_LABEL, &hash);
             let mut selector = d
                 .pointer("/spec/selector")
+                .filter(|s| s.is_object())
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             selector["matchLabels"] = with_label(selector.get("matchLabels"), HASH_LABEL, &hash);
