@@ -5,6 +5,7 @@
 //! - [`labs`], [`show`], [`check`], [`hint`], [`progress`]: a learner's commands.
 //! - [`mesh`]: the bundled reference mesh's lifecycle (`up`, `down`, `status`, …).
 //! - [`lint`]: for lab authors.
+//! - [`settings`]: what is remembered between runs (the target chosen in the TUI).
 //! - [`completions`], [`bench`]: for the shell and for us.
 
 pub mod bench;
@@ -15,6 +16,7 @@ pub mod labs;
 pub mod lint;
 pub mod mesh;
 pub mod progress;
+pub mod settings;
 pub mod show;
 pub mod tui;
 
@@ -54,7 +56,8 @@ pub struct Global {
 
 impl Global {
     /// The chosen target: `--context`, else `--target`, else `$MESHWORK_TARGET`, else the
-    /// reference mesh (a live cluster is only ever used when chosen explicitly).
+    /// target last chosen in the TUI, else the reference mesh (a live cluster is only ever
+    /// used when chosen explicitly). An unreadable settings file is reported and skipped.
     pub fn target(&self) -> anyhow::Result<TargetSpec> {
         if let Some(context) = &self.context {
             return TargetSpec::parse(&format!("cluster:{context}"))
@@ -67,7 +70,16 @@ impl Global {
             Ok(value) if !value.trim().is_empty() => TargetSpec::parse(value.trim()).map_err(|e| {
                 anyhow::anyhow!("{TARGET_ENV}={value} is not a target: {e}; fix or unset it")
             }),
-            _ => Ok(TargetSpec::Reference),
+            _ => match settings::remembered_target() {
+                Ok(remembered) => Ok(remembered.unwrap_or(TargetSpec::Reference)),
+                Err(e) => {
+                    eprintln!(
+                        "warning: {e:#}; using the reference mesh. Choose a target with --target \
+                         or with `t` in meshwork's terminal UI (that rewrites the file)"
+                    );
+                    Ok(TargetSpec::Reference)
+                }
+            },
         }
     }
 

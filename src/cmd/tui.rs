@@ -1,8 +1,13 @@
-//! `meshwork` without a subcommand: the terminal UI.
+//! `meshwork` without a subcommand: the terminal UI, with its target switch (key `t`).
 
-use super::{CmdResult, EXIT_COULD_NOT_RUN, Global, Session, resolve, runtime};
+use super::{CmdResult, EXIT_COULD_NOT_RUN, Global, Session, resolve, runtime, settings};
 use anyhow::Context as _;
+use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
+use meshwork_checks::progress::ProgressStore;
+use meshwork_checks::target::cluster::KubeconfigSearch;
+use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target, TargetError};
+use meshwork_tui::{Switched, TargetChoice, TargetSwitch};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +28,7 @@ pub fn run(global: &Global, open: Option<&str>, help: impl FnOnce() -> String) -
         resolve(&session.course, what)?;
     }
     let open = open.map(str::to_string);
+    let switch = target_switch(session.target.clone(), &KubeconfigSearch::from_env());
     let rt = runtime()?;
     rt.block_on(async move {
         let target = super::connect_target(&session.target, true).await;
@@ -30,15 +36,169 @@ pub fn run(global: &Global, open: Option<&str>, help: impl FnOnce() -> String) -
             target,
             content: Arc::clone(&session.content),
         });
-        meshwork_tui::run(meshwork_tui::Options {
+        let options = meshwork_tui::Options {
             course: session.course,
             ctx,
             progress: session.progress,
             open,
             notice: session.progress_notice,
-        })
-        .await
+        };
+        meshwork_tui::run(options, Some(switch)).await
     })
     .context("the terminal UI stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the TUI's `t` offers: the reference mesh and every context of the kubeconfig;
+/// switching connects without printing (the TUI owns the terminal) and remembers the choice.
+fn target_switch(current: TargetSpec, search: &KubeconfigSearch) -> TargetSwitch {
+    let (clusters, note) = cluster_choices(search);
+    let mut choices = vec![TargetChoice::reference()];
+    choices.extend(clusters);
+    TargetSwitch {
+        current,
+        choices,
+        note,
+        connect: Arc::new(|spec| Box::pin(connect_quietly(spec))),
+        remember: Box::new(|spec| settings::remember_target(spec).map_err(|e| format!("{e:#}"))),
+    }
+}
+
+/// One choice per kubeconfig context, or why there are none.
+fn cluster_choices(search: &KubeconfigSearch) -> (Vec<TargetChoice>, Option<String>) {
+    let config = match search.read() {
+        Ok(config) => config,
+        Err(e) => return (Vec::new(), Some(format!("No cluster to offer: {e}"))),
+    };
+    let current = config.current_context.as_deref();
+    let choices: Vec<TargetChoice> = config
+        .contexts
+        .iter()
+        .map(|named| {
+            let context = named.context.as_ref();
+            let server = context.and_then(|c| {
+                config
+                    .clusters
+                    .iter()
+                    .find(|cl| cl.name == c.cluster)
+                    .and_then(|cl| cl.cluster.as_ref())
+                    .and_then(|cl| cl.server.clone())
+            });
+            let is_current = current == Some(named.name.as_str());
+            let mut parts = vec![server.unwrap_or_else(|| "no server address".into())];
+            if let Some(ns) = context.and_then(|c| c.namespace.as_deref()) {
+                parts.push(format!("namespace {ns}"));
+            }
+            if is_current {
+                parts.push("kubectl's current context".into());
+            }
+            TargetChoice::cluster(&named.name, parts.join(" · "), is_current)
+        })
+        .collect();
+    let note = choices
+        .is_empty()
+        .then(|| "No cluster to offer: the kubeconfig has no contexts.".to_string());
+    (choices, note)
+}
+
+/// Connects to `spec` for a switch: starts the reference mesh when needed without writing to
+/// the terminal, and opens the target's progress (a problem with it becomes the notice).
+async fn connect_quietly(spec: TargetSpec) -> Switched {
+    let target: Arc<dyn Target> = match &spec {
+        TargetSpec::Cluster { context } => Arc::new(ClusterTarget::connect(context.clone()).await),
+        TargetSpec::Reference => {
+            match super::mesh::ensure_running(meshwork_mesh::lifecycle::START_TIMEOUT, true).await {
+                Ok(ensured) => Arc::new(ReferenceTarget::connect(&ensured.info().kubeconfig).await),
+                Err(e) => Arc::new(ReferenceTarget::from_error(TargetError::MeshUnavailable(
+                    format!(
+                        "{e:#}. Start it by hand with `meshwork mesh up`, or switch to a cluster"
+                    ),
+                ))),
+            }
+        }
+    };
+    let (progress, notice) = match ProgressStore::default_path(&spec.key()) {
+        Ok(path) => ProgressStore::open(path),
+        Err(e) => {
+            // No data folder: progress goes to a scratch file for this run, and the learner is told.
+            let scratch = std::env::temp_dir().join(format!(
+                "meshwork-progress-{}-{}.json",
+                std::process::id(),
+                spec.key()
+            ));
+            let notice = format!(
+                "{e}; progress on {spec} is kept in {} for this run only",
+                scratch.display()
+            );
+            (ProgressStore::open(scratch).0, Some(notice))
+        }
+    };
+    Switched {
+        target,
+        progress,
+        notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kubeconfig_context_is_offered_after_the_reference_mesh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n\
+             - name: dev\n  cluster: {server: 'https://127.0.0.1:1'}\n\
+             - name: prod\n  cluster: {server: 'https://127.0.0.1:2'}\n\
+             users:\n- name: u\n  user: {token: t}\ncontexts:\n\
+             - name: dev\n  context: {cluster: dev, user: u}\n\
+             - name: prod\n  context: {cluster: prod, user: u, namespace: shop}\n",
+        )
+        .unwrap();
+        let search = KubeconfigSearch {
+            kubeconfig_env: Some(path.into_os_string()),
+            home: None,
+        };
+        let switch = target_switch(TargetSpec::Reference, &search);
+        let offered: Vec<(String, String)> = switch
+            .choices
+            .iter()
+            .map(|c| (c.spec.to_string(), c.description.clone()))
+            .collect();
+        assert_eq!(offered[0].0, "reference");
+        assert_eq!(
+            offered[1..],
+            [
+                (
+                    "cluster:dev".to_string(),
+                    "https://127.0.0.1:1 · kubectl's current context".to_string()
+                ),
+                (
+                    "cluster:prod".to_string(),
+                    "https://127.0.0.1:2 · namespace shop".to_string()
+                ),
+            ]
+        );
+        assert!(switch.choices[1].kubeconfig_current);
+        assert_eq!(switch.note, None);
+    }
+
+    #[test]
+    fn without_a_kubeconfig_only_the_reference_mesh_is_offered_and_the_picker_says_why() {
+        let home = tempfile::tempdir().unwrap();
+        let search = KubeconfigSearch {
+            kubeconfig_env: None,
+            home: Some(home.path().to_path_buf()),
+        };
+        let switch = target_switch(TargetSpec::Reference, &search);
+        assert_eq!(switch.choices.len(), 1);
+        let note = switch.note.unwrap();
+        assert!(
+            note.starts_with("No cluster to offer: no Kubernetes cluster is configured"),
+            "{note}"
+        );
+    }
 }

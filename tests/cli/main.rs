@@ -13,6 +13,7 @@ mod lint;
 mod mesh;
 mod misc;
 mod progress;
+mod settings;
 mod show;
 mod tui_pty;
 mod util;

@@ -6,12 +6,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// A private tmux server (its own socket), killed when the test ends however it ends.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -21,7 +21,7 @@ impl Tmux {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
@@ -30,11 +30,11 @@ impl Tmux {
             .expect("tmux must be installed for the end-to-end test (.ci/run installs it)")
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "e2e"];
         args.extend_from_slice(keys);
         assert!(self.run(&args).status.success());
@@ -42,7 +42,7 @@ impl Tmux {
 
     /// Waits until the screen shows every one of `texts` at once (a capture may catch a frame
     /// half drawn); on a miss, fails showing the last screen.
-    fn wait_for(&self, texts: &[&str]) {
+    pub(crate) fn wait_for(&self, texts: &[&str]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
@@ -57,7 +57,7 @@ impl Tmux {
         }
     }
 
-    fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         self.run(&["has-session", "-t", "e2e"]).status.success()
     }
 }

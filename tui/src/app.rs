@@ -2,11 +2,13 @@
 //!
 //! - [`doc`]: a step's instructions and commands, laid out for the current width.
 //! - [`checks`]: runs of a step's checks, their results and the check pane's content.
-//! - [`overlay`]: the windows drawn on top (help, diff, solution, notice).
+//! - [`overlay`]: the windows drawn on top (help, diff, solution, notice, target picker).
+//! - [`targets`]: switching to another target (key `t`).
 
 pub mod checks;
 pub mod doc;
 pub mod overlay;
+pub mod targets;
 
 use crate::Options;
 use crate::event::{Action, Event};
@@ -25,6 +27,7 @@ use overlay::{Overlay, OverlayKind};
 use ratatui::layout::{Position, Rect};
 use std::collections::HashMap;
 use std::sync::Arc;
+use targets::{Switching, TargetSwitch};
 
 /// Ticks an information message stays in the status line.
 const INFO_TICKS: u64 = 40;
@@ -118,6 +121,9 @@ pub struct App {
     pub(crate) status: Option<Status>,
     pub(crate) tick: u64,
     pub(crate) checks: HashMap<(usize, usize), StepChecks>,
+    pub(crate) switch: Option<TargetSwitch>,
+    pub(crate) switching: Option<Switching>,
+    next_switch: u64,
     next_run: u64,
     quit: bool,
     dirty: bool,
@@ -151,6 +157,9 @@ impl App {
             status: None,
             tick: 0,
             checks: HashMap::new(),
+            switch: None,
+            switching: None,
+            next_switch: 1,
             next_run: 1,
             quit: false,
             dirty: true,
@@ -297,17 +306,30 @@ impl App {
                 self.dirty = true;
                 None
             }
+            Event::TargetSwitched { id, spec, switched } => {
+                self.target_switched(id, spec, *switched)
+            }
+            Event::SwitchFailed { id, reason } => {
+                self.switch_failed(id, &reason);
+                None
+            }
             Event::InputClosed => Some(self.quit()),
         }
     }
 
     fn is_animating(&self) -> bool {
-        self.target.is_none() || self.checks.values().any(StepChecks::is_running)
+        self.target.is_none()
+            || self.switching.is_some()
+            || self.checks.values().any(StepChecks::is_running)
     }
 
     fn key_context(&self) -> KeyContext {
         match (&self.overlay, &self.screen) {
             (Some(o), _) if matches!(o.kind, OverlayKind::Notice(_)) => KeyContext::Notice,
+            (Some(o), _) if matches!(o.kind, OverlayKind::Targets { .. }) => KeyContext::Picker,
+            (Some(o), _) if matches!(o.kind, OverlayKind::ConfirmTarget { .. }) => {
+                KeyContext::Confirm
+            }
             (Some(_), _) => KeyContext::Overlay,
             (None, Screen::Home) => KeyContext::Home,
             (None, Screen::Lab(_)) => KeyContext::Lab,
@@ -329,6 +351,10 @@ impl App {
         }
         if command == Command::Help {
             self.open_overlay(OverlayKind::Help);
+            return None;
+        }
+        if command == Command::Target {
+            self.open_target_picker();
             return None;
         }
         match self.screen {
@@ -521,11 +547,14 @@ impl App {
                     }
                 };
             }
+            Command::RunChecks if self.switching.is_some() => {
+                self.set_status(strings::CHECKS_WAIT_FOR_SWITCH, false);
+            }
             Command::RunChecks => return self.run_checks(),
             Command::Hint => self.reveal_hint(),
             Command::Diff => self.open_diff(),
             Command::Solution => self.open_overlay(OverlayKind::Solution),
-            Command::Quit | Command::Help | Command::Open => {}
+            Command::Quit | Command::Help | Command::Open | Command::Target | Command::Confirm => {}
         }
         None
     }
@@ -639,6 +668,17 @@ impl App {
     }
 
     fn overlay_command(&mut self, command: Command) -> Option<Action> {
+        match self.overlay.as_ref().map(|o| &o.kind) {
+            Some(OverlayKind::Targets { selected }) => {
+                let selected = *selected;
+                return self.picker_command(command, selected);
+            }
+            Some(OverlayKind::ConfirmTarget { choice }) => {
+                let choice = *choice;
+                return self.confirm_command(command, choice);
+            }
+            _ => {}
+        }
         let page = self.overlay_page();
         let Some(o) = &mut self.overlay else {
             return None;

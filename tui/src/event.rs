@@ -1,12 +1,13 @@
 //! What happens to the app ([`Event`]) and what it asks the outside world to do ([`Action`]).
 
+use crate::app::targets::Switched;
 use crossterm::event::{KeyEvent, MouseEvent};
-use meshwork_checks::CheckResult;
 use meshwork_checks::course::Check;
 use meshwork_checks::target::TargetStatus;
+use meshwork_checks::{CheckResult, TargetSpec};
 
 /// Everything the app reacts to: terminal input, time, and results of background work.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Event {
     /// Time passed (drives spinners and expires status messages).
     Tick,
@@ -34,6 +35,22 @@ pub enum Event {
     },
     /// A look at the target finished.
     TargetStatus(TargetStatus),
+    /// A target asked for with [`Action::SwitchTarget`] is ready to use.
+    TargetSwitched {
+        /// The switch it answers.
+        id: u64,
+        /// The target that was asked for.
+        spec: TargetSpec,
+        /// The connected target and its progress.
+        switched: Box<Switched>,
+    },
+    /// Building the target for a switch failed (its task crashed).
+    SwitchFailed {
+        /// The switch.
+        id: u64,
+        /// Why, for the learner.
+        reason: String,
+    },
     /// The terminal's input closed: nothing more can be typed.
     InputClosed,
 }
@@ -52,4 +69,13 @@ pub enum Action {
     },
     /// Put this text on the clipboard.
     Copy(String),
+    /// Connect to this target in the background and report [`Event::TargetSwitched`].
+    SwitchTarget {
+        /// Identifies the switch in the result.
+        id: u64,
+        /// The target to connect to.
+        spec: TargetSpec,
+    },
+    /// The target changed: look at the new one now and from then on.
+    ProbeTarget,
 }

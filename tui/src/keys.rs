@@ -47,6 +47,10 @@ pub enum Command {
     Diff,
     /// Show the solution.
     Solution,
+    /// Open the target picker.
+    Target,
+    /// Say yes to the question on screen.
+    Confirm,
 }
 
 /// Where a key was pressed: the same key means different things in different places.
@@ -60,6 +64,10 @@ pub enum KeyContext {
     Overlay,
     /// A notice that any key dismisses.
     Notice,
+    /// The target picker: a list to choose from.
+    Picker,
+    /// A yes/no question.
+    Confirm,
 }
 
 /// Maps a key press to a command. Releases and unknown keys map to nothing.
@@ -95,6 +103,16 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
     }
     match context {
         KeyContext::Notice => None,
+        KeyContext::Picker => match key.code {
+            KeyCode::Enter => Some(C::Open),
+            KeyCode::Esc | KeyCode::Char('q' | 't') => Some(C::Back),
+            _ => None,
+        },
+        KeyContext::Confirm => match key.code {
+            KeyCode::Enter | KeyCode::Char('y' | 'Y') => Some(C::Confirm),
+            KeyCode::Esc | KeyCode::Char('n' | 'N' | 'q') => Some(C::Back),
+            _ => None,
+        },
         KeyContext::Overlay => match key.code {
             KeyCode::Esc | KeyCode::Char('q') => Some(C::Back),
             KeyCode::Char(' ') => Some(C::PageDown),
@@ -103,6 +121,7 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
         },
         KeyContext::Home => match key.code {
             KeyCode::Char('q') => Some(C::Quit),
+            KeyCode::Char('t') => Some(C::Target),
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => Some(C::Open),
             _ => None,
         },
@@ -120,6 +139,7 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
             KeyCode::Char('h') => Some(C::Hint),
             KeyCode::Char('d') => Some(C::Diff),
             KeyCode::Char('s') => Some(C::Solution),
+            KeyCode::Char('t') => Some(C::Target),
             KeyCode::Char(' ') => Some(C::PageDown),
             _ => None,
         },
@@ -179,5 +199,28 @@ mod tests {
         let mut release = key(KeyCode::Char('c'));
         release.kind = KeyEventKind::Release;
         assert_eq!(map(KeyContext::Lab, release), None);
+        let mut release = key(KeyCode::Char('t'));
+        release.kind = KeyEventKind::Release;
+        assert_eq!(map(KeyContext::Lab, release), None);
+    }
+
+    #[test]
+    fn t_opens_the_target_picker_and_only_yes_confirms_a_switch() {
+        let t = key(KeyCode::Char('t'));
+        assert_eq!(map(KeyContext::Home, t), Some(Command::Target));
+        assert_eq!(map(KeyContext::Lab, t), Some(Command::Target));
+        assert_eq!(map(KeyContext::Picker, t), Some(Command::Back));
+        assert_eq!(
+            map(KeyContext::Picker, key(KeyCode::Enter)),
+            Some(Command::Open)
+        );
+        for yes in [KeyCode::Enter, KeyCode::Char('y')] {
+            assert_eq!(map(KeyContext::Confirm, key(yes)), Some(Command::Confirm));
+        }
+        for no in [KeyCode::Esc, KeyCode::Char('n'), KeyCode::Char('q')] {
+            assert_eq!(map(KeyContext::Confirm, key(no)), Some(Command::Back));
+        }
+        // A stray key does not switch to a cluster.
+        assert_eq!(map(KeyContext::Confirm, key(KeyCode::Char('x'))), None);
     }
 }

@@ -16,6 +16,11 @@
 //! - [`strings`], [`theme`], [`text`], [`clipboard`]: UI text, styles (`NO_COLOR`),
 //!   wrapping, OSC 52.
 
+// The test fixtures in tests/tui/support.rs are shared with the unit tests and name this
+// crate's types as an outside crate would.
+#[cfg(test)]
+extern crate self as meshwork_tui;
+
 pub mod app;
 pub mod clipboard;
 pub mod event;
@@ -30,6 +35,7 @@ pub mod theme;
 pub mod view;
 
 pub use app::App;
+pub use app::targets::{Connect, Remember, Switched, TargetChoice, TargetSwitch};
 pub use event::{Action, Event};
 pub use theme::Theme;
 
@@ -59,23 +65,26 @@ pub struct Options {
 
 /// Runs the TUI on the real terminal until the learner quits.
 ///
-/// Call it from the runtime's main future: the UI's own work runs there, checks and target
-/// probes on spawned tasks. `NO_COLOR` turns colours off.
-pub async fn run(options: Options) -> io::Result<()> {
-    terminal::UiScope::new(run_inner(options)).await
+/// Call it from the runtime's main future: the UI's own work runs there, checks, target
+/// probes and target switches on spawned tasks. With `switch`, key `t` switches targets.
+/// `NO_COLOR` turns colours off.
+pub async fn run(options: Options, switch: Option<TargetSwitch>) -> io::Result<()> {
+    terminal::UiScope::new(run_inner(options, switch)).await
 }
 
-async fn run_inner(options: Options) -> io::Result<()> {
+async fn run_inner(options: Options, switch: Option<TargetSwitch>) -> io::Result<()> {
     let theme = Theme::from_env();
     let mut session = terminal::enter()?;
     let result = async {
         let size = session.terminal.size()?;
         let mut app = App::new(options, size.width, size.height, theme);
+        if let Some(switch) = switch {
+            app = app.with_target_switch(switch);
+        }
         let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
         let mut tasks = runtime::Tasks::default();
         tasks.push(runtime::spawn_input(sender.clone()));
         tasks.push(runtime::spawn_ticker(sender.clone()));
-        tasks.push(runtime::spawn_prober(app.context(), sender.clone()));
         let mut copy = |text: &str| {
             let mut out = io::stdout();
             out.write_all(clipboard::osc52(text).as_bytes())?;

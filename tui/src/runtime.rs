@@ -4,9 +4,11 @@
 //! `TestBackend` by sending [`Event`]s; [`crate::run`] wires it to the real terminal.
 
 use crate::app::App;
+use crate::app::targets::Connect;
 use crate::event::{Action, Event};
 use crate::terminal::panic_message;
 use futures::StreamExt as _;
+use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
 use meshwork_checks::course::Check;
 use meshwork_checks::engine::run_checks;
@@ -62,13 +64,15 @@ where
     B::Error: Send + Sync + 'static,
 {
     let mut tasks = Tasks::default();
+    let mut prober = Tasks::default();
+    prober.push(spawn_prober(app.context(), sender.clone()));
     draw(terminal, app)?;
     while let Some(event) = events.recv().await {
-        handle(app, event, sender, copy, &mut tasks)?;
+        handle(app, event, sender, copy, &mut tasks, &mut prober)?;
         while !app.should_quit()
             && let Ok(event) = events.try_recv()
         {
-            handle(app, event, sender, copy, &mut tasks)?;
+            handle(app, event, sender, copy, &mut tasks, &mut prober)?;
         }
         if app.should_quit() {
             break;
@@ -97,6 +101,7 @@ fn handle(
     sender: &UnboundedSender<Event>,
     copy: &mut dyn FnMut(&str) -> io::Result<()>,
     tasks: &mut Tasks,
+    prober: &mut Tasks,
 ) -> io::Result<()> {
     match app.update(event) {
         None | Some(Action::Quit) => Ok(()),
@@ -105,7 +110,45 @@ fn handle(
             tasks.push(spawn_checks(app.context(), run, checks, sender.clone()));
             Ok(())
         }
+        Some(Action::SwitchTarget { id, spec }) => {
+            if let Some(connect) = app.connector() {
+                tasks.push(spawn_switch(&connect, id, spec, sender.clone()));
+            }
+            Ok(())
+        }
+        Some(Action::ProbeTarget) => {
+            // The old target's prober stops mid-look: its answer would describe the wrong target.
+            *prober = Tasks::default();
+            prober.push(spawn_prober(app.context(), sender.clone()));
+            Ok(())
+        }
     }
+}
+
+/// Builds the target of a switch on a task and reports [`Event::TargetSwitched`], or
+/// [`Event::SwitchFailed`] if building it crashed.
+pub fn spawn_switch(
+    connect: &Connect,
+    id: u64,
+    spec: TargetSpec,
+    sender: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let work = tokio::spawn(connect(spec.clone()));
+    tokio::spawn(async move {
+        let event = match work.await {
+            Ok(switched) => Event::TargetSwitched {
+                id,
+                spec,
+                switched: Box::new(switched),
+            },
+            Err(e) if e.is_panic() => Event::SwitchFailed {
+                id,
+                reason: format!("connecting crashed: {}", panic_message(&*e.into_panic())),
+            },
+            Err(_) => return,
+        };
+        let _ = sender.send(event);
+    })
 }
 
 /// Runs checks on a task; each result comes back as [`Event::CheckResult`]. If the task

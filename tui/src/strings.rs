@@ -1,6 +1,6 @@
 //! Every piece of text the UI shows, in one place.
 
-use meshwork_checks::TargetKind;
+use meshwork_checks::{TargetKind, TargetSpec};
 
 /// The title in the top-left corner.
 pub const APP_TITLE: &str = "meshwork · Istio hands-on";
@@ -31,6 +31,7 @@ pub const TARGET_PROBING: &str = "checking…";
 pub const HOME_KEYS: &[(&str, &str)] = &[
     ("↑↓", "move"),
     ("enter", "open"),
+    ("t", "target"),
     ("?", "help"),
     ("q", "quit"),
 ];
@@ -44,6 +45,8 @@ pub const LAB_KEYS: &[(&str, &str)] = &[
     ("tab", "focus"),
     ("?", "help"),
     ("esc", "labs"),
+    // Last: on narrow terminals it is the one cut (it is in the help too).
+    ("t", "target"),
 ];
 /// The diff key, in the lab key bar when a failed check has a diff.
 pub const DIFF_KEY: (&str, &str) = ("d", "diff");
@@ -57,6 +60,11 @@ pub const SOLUTION_KEYS: &[(&str, &str)] = &[
     ("y", "copy commands"),
     ("esc", "close"),
 ];
+
+/// Key bar of the target picker.
+pub const PICKER_KEYS: &[(&str, &str)] = &[("↑↓", "choose"), ("enter", "switch"), ("esc", "close")];
+/// Key bar of the question before switching to a cluster.
+pub const CONFIRM_KEYS: &[(&str, &str)] = &[("y enter", "switch"), ("n esc", "cancel")];
 
 /// Title of the help overlay.
 pub const HELP_TITLE: &str = "Keys";
@@ -76,6 +84,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("↑ ↓  j k", "select a lab"),
             ("g G  home end", "first / last lab"),
             ("enter → l", "open the lab where you left off"),
+            ("t", "switch target: the reference mesh or a cluster"),
             ("q", "quit"),
         ],
     ),
@@ -92,6 +101,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("h", "reveal the next hint"),
             ("d", "diff of the selected failed check"),
             ("s", "show the solution"),
+            ("t", "switch target: the reference mesh or a cluster"),
             ("esc q", "back to the labs"),
         ],
     ),
@@ -251,4 +261,74 @@ pub fn minutes(m: u32) -> String {
 /// `2 of 4 steps done`.
 pub fn steps_done(done: usize, total: usize) -> String {
     format!("{done} of {total} steps done")
+}
+
+/// Title of the target picker.
+pub const TARGET_PICKER_TITLE: &str = "Target";
+/// Above the target choices.
+pub const TARGET_PICKER_INTRO: &str =
+    "Where checks look. Your progress is kept per target; meshwork remembers the choice.";
+/// Next to the target in use.
+pub const TARGET_CURRENT: &str = "in use";
+/// Next to the target being connected.
+pub const TARGET_SWITCHING: &str = "connecting…";
+/// The reference mesh's line in the picker.
+pub const REFERENCE_DESCRIPTION: &str =
+    "meshwork's bundled mesh on this machine, started when needed; safe to break";
+/// Status: there is no target switch (the binary did not offer one).
+pub const TARGET_SWITCH_UNAVAILABLE: &str =
+    "Switching targets is not available here; start meshwork with --target.";
+/// Status: checks wait while a switch connects.
+pub const CHECKS_WAIT_FOR_SWITCH: &str =
+    "Switching target: press c again once the new target is shown at the top.";
+
+/// A target's name in the picker: `reference mesh`, `cluster: kind-istio`.
+pub fn target_label(spec: &TargetSpec) -> String {
+    match spec {
+        TargetSpec::Reference => "reference mesh".into(),
+        TargetSpec::Cluster { context: None } => "cluster: kubeconfig's current context".into(),
+        TargetSpec::Cluster { context: Some(c) } => format!("cluster: {c}"),
+    }
+}
+
+/// Title of the question before switching to a live cluster.
+pub const CONFIRM_CLUSTER_TITLE: &str = "Switch to a live cluster?";
+/// The question, around the context's name.
+pub const CONFIRM_CLUSTER: (&str, &str) = (
+    "meshwork will read from and, when you apply solutions, change objects in context ",
+    ".",
+);
+/// Why to think twice.
+pub const CONFIRM_CLUSTER_CARE: &str = "The labs touch only their own namespaces and resources, \
+     but switch only if this is a cluster you may use for learning, not one that matters.";
+/// The confirmation's yes.
+pub const CONFIRM_YES: &str = "switch";
+/// The confirmation's no.
+pub const CONFIRM_NO: &str = "cancel";
+
+/// Status and header while a switch connects.
+pub fn switching_to(spec: &TargetSpec) -> String {
+    format!("switching to {spec}…")
+}
+
+/// Status: the chosen target is the one in use.
+pub fn already_on(label: &str) -> String {
+    format!("Already on {label}.")
+}
+
+/// Status after a switch.
+pub fn switched_to(spec: &TargetSpec) -> String {
+    format!("Now on {spec}; meshwork will start on it next time.")
+}
+
+/// Status: switched, but the choice could not be saved.
+pub fn switch_not_remembered(spec: &TargetSpec, err: &str) -> String {
+    format!(
+        "Now on {spec}, but the choice was not saved ({err}); next time meshwork starts on its default."
+    )
+}
+
+/// Status: a switch could not be carried out.
+pub fn switch_failed(spec: &TargetSpec, reason: &str) -> String {
+    format!("Could not switch to {spec}: {reason}. Still on the previous target.")
 }

@@ -1,4 +1,5 @@
-//! Windows drawn over a screen: key help, a check's diff, the step's solution, a notice.
+//! Windows drawn over a screen: key help, a check's diff, the step's solution, a notice, the
+//! target picker and its confirmation.
 
 use super::App;
 use crate::layout;
@@ -24,6 +25,16 @@ pub enum OverlayKind {
     },
     /// The solution of the step on screen.
     Solution,
+    /// The target picker, with the selected choice.
+    Targets {
+        /// Index into the switch's choices.
+        selected: usize,
+    },
+    /// The question before switching to a live cluster.
+    ConfirmTarget {
+        /// Index into the switch's choices.
+        choice: usize,
+    },
 }
 
 impl OverlayKind {
@@ -40,6 +51,8 @@ impl OverlayKind {
                     .unwrap_or_default();
                 strings::solution_title(&step)
             }
+            OverlayKind::Targets { .. } => strings::TARGET_PICKER_TITLE.to_string(),
+            OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_CLUSTER_TITLE.to_string(),
         }
     }
 }
@@ -71,6 +84,8 @@ pub fn lines(app: &App, kind: &OverlayKind) -> Vec<Line<'static>> {
         }
         OverlayKind::Diff { diff, .. } => diff_lines(app, diff, width),
         OverlayKind::Solution => solution(app, width),
+        OverlayKind::Targets { selected } => super::targets::picker(app, *selected, width).0,
+        OverlayKind::ConfirmTarget { choice } => super::targets::confirm(app, *choice, width),
     }
 }
 

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 #[path = "../../tests/tui/support.rs"]
 mod support;
 
-pub use support::{DIFF, Fixture, fixture, result};
+pub use support::{DIFF, FakeTarget, Fixture, Remembered, fixture, result, switch};
 
 /// An app on the fixture course (100×30, colours on); keep `_dir` alive as long as the app.
 pub struct TestApp {
@@ -29,6 +29,21 @@ impl Fixture {
             app: App::new(options, 100, 30, Theme::new(true)),
             _dir: self.dir,
         }
+    }
+}
+
+impl Fixture {
+    /// The app for this fixture on `current`, with the fixture's target switch (see
+    /// [`switch`]); the list records what was remembered.
+    pub fn app_with_switch(
+        self,
+        open: Option<&str>,
+        current: meshwork_checks::TargetSpec,
+    ) -> (TestApp, Remembered) {
+        let (target_switch, remembered) = switch(current, self.dir.path());
+        let mut t = self.app(open);
+        t.app = t.app.with_target_switch(target_switch);
+        (t, remembered)
     }
 }
 

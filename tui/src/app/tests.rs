@@ -534,3 +534,314 @@ fn the_input_closing_quits() {
         Some(Action::Quit)
     ));
 }
+
+mod target_switch {
+    use super::*;
+    use crate::app::targets::Switched;
+    use crate::app::testing::{FakeTarget, Remembered};
+    use crate::keys::KeyContext;
+    use meshwork_checks::{TargetKind, TargetSpec};
+
+    fn alpha() -> TargetSpec {
+        TargetSpec::Cluster {
+            context: Some("kind-meshwork".into()),
+        }
+    }
+
+    fn prod() -> TargetSpec {
+        TargetSpec::Cluster {
+            context: Some("prod".into()),
+        }
+    }
+
+    fn on_alpha(open: Option<&str>) -> (TestApp, Remembered) {
+        fixture().app_with_switch(open, alpha())
+    }
+
+    use crate::app::testing::TestApp;
+
+    fn picker_selection(app: &App) -> usize {
+        match app.overlay_kind() {
+            Some(OverlayKind::Targets { selected }) => *selected,
+            other => panic!("expected the target picker, got {other:?}"),
+        }
+    }
+
+    fn switch_to(app: &mut App) -> (u64, TargetSpec) {
+        match app.update(key(KeyCode::Enter)) {
+            Some(Action::SwitchTarget { id, spec }) => (id, spec),
+            other => panic!("expected a switch, got {other:?}"),
+        }
+    }
+
+    /// What the runtime would send back for a switch: a fake target and progress in `dir`.
+    fn switched(spec: &TargetSpec, dir: &std::path::Path) -> Switched {
+        let (progress, notice) = ProgressStore::open(dir.join(format!("{}.json", spec.key())));
+        Switched {
+            target: Arc::new(FakeTarget::new(spec.kind(), &format!("fake {spec}"))),
+            progress,
+            notice,
+        }
+    }
+
+    #[test]
+    fn t_opens_the_picker_on_the_target_in_use_and_esc_closes_it() {
+        let (mut t, _) = on_alpha(None);
+        t.app.update(ch('t'));
+        assert_eq!(picker_selection(&t.app), 1, "kind-meshwork is in use");
+        assert_eq!(t.app.key_context(), KeyContext::Picker);
+        t.app.update(ch('j'));
+        assert_eq!(picker_selection(&t.app), 2);
+        t.app.update(ch('j'));
+        assert_eq!(
+            picker_selection(&t.app),
+            2,
+            "the selection stops at the end"
+        );
+        t.app.update(ch('g'));
+        assert_eq!(picker_selection(&t.app), 0);
+        t.app.update(key(KeyCode::Esc));
+        assert_eq!(t.app.overlay_kind(), None);
+        assert!(
+            matches!(t.app.screen(), Screen::Home),
+            "esc only closed the picker"
+        );
+    }
+
+    #[test]
+    fn a_bare_cluster_target_marks_the_kubeconfigs_current_context() {
+        let (mut t, _) = fixture().app_with_switch(None, TargetSpec::Cluster { context: None });
+        t.app.update(ch('t'));
+        assert_eq!(picker_selection(&t.app), 1);
+    }
+
+    #[test]
+    fn the_picker_opens_on_the_lab_screen_too_and_the_lab_stays() {
+        let (mut t, _) = on_alpha(Some("request-routing/jason"));
+        t.app.update(ch('t'));
+        assert_eq!(picker_selection(&t.app), 1);
+        t.app.update(ch('q'));
+        assert_eq!(t.app.overlay_kind(), None);
+        assert_eq!(at(&t.app), (1, 1));
+    }
+
+    #[test]
+    fn choosing_a_cluster_asks_first_and_cancel_goes_back_to_the_picker() {
+        let (mut t, remembered) = on_alpha(None);
+        t.app.update(ch('t'));
+        t.app.update(ch('j'));
+        assert!(t.app.update(key(KeyCode::Enter)).is_none(), "no switch yet");
+        assert_eq!(
+            t.app.overlay_kind(),
+            Some(&OverlayKind::ConfirmTarget { choice: 2 })
+        );
+        // Keys that are not an answer do nothing.
+        assert!(t.app.update(ch('x')).is_none());
+        assert!(t.app.update(ch('n')).is_none());
+        assert_eq!(picker_selection(&t.app), 2, "back on the same choice");
+        t.app.update(key(KeyCode::Esc));
+        assert_eq!(t.app.overlay_kind(), None);
+        assert!(t.app.switching().is_none());
+        assert!(remembered.lock().unwrap().is_empty());
+        assert_eq!(t.app.target_spec(), Some(&alpha()));
+    }
+
+    #[test]
+    fn confirming_a_cluster_switches_in_the_background_and_checks_wait() {
+        let (mut t, _) = on_alpha(Some("request-routing/jason"));
+        t.app.update(ch('t'));
+        t.app.update(ch('j'));
+        t.app.update(key(KeyCode::Enter));
+        let action = t.app.update(ch('y'));
+        let Some(Action::SwitchTarget { spec, .. }) = action else {
+            panic!("expected a switch, got {action:?}");
+        };
+        assert_eq!(spec, prod());
+        assert_eq!(t.app.overlay_kind(), None);
+        assert_eq!(t.app.switching().map(|s| &s.spec), Some(&prod()));
+        // Until the new target is in, checks would run on the old one: they wait.
+        assert!(t.app.update(ch('c')).is_none());
+        assert_eq!(
+            t.app.status().unwrap().text,
+            strings::CHECKS_WAIT_FOR_SWITCH
+        );
+        // The target in use is still the old one.
+        assert_eq!(t.app.target_spec(), Some(&alpha()));
+        assert_eq!(t.app.kind(), TargetKind::Cluster);
+    }
+
+    #[test]
+    fn choosing_the_reference_mesh_needs_no_confirmation() {
+        let (mut t, _) = on_alpha(None);
+        t.app.update(ch('t'));
+        t.app.update(ch('k'));
+        let (_, spec) = switch_to(&mut t.app);
+        assert_eq!(spec, TargetSpec::Reference);
+    }
+
+    #[test]
+    fn choosing_the_target_in_use_does_nothing_but_say_so() {
+        let (mut t, _) = on_alpha(None);
+        t.app.update(ch('t'));
+        assert!(t.app.update(key(KeyCode::Enter)).is_none());
+        assert_eq!(t.app.overlay_kind(), None);
+        assert!(t.app.switching().is_none());
+        assert_eq!(
+            t.app.status().unwrap().text,
+            "Already on cluster: kind-meshwork."
+        );
+    }
+
+    #[test]
+    fn a_switch_swaps_target_and_progress_clears_results_and_is_remembered() {
+        let (mut t, remembered) = on_alpha(Some("request-routing/jason"));
+        t.app
+            .progress
+            .mark_done("request-routing", "all-v1")
+            .unwrap();
+        let (run, _) = start_checks(&mut t.app);
+        t.app.update(Event::CheckResult {
+            run,
+            index: 0,
+            result: result("VirtualService reviews exists", Outcome::Pass, "found"),
+        });
+        t.app.update(Event::TargetStatus(TargetStatus::Unreachable(
+            "down".into(),
+        )));
+        assert!(!t.app.checks.is_empty());
+
+        t.app.update(ch('t'));
+        t.app.update(ch('k'));
+        let (id, spec) = switch_to(&mut t.app);
+        let other = tempfile::tempdir().unwrap();
+        let action = t.app.update(Event::TargetSwitched {
+            id,
+            spec: spec.clone(),
+            switched: Box::new(switched(&spec, other.path())),
+        });
+        assert!(matches!(action, Some(Action::ProbeTarget)), "{action:?}");
+        assert_eq!(t.app.kind(), TargetKind::Reference);
+        assert_eq!(t.app.ctx.target.describe(), "fake reference");
+        assert_eq!(t.app.target_spec(), Some(&TargetSpec::Reference));
+        assert!(t.app.switching().is_none());
+        assert_eq!(
+            t.app.target, None,
+            "the header looks at the new target again"
+        );
+        assert!(
+            t.app.checks.is_empty(),
+            "results of the old target are gone"
+        );
+        assert_eq!(
+            t.app.progress().path(),
+            other.path().join("reference.json"),
+            "progress is per target"
+        );
+        assert!(!t.app.progress().is_done("request-routing", "all-v1"));
+        assert_eq!(*remembered.lock().unwrap(), vec![TargetSpec::Reference]);
+        assert_eq!(at(&t.app), (1, 1), "the learner stays on the step");
+        assert_eq!(
+            t.app.progress().data().last,
+            Some(("request-routing".into(), "jason".into())),
+            "the place is kept on the new target"
+        );
+        assert!(t.app.status().unwrap().text.starts_with("Now on reference"));
+
+        // A late result of the old target's run is dropped.
+        t.app.update(Event::CheckResult {
+            run,
+            index: 1,
+            result: result("jason is routed to v2", Outcome::Fail, "old"),
+        });
+        assert!(t.app.checks.is_empty());
+    }
+
+    #[test]
+    fn only_the_latest_switch_counts() {
+        let (mut t, remembered) = on_alpha(None);
+        t.app.update(ch('t'));
+        t.app.update(ch('k'));
+        let (first, reference) = switch_to(&mut t.app);
+        t.app.update(ch('t'));
+        t.app.update(ch('G'));
+        t.app.update(key(KeyCode::Enter));
+        let Some(Action::SwitchTarget { id: second, .. }) = t.app.update(ch('y')) else {
+            panic!("expected a second switch");
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let late = t.app.update(Event::TargetSwitched {
+            id: first,
+            spec: reference.clone(),
+            switched: Box::new(switched(&reference, dir.path())),
+        });
+        assert!(late.is_none());
+        assert_eq!(
+            t.app.kind(),
+            TargetKind::Cluster,
+            "the superseded switch is ignored"
+        );
+        assert!(remembered.lock().unwrap().is_empty());
+        t.app.update(Event::TargetSwitched {
+            id: second,
+            spec: prod(),
+            switched: Box::new(switched(&prod(), dir.path())),
+        });
+        assert_eq!(t.app.target_spec(), Some(&prod()));
+        assert_eq!(*remembered.lock().unwrap(), vec![prod()]);
+    }
+
+    #[test]
+    fn a_failed_switch_keeps_the_old_target_and_says_why() {
+        let (mut t, remembered) = on_alpha(None);
+        t.app.update(ch('t'));
+        t.app.update(ch('k'));
+        let (id, _) = switch_to(&mut t.app);
+        t.app.update(Event::SwitchFailed {
+            id,
+            reason: "connecting crashed: boom".into(),
+        });
+        assert!(t.app.switching().is_none());
+        assert_eq!(t.app.target_spec(), Some(&alpha()));
+        let status = t.app.status().unwrap();
+        assert!(status.error);
+        assert!(status.text.contains("boom"), "{}", status.text);
+        assert!(remembered.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_choice_that_cannot_be_saved_is_still_used_and_the_learner_is_told() {
+        let f = fixture();
+        let (mut target_switch, _) = crate::app::testing::switch(alpha(), f.dir.path());
+        target_switch.remember = Box::new(|_| Err("read-only file system".into()));
+        let mut t = f.app(None);
+        t.app = t.app.with_target_switch(target_switch);
+        t.app.update(ch('t'));
+        t.app.update(ch('k'));
+        let (id, spec) = switch_to(&mut t.app);
+        let dir = tempfile::tempdir().unwrap();
+        t.app.update(Event::TargetSwitched {
+            id,
+            spec: spec.clone(),
+            switched: Box::new(switched(&spec, dir.path())),
+        });
+        assert_eq!(t.app.kind(), TargetKind::Reference);
+        let status = t.app.status().unwrap();
+        assert!(status.error);
+        assert!(
+            status.text.contains("read-only file system"),
+            "{}",
+            status.text
+        );
+    }
+
+    #[test]
+    fn without_a_switch_t_explains() {
+        let mut t = app(None);
+        t.app.update(ch('t'));
+        assert_eq!(t.app.overlay_kind(), None);
+        assert_eq!(
+            t.app.status().unwrap().text,
+            strings::TARGET_SWITCH_UNAVAILABLE
+        );
+    }
+}

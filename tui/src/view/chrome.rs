@@ -12,6 +12,12 @@ use ratatui::text::{Line, Span};
 /// The target's state in a few words: `● ready · v1.32.4 · 3 nodes`.
 pub fn target_state(app: &App) -> Vec<Span<'static>> {
     let t = &app.theme;
+    if let Some(switching) = &app.switching {
+        return vec![Span::styled(
+            format!("◌ {}", strings::switching_to(&switching.spec)),
+            t.running,
+        )];
+    }
     match &app.target {
         None => vec![Span::styled(
             format!("◌ {}", strings::TARGET_PROBING),
@@ -82,6 +88,8 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
         (Some(o), _) => match o.kind {
             OverlayKind::Notice(_) => vec![strings::NOTICE_KEY],
             OverlayKind::Solution => strings::SOLUTION_KEYS.to_vec(),
+            OverlayKind::Targets { .. } => strings::PICKER_KEYS.to_vec(),
+            OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_KEYS.to_vec(),
             _ => strings::OVERLAY_KEYS.to_vec(),
         },
         (None, Screen::Home) => strings::HOME_KEYS.to_vec(),

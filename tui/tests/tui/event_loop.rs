@@ -98,3 +98,57 @@ async fn keys_open_a_lab_and_checks_run_in_the_background() {
     }
     assert!(!text.contains("running"), "every check reported: {text}");
 }
+
+#[tokio::test]
+async fn switching_to_the_reference_mesh_connects_in_the_background_and_shows_it() {
+    let f = fixture();
+    let current = meshwork_checks::TargetSpec::Cluster {
+        context: Some("kind-meshwork".into()),
+    };
+    let (switch, remembered) = crate::support::switch(current, f.dir.path());
+    let options = Options {
+        course: f.course,
+        ctx: f.ctx,
+        progress: f.progress,
+        open: None,
+        notice: None,
+    };
+    let mut app = App::new(options, 100, 30, Theme::new(true)).with_target_switch(switch);
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (tap, mut tapped) = tokio::sync::mpsc::unbounded_channel();
+    let press = |code| Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let driver = async move {
+        sender.send(press(KeyCode::Char('t'))).unwrap();
+        sender.send(press(KeyCode::Char('k'))).unwrap();
+        sender.send(press(KeyCode::Enter)).unwrap();
+        // Forward background results until the new target has been looked at.
+        let mut switched = false;
+        loop {
+            let event = tapped.recv().await.unwrap();
+            let done = switched && matches!(event, Event::TargetStatus(_));
+            switched |= matches!(event, Event::TargetSwitched { .. });
+            sender.send(event).unwrap();
+            if done {
+                break;
+            }
+        }
+    };
+    let mut copy = |_: &str| Ok(());
+    let (result, ()) = tokio::join!(
+        event_loop(&mut terminal, &mut app, &mut events, &tap, &mut copy),
+        driver
+    );
+    result.unwrap();
+    let text = screen_text(&terminal);
+    assert!(text.contains("target: fake reference"), "{text}");
+    assert!(text.contains("Now on reference"), "{text}");
+    assert_eq!(
+        app.target_spec(),
+        Some(&meshwork_checks::TargetSpec::Reference)
+    );
+    assert_eq!(
+        *remembered.lock().unwrap(),
+        vec![meshwork_checks::TargetSpec::Reference]
+    );
+}

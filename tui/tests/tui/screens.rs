@@ -249,3 +249,61 @@ fn a_20_by_5_terminal_still_shows_what_matters() {
     app.update(ready());
     insta::assert_snapshot!(draw(&app, 20, 5).backend());
 }
+
+/// The home screen on `kind-meshwork` with the target picker open, `moves` presses of `j` down.
+fn picker_open(moves: usize) -> (App, tempfile::TempDir) {
+    let f = fixture();
+    let current = meshwork_checks::TargetSpec::Cluster {
+        context: Some("kind-meshwork".into()),
+    };
+    let (switch, _) = crate::support::switch(current, f.dir.path());
+    let (app, dir) = app_from(f, None, true, (100, 30));
+    let mut app = app.with_target_switch(switch);
+    app.update(ready());
+    app.update(key('t'));
+    for _ in 0..moves {
+        app.update(key('j'));
+    }
+    (app, dir)
+}
+
+#[test]
+fn the_target_picker_marks_the_target_in_use_and_describes_each_choice() {
+    let (app, _dir) = picker_open(1);
+    insta::assert_snapshot!(draw(&app, 100, 30).backend());
+}
+
+#[test]
+fn switching_to_a_cluster_names_the_context_before_anything_happens() {
+    let (mut app, _dir) = picker_open(1);
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let terminal = draw(&app, 100, 30);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn the_header_says_where_a_switch_is_going_while_it_connects() {
+    let (mut app, _dir) = picker_open(1);
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let action = app.update(key('y'));
+    assert!(
+        matches!(action, Some(meshwork_tui::Action::SwitchTarget { .. })),
+        "{action:?}"
+    );
+    let terminal = draw(&app, 100, 30);
+    let header: String = terminal.backend().buffer().content()[..100]
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(header.contains("◌ switching to cluster:prod…"), "{header}");
+    assert!(
+        header.contains("cluster (context kind-meshwork)"),
+        "still on the old target until the new one is in: {header}"
+    );
+}

@@ -7,22 +7,38 @@ use meshwork_checks::check::Context;
 use meshwork_checks::content::Content;
 use meshwork_checks::progress::ProgressStore;
 use meshwork_checks::target::{Target, TargetError, TargetKind};
-use meshwork_checks::{CheckResult, Course, Outcome};
+use meshwork_checks::{CheckResult, Course, Outcome, TargetSpec};
+use meshwork_tui::{Connect, Switched, TargetChoice, TargetSwitch};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A target with no cluster behind it.
 pub struct FakeTarget {
+    kind: TargetKind,
+    describe: String,
     error: TargetError,
+}
+
+impl FakeTarget {
+    /// A target of `kind` that describes itself as `describe` and has no kubeconfig.
+    pub fn new(kind: TargetKind, describe: &str) -> Self {
+        Self {
+            kind,
+            describe: describe.into(),
+            error: TargetError::NotConfigured {
+                searched: "~/.kube/config".into(),
+            },
+        }
+    }
 }
 
 impl Target for FakeTarget {
     fn kind(&self) -> TargetKind {
-        TargetKind::Cluster
+        self.kind
     }
     fn describe(&self) -> String {
-        "cluster (context kind-meshwork)".into()
+        self.describe.clone()
     }
     fn client(&self) -> Result<&kube::Client, &TargetError> {
         Err(&self.error)
@@ -46,11 +62,7 @@ pub fn fixture() -> Fixture {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
     let content = Content::from_dir(&root).expect("fixture content");
     let course = meshwork_checks::course::load::load(&content).expect("fixture course is valid");
-    let target = FakeTarget {
-        error: TargetError::NotConfigured {
-            searched: "~/.kube/config".into(),
-        },
-    };
+    let target = FakeTarget::new(TargetKind::Cluster, "cluster (context kind-meshwork)");
     let ctx = Arc::new(Context {
         target: Arc::new(target),
         content: Arc::new(content),
@@ -95,3 +107,49 @@ pub const DIFF: &str = "\
 -    - destination: {host: reviews, subset: v3}
 +    - destination: {host: reviews, subset: v1}
 ";
+
+/// Targets the learner switched to, in order (what [`switch`] remembered).
+pub type Remembered = Arc<Mutex<Vec<TargetSpec>>>;
+
+/// A target switch offering the reference mesh and the contexts `kind-meshwork` (the
+/// kubeconfig's current one) and `prod`, on `current`. Connecting gives a [`FakeTarget`] named
+/// after the spec with progress under `dir`; choices are recorded in the returned list.
+pub fn switch(current: TargetSpec, dir: &Path) -> (TargetSwitch, Remembered) {
+    let remembered = Remembered::default();
+    let record = Arc::clone(&remembered);
+    let dir = dir.to_path_buf();
+    let connect: Connect = Arc::new(move |spec: TargetSpec| {
+        let path = dir.join("progress").join(format!("{}.json", spec.key()));
+        Box::pin(async move {
+            let (progress, notice) = ProgressStore::open(path);
+            Switched {
+                target: Arc::new(FakeTarget::new(spec.kind(), &format!("fake {spec}"))),
+                progress,
+                notice,
+            }
+        })
+    });
+    let switch = TargetSwitch {
+        current,
+        choices: vec![
+            TargetChoice::reference(),
+            TargetChoice::cluster(
+                "kind-meshwork",
+                "https://127.0.0.1:6443 · kubectl's current context".into(),
+                true,
+            ),
+            TargetChoice::cluster(
+                "prod",
+                "https://10.0.0.1:443 · namespace shop".into(),
+                false,
+            ),
+        ],
+        note: None,
+        connect,
+        remember: Box::new(move |spec: &TargetSpec| {
+            record.lock().map_err(|e| e.to_string())?.push(spec.clone());
+            Ok(())
+        }),
+    };
+    (switch, remembered)
+}
