@@ -51,7 +51,8 @@ struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     content: Option<PathBuf>,
     /// Where checks look: `reference` (the bundled mesh, started when needed), `cluster`
-    /// (current kubeconfig context) or `cluster:CONTEXT` [env: MESHWORK_TARGET] [default: reference]
+    /// (current kubeconfig context) or `cluster:CONTEXT` [env: MESHWORK_TARGET] [default: the
+    /// target last chosen with `t` in the terminal UI, else reference]
     #[arg(long, global = true, value_name = "TARGET", value_parser = TargetSpec::parse)]
     target: Option<TargetSpec>,
     /// Shorthand for `--target cluster:NAME`
