@@ -13,5 +13,6 @@ mod conformance {
     mod hostile;
     mod kube_client;
     mod kubectl;
+    mod validation;
     mod workloads;
 }

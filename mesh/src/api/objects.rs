@@ -1,6 +1,7 @@
 //! CRUD, patch, watch and the status/scale subresources for the kinds in [`crate::kinds`].
 
 mod defaults;
+mod strict;
 mod validate;
 mod watching;
 
@@ -223,9 +224,11 @@ fn dry_run(call: &Call) -> bool {
 }
 
 fn create(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey) -> ApiResult {
+    let directive = strict::directive(call)?;
     let mut obj = decode_body(call)?;
     check_identity(&mut obj, t)?;
-    create_object(state, call, t, key, obj)
+    let warnings = strict::check(state, &t.kind, &mut obj, directive, strict::Source::Body)?;
+    create_object(state, call, t, key, obj).map(|r| strict::with_warnings(r, &warnings))
 }
 
 fn create_object(
@@ -344,9 +347,11 @@ fn keep_server_fields(t: &Target, old: &Value, new: &mut Value) {
 }
 
 fn update(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &str) -> ApiResult {
+    let directive = strict::directive(call)?;
     let mut obj = decode_body(call)?;
     check_identity(&mut obj, t)?;
     check_name(&obj, name)?;
+    let warnings = strict::check(state, &t.kind, &mut obj, directive, strict::Source::Body)?;
     if meta::name(&obj).is_none()
         && let Some(m) = meta::metadata_mut(&mut obj)
     {
@@ -358,11 +363,14 @@ fn update(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
         .present(state.store.get(key, t.namespace.as_deref(), name)?);
     keep_server_fields(t, &old, &mut obj);
     if dry_run(call) {
-        return Ok(json_response(200, &obj));
+        return Ok(strict::with_warnings(json_response(200, &obj), &warnings));
     }
     t.kind.to_storage(&mut obj);
     let updated = t.kind.present(state.store.update(key, obj)?);
-    Ok(json_response(200, updated.as_ref()))
+    Ok(strict::with_warnings(
+        json_response(200, updated.as_ref()),
+        &warnings,
+    ))
 }
 
 /// The patch formats, by Content-Type.
@@ -438,7 +446,13 @@ fn patch_object(
     name: &str,
 ) -> ApiResult {
     let kind = patch_kind(call, &t.kind)?;
+    let directive = strict::directive(call)?;
     let body = parse_json(&call.body)?;
+    let source = if kind == PatchKind::Apply {
+        strict::Source::Apply
+    } else {
+        strict::Source::Patch(&body)
+    };
     for _attempt in 0..5 {
         let current = match state.store.get(key, t.namespace.as_deref(), name) {
             Ok(c) => c,
@@ -449,9 +463,10 @@ fn patch_object(
                 let mut obj = body.clone();
                 check_identity(&mut obj, t)?;
                 check_name(&obj, name)?;
+                let warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
                 return create_object(state, call, t, key, obj).map(|mut r| {
                     *r.status_mut() = http::StatusCode::CREATED;
-                    r
+                    strict::with_warnings(r, &warnings)
                 });
             }
             Err(e) => return Err(e.into()),
@@ -474,15 +489,17 @@ fn patch_object(
                 json!(meta::meta_str(&current, "resourceVersion").unwrap_or("")),
             );
         }
+        let warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
         validate::object(&t.kind, key, &obj)?;
         keep_server_fields(t, &current, &mut obj);
         if dry_run(call) {
-            return Ok(json_response(200, &obj));
+            return Ok(strict::with_warnings(json_response(200, &obj), &warnings));
         }
         t.kind.to_storage(&mut obj);
         match state.store.update(key, obj) {
             Ok(updated) => {
-                return Ok(json_response(200, t.kind.present(updated).as_ref()));
+                let resp = json_response(200, t.kind.present(updated).as_ref());
+                return Ok(strict::with_warnings(resp, &warnings));
             }
             Err(StoreError::Conflict { .. }) if !explicit_rv => continue,
             Err(e) => return Err(e.into()),
