@@ -1,6 +1,8 @@
 //! The three patch formats kubectl sends: JSON merge patch (RFC 7386), JSON patch (RFC 6902)
 //! and Kubernetes' strategic merge patch.
+//! Server-side apply and field ownership live in [`apply`].
 
+pub mod apply;
 pub mod json;
 pub mod merge;
 pub mod strategic;
