@@ -1,6 +1,7 @@
 //! CRUD, patch, watch and the status/scale subresources for the kinds in [`crate::kinds`].
 
 mod defaults;
+mod ownership;
 mod strict;
 mod validate;
 mod watching;
@@ -228,6 +229,7 @@ fn create(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey) -> ApiRe
     let mut obj = decode_body(call)?;
     check_identity(&mut obj, t)?;
     let warnings = strict::check(state, &t.kind, &mut obj, directive, strict::Source::Body)?;
+    ownership::record(call, t, None, &mut obj);
     create_object(state, call, t, key, obj).map(|r| strict::with_warnings(r, &warnings))
 }
 
@@ -362,6 +364,7 @@ fn update(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
         .kind
         .present(state.store.get(key, t.namespace.as_deref(), name)?);
     keep_server_fields(t, &old, &mut obj);
+    ownership::record(call, t, Some(&old), &mut obj);
     if dry_run(call) {
         return Ok(strict::with_warnings(json_response(200, &obj), &warnings));
     }
@@ -448,6 +451,20 @@ fn patch_object(
     let kind = patch_kind(call, &t.kind)?;
     let directive = strict::directive(call)?;
     let body = parse_json(&call.body)?;
+    // The applied configuration itself is validated before any ownership question arises.
+    let (body, applied_warnings) = if kind == PatchKind::Apply && t.subresource.is_none() {
+        let mut applied = body;
+        let w = strict::check(
+            state,
+            &t.kind,
+            &mut applied,
+            directive,
+            strict::Source::Apply,
+        )?;
+        (applied, w)
+    } else {
+        (body, Vec::new())
+    };
     let source = if kind == PatchKind::Apply {
         strict::Source::Apply
     } else {
@@ -460,10 +477,11 @@ fn patch_object(
                 if kind == PatchKind::Apply && t.subresource.is_none() =>
             {
                 // Server-side apply creates what does not exist yet.
-                let mut obj = body.clone();
+                let mut obj = ownership::server_side_apply(call, t, None, &body)?;
                 check_identity(&mut obj, t)?;
                 check_name(&obj, name)?;
-                let warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
+                let mut warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
+                warnings.extend(applied_warnings.iter().cloned());
                 return create_object(state, call, t, key, obj).map(|mut r| {
                     *r.status_mut() = http::StatusCode::CREATED;
                     strict::with_warnings(r, &warnings)
@@ -473,7 +491,12 @@ fn patch_object(
         };
         let current = t.kind.present(current);
         let mut obj = (*current).clone();
-        apply_patch(kind, t.kind.is_custom(), &mut obj, &body)?;
+        let server_side_apply = kind == PatchKind::Apply && t.subresource.is_none();
+        if server_side_apply {
+            obj = ownership::server_side_apply(call, t, Some(&current), &body)?;
+        } else {
+            apply_patch(kind, t.kind.is_custom(), &mut obj, &body)?;
+        }
         check_name(&obj, name)?;
         check_identity(&mut obj, t)?;
         if let Some(m) = meta::metadata_mut(&mut obj) {
@@ -489,9 +512,13 @@ fn patch_object(
                 json!(meta::meta_str(&current, "resourceVersion").unwrap_or("")),
             );
         }
-        let warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
+        let mut warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
+        warnings.extend(applied_warnings.iter().cloned());
         validate::object(&t.kind, key, &obj)?;
         keep_server_fields(t, &current, &mut obj);
+        if !server_side_apply {
+            ownership::record(call, t, Some(&current), &mut obj);
+        }
         if dry_run(call) {
             return Ok(strict::with_warnings(json_response(200, &obj), &warnings));
         }
@@ -577,6 +604,7 @@ fn scale(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &st
         })?;
     let mut obj = (*current).clone();
     obj["spec"]["replicas"] = json!(replicas);
+    ownership::record(call, t, Some(&current), &mut obj);
     if let Some(rv) = s
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
