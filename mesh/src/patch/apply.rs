@@ -608,6 +608,14 @@ impl ApplyError {
     }
 }
 
+fn without_managed_fields(obj: &Value) -> Value {
+    let mut copy = obj.clone();
+    if let Some(m) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    copy
+}
+
 /// Applies `applied` to `live` (`None` when the object does not exist yet) for `writer`,
 /// returning the new object with its managed fields.
 pub fn apply(
@@ -642,10 +650,11 @@ pub fn apply(
         strategic::apply(&mut merged, &applied).map_err(ApplyError::Invalid)?;
     }
     let mut list = entries(live);
-    let previous = list
-        .iter()
-        .position(|e| e.same_manager(&me))
-        .map(|i| list.remove(i).fields)
+    let position = list.iter().position(|e| e.same_manager(&me));
+    let previous_entry = position.map(|i| list.remove(i));
+    let previous = previous_entry
+        .as_ref()
+        .map(|e| e.fields.clone())
         .unwrap_or_default();
 
     // Conflicts: fields this apply changes that another manager owns.
@@ -683,7 +692,17 @@ pub fn apply(
         }
         remove(&mut merged, path);
     }
-    list.push(me);
+    let mut me = me;
+    if let Some(prev) = previous_entry
+        && prev.fields == me.fields
+        && prev.api_version == me.api_version
+        && without_managed_fields(&merged) == without_managed_fields(live)
+    {
+        // Nothing changed: the entry keeps its time, so the write is a no-op.
+        me.time = prev.time;
+    }
+    // The entry keeps its place, so an unchanged apply leaves the object byte-for-byte equal.
+    list.insert(position.unwrap_or(list.len()).min(list.len()), me);
     for e in &mut list {
         e.fields.retain_existing(&merged);
     }

@@ -278,3 +278,21 @@ fn updates_take_fields_from_appliers_and_forget_removed_fields() {
         json!({"f:spec": {"f:replicas": {}}})
     );
 }
+
+#[test]
+fn an_unchanged_reapply_changes_nothing_not_even_the_time() {
+    let d = deployment(2, json!({"app": "web"}), "nginx");
+    let live = apply(None, &d, BUILTIN, &writer("kubectl"), false).expect("create");
+    let later = Writer {
+        time: "2026-11-26T07:00:00Z",
+        ..writer("kubectl")
+    };
+    let again = apply(Some(&live), &d, BUILTIN, &later, false).expect("reapply");
+    assert_eq!(again, live);
+    let changed = deployment(3, json!({"app": "web"}), "nginx");
+    let after = apply(Some(&live), &changed, BUILTIN, &later, false).expect("apply");
+    assert_eq!(
+        after["metadata"]["managedFields"][0]["time"],
+        "2026-11-26T07:00:00Z"
+    );
+}
