@@ -250,6 +250,20 @@ enum Mode {
     Changed,
 }
 
+/// Whether a field exists in every object of its kind (a required struct or list in the Go
+/// types, like `spec` or a pod's `containers`): creating it is not a change of its own, so an
+/// update does not own it with a `.` marker. Custom resources are plain maps below `metadata`.
+fn always_present(schema: Schema, names: &[&str]) -> bool {
+    match names {
+        [] | ["metadata"] => true,
+        _ if schema.custom => false,
+        ["spec" | "status"] => true,
+        [.., "template"] | [.., "template", "metadata" | "spec"] => true,
+        [.., "containers"] => true,
+        _ => false,
+    }
+}
+
 /// A label selector struct is atomic in Kubernetes' schema: it is owned as one field.
 fn is_atomic_map(names: &[&str], value: &Map<String, Value>) -> bool {
     names.last() == Some(&"selector")
@@ -271,7 +285,7 @@ fn walk<'a>(
     let absent_before = matches!(old, Some(Value::Null));
     match value {
         Value::Object(map) if !map.is_empty() && !is_atomic_map(names, map) => {
-            if mode == Mode::Changed && absent_before && !path.is_empty() {
+            if mode == Mode::Changed && absent_before && !always_present(schema, names) {
                 set.0.insert(path.clone());
             }
             for (k, v) in map {
@@ -289,7 +303,7 @@ fn walk<'a>(
         }
         Value::Array(items) => match schema.list_strategy(names) {
             ListStrategy::MergeByKey(key) if items.iter().all(|i| i.get(key).is_some()) => {
-                if mode == Mode::Changed && absent_before {
+                if mode == Mode::Changed && absent_before && !always_present(schema, names) {
                     set.0.insert(path.clone());
                 }
                 for item in items {

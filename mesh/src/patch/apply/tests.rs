@@ -116,7 +116,7 @@ fn status_writes_own_only_status() {
     let status = FieldSet::of_update(Some(&old), &new, BUILTIN, Some("status"));
     assert_eq!(
         status.to_fields_v1(),
-        json!({"f:status": {".": {}, "f:replicas": {}}})
+        json!({"f:status": {"f:replicas": {}}})
     );
 }
 
@@ -295,4 +295,25 @@ fn an_unchanged_reapply_changes_nothing_not_even_the_time() {
         after["metadata"]["managedFields"][0]["time"],
         "2026-11-26T07:00:00Z"
     );
+}
+
+#[test]
+fn a_create_owns_optional_maps_and_lists_but_not_required_structs() {
+    let d = deployment(1, json!({"app": "web"}), "nginx");
+    let set = FieldSet::of_update(None, &d, BUILTIN, None);
+    let v1 = set.to_fields_v1();
+    assert!(v1["f:spec"].get(".").is_none(), "{v1}");
+    assert!(v1["f:metadata"].get(".").is_none(), "{v1}");
+    assert_eq!(v1["f:metadata"]["f:labels"], json!({".": {}, "f:app": {}}));
+    let containers = &v1["f:spec"]["f:template"]["f:spec"]["f:containers"];
+    assert!(containers.get(".").is_none(), "{v1}");
+    assert!(
+        containers["k:{\"name\":\"web\"}"]["f:ports"]
+            .get(".")
+            .is_some(),
+        "{v1}"
+    );
+    let vs = json!({"metadata": {"name": "r"}, "spec": {"hosts": ["a"]}});
+    let v1 = FieldSet::of_update(None, &vs, CUSTOM, None).to_fields_v1();
+    assert_eq!(v1, json!({"f:spec": {".": {}, "f:hosts": {}}}));
 }
