@@ -229,7 +229,6 @@ fn create(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey) -> ApiRe
     let mut obj = decode_body(call)?;
     check_identity(&mut obj, t)?;
     let warnings = strict::check(state, &t.kind, &mut obj, directive, strict::Source::Body)?;
-    ownership::record(call, t, None, &mut obj);
     create_object(state, call, t, key, obj).map(|r| strict::with_warnings(r, &warnings))
 }
 
@@ -279,6 +278,10 @@ fn create_object(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     defaults::on_create(state, &t.kind, &mut obj)?;
+    // A create owns what it sent and the defaults it got; an apply has set its own entry.
+    if meta::metadata(&obj).is_none_or(|m| !m.contains_key("managedFields")) {
+        ownership::record(call, t, None, &mut obj);
+    }
     if dry_run(call) {
         return Ok(json_response(201, &obj));
     }

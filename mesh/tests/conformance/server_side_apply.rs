@@ -152,6 +152,32 @@ async fn server_side_apply_after_client_side_apply_conflicts_with_its_manager() 
     let csa = env.write("web.yaml", &deployment(1, ONE_LABEL));
     let out = env.ok(&["apply", "-f", csa.to_str().expect("utf8")]).await;
     assert_eq!(out.trim(), "deployment.apps/web created");
+    // The create owns what kubectl sent and the defaults the server filled in.
+    let yaml = env
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ])
+        .await;
+    let doc: serde_json::Value = serde_yaml::from_str(&yaml).expect("yaml");
+    let entry = &doc["metadata"]["managedFields"][0];
+    assert_eq!(entry["manager"], "kubectl-client-side-apply", "{yaml}");
+    assert_eq!(entry["operation"], "Update", "{yaml}");
+    let fields = &entry["fieldsV1"];
+    assert!(
+        fields["f:metadata"]["f:annotations"]
+            .get("f:kubectl.kubernetes.io/last-applied-configuration")
+            .is_some(),
+        "{yaml}"
+    );
+    assert!(
+        fields["f:spec"].get("f:revisionHistoryLimit").is_some(),
+        "{yaml}"
+    );
     let ssa = env.write("web2.yaml", &deployment(2, ONE_LABEL));
     let ssa = ssa.to_str().expect("utf8");
     let out = env.kubectl(&["apply", "--server-side", "-f", ssa]).await;
