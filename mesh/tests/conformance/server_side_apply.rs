@@ -197,3 +197,89 @@ async fn server_side_apply_after_client_side_apply_conflicts_with_its_manager() 
     assert_eq!(replicas, "2");
     env.stop().await;
 }
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: virtualservices.networking.istio.io
+spec:
+  group: networking.istio.io
+  names:
+    kind: VirtualService
+    listKind: VirtualServiceList
+    plural: virtualservices
+    singular: virtualservice
+    shortNames:
+    - vs
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+"#;
+
+fn virtual_service(spec: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+{spec}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_of_a_custom_resource_replaces_lists_and_drops_fields() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    let crd = env.write("crd.yaml", CRD);
+    let out = env
+        .ok(&["apply", "--server-side", "-f", crd.to_str().expect("utf8")])
+        .await;
+    assert_eq!(
+        out.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io serverside-applied"
+    );
+    let first = env.write(
+        "vs.yaml",
+        &virtual_service("  hosts:\n  - reviews\n  gateways:\n  - bookinfo-gateway\n"),
+    );
+    let out = env
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            first.to_str().expect("utf8"),
+        ])
+        .await;
+    assert_eq!(
+        out.trim(),
+        "virtualservice.networking.istio.io/reviews serverside-applied"
+    );
+    let second = env.write(
+        "vs2.yaml",
+        &virtual_service("  hosts:\n  - ratings\n  - reviews\n"),
+    );
+    env.ok(&[
+        "apply",
+        "--server-side",
+        "-f",
+        second.to_str().expect("utf8"),
+    ])
+    .await;
+    let spec = env
+        .ok(&["get", "vs", "reviews", "-o", "jsonpath={.spec}"])
+        .await;
+    assert_eq!(spec, r#"{"hosts":["ratings","reviews"]}"#);
+    env.stop().await;
+}
