@@ -122,6 +122,7 @@ pub(super) fn reconcile(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreError> {
             .collect();
     }
     next["status"] = status;
+    crate::patch::apply::record_status_write(&pod, &mut next, "kubelet");
     let updated = ctx.store.update(&pods(), next)?;
     if newly_bound {
         let ns = meta::namespace(&updated).unwrap_or_default();

@@ -70,6 +70,7 @@ fn write_status(
     }
     let mut next = obj.clone();
     next["status"] = status;
+    crate::patch::apply::record_status_write(obj, &mut next, "kube-controller-manager");
     ctx.store.update(resource, next)?;
     Ok(())
 }

@@ -582,6 +582,28 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, schema: Schema, write
     store_entries(new, &list);
 }
 
+/// Records a controller's write of a built-in object's `status` as the status subresource
+/// `Update` of `manager` (`kube-controller-manager`, `kubelet`), as a real cluster shows it.
+pub fn record_status_write(old: &Value, new: &mut Value, manager: &str) {
+    let api_version = new
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1")
+        .to_owned();
+    let time = crate::meta::now_rfc3339();
+    let writer = Writer {
+        manager,
+        api_version: &api_version,
+        subresource: Some("status"),
+        time: &time,
+    };
+    let schema = Schema {
+        custom: false,
+        has_status: true,
+    };
+    record_update(Some(old), new, schema, &writer);
+}
+
 /// Why an apply was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyError {

@@ -317,3 +317,24 @@ fn a_create_owns_optional_maps_and_lists_but_not_required_structs() {
     let v1 = FieldSet::of_update(None, &vs, CUSTOM, None).to_fields_v1();
     assert_eq!(v1, json!({"f:spec": {".": {}, "f:hosts": {}}}));
 }
+
+#[test]
+fn controller_status_writes_are_status_subresource_updates() {
+    let d = deployment(1, json!({"app": "web"}), "nginx");
+    let live = apply(None, &d, BUILTIN, &writer("kubectl"), false).expect("create");
+    let mut next = live.clone();
+    next["status"] = json!({"replicas": 1, "readyReplicas": 1});
+    record_status_write(&live, &mut next, "kube-controller-manager");
+    let list = entries(&next);
+    assert_eq!(list.len(), 2);
+    let controller = &list[1];
+    assert_eq!(controller.manager, "kube-controller-manager");
+    assert_eq!(controller.operation, "Update");
+    assert_eq!(controller.subresource.as_deref(), Some("status"));
+    assert_eq!(controller.api_version, "apps/v1");
+    assert_eq!(
+        controller.fields.to_fields_v1(),
+        json!({"f:status": {"f:readyReplicas": {}, "f:replicas": {}}})
+    );
+    assert_eq!(list[0], entries(&live)[0], "the applier keeps its fields");
+}
