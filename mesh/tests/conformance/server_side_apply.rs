@@ -283,3 +283,36 @@ async fn server_side_apply_of_a_custom_resource_replaces_lists_and_drops_fields(
     assert_eq!(spec, r#"{"hosts":["ratings","reviews"]}"#);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_without_field_manager_is_refused_as_a_real_server_refuses_it() {
+    let env = Env::start().await;
+    let client = env.kube_client().await;
+    let body =
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"}}"#;
+    let req = http::Request::builder()
+        .method("PATCH")
+        .uri("/api/v1/namespaces/default/configmaps/c")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(body.to_vec())
+        .expect("request");
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 422);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let status: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        status["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+    // Nothing was created.
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "default");
+    assert!(api.get_opt("c").await.expect("get").is_none());
+    env.stop().await;
+}
