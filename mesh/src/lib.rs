@@ -14,16 +14,20 @@
 //! - [`patch`]: JSON merge patch, JSON patch and strategic merge patch.
 //! - [`meta`]: metadata helpers (uids, timestamps, ages, labels).
 //! - [`lifecycle`]: the mesh as a background process (state dir, start detached, status, stop).
+//! - [`kubelet`]: runs pods' containers as built-in [`workloads`] and reports their status.
+//! - [`workloads`]: the built-in programs container images select (httpbin, …).
 
 pub mod api;
 mod controllers;
 pub mod kinds;
+pub mod kubelet;
 pub mod lifecycle;
 pub mod meta;
 pub mod patch;
 mod seed;
 mod server;
 pub mod store;
+pub mod workloads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -94,6 +98,8 @@ pub struct Mesh {
     stop: signal::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     controllers: tokio::task::JoinHandle<()>,
+    kubelet: kubelet::Kubelet,
+    kubelet_task: tokio::task::JoinHandle<()>,
 }
 
 impl Mesh {
@@ -127,17 +133,23 @@ impl Mesh {
         &self.store
     }
 
+    /// The kubelet running the pods' containers (logs of a container, …).
+    pub fn kubelet(&self) -> &kubelet::Kubelet {
+        &self.kubelet
+    }
+
     /// Set when the previous state file was unreadable and moved aside; show it to the user.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
     }
 
     /// Stops accepting connections, ends open watches, waits for requests in flight (at most
-    /// a few seconds) and removes `server.json`.
+    /// a few seconds), stops every container and removes `server.json`.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
         let _ = self.controllers.await;
+        let _ = self.kubelet_task.await;
         let _ = std::fs::remove_file(self.state_dir.join(SERVER_FILE));
     }
 }
@@ -179,6 +191,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
     });
     let tls = credentials.server_config()?;
     let server = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
+    let (kubelet, kubelet_task) = kubelet::start(store.clone(), shutdown.clone());
     let controllers = tokio::spawn(controllers::run(store.clone(), shutdown));
     // Namespaces that were Terminating when the mesh stopped finish deleting now.
     let (namespaces, _) = store.list(&store::ResourceKey::new("", "v1", "namespaces"), None);
@@ -212,6 +225,8 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         stop,
         server,
         controllers,
+        kubelet,
+        kubelet_task,
     })
 }
 

@@ -13,6 +13,7 @@ mod conformance {
     mod hostile;
     mod kube_client;
     mod kubectl;
+    mod kubelet;
     mod server_side_apply;
     mod validation;
     mod workloads;

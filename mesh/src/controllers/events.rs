@@ -52,6 +52,34 @@ pub(crate) fn record(
     reason: &str,
     message: &str,
 ) {
+    record_typed(
+        store, involved, field_path, source, reason, message, "Normal",
+    );
+}
+
+/// Records a `Warning` event (something went wrong), otherwise as [`record`].
+pub(crate) fn record_warning(
+    store: &Store,
+    involved: &Value,
+    field_path: Option<&str>,
+    source: Source,
+    reason: &str,
+    message: &str,
+) {
+    record_typed(
+        store, involved, field_path, source, reason, message, "Warning",
+    );
+}
+
+fn record_typed(
+    store: &Store,
+    involved: &Value,
+    field_path: Option<&str>,
+    source: Source,
+    reason: &str,
+    message: &str,
+    kind: &str,
+) {
     let name = meta::name(involved).unwrap_or_default();
     let namespace = meta::namespace(involved).unwrap_or("default");
     let suffix: String = meta::random_bytes::<8>()
@@ -85,7 +113,7 @@ pub(crate) fn record(
         "firstTimestamp": now,
         "lastTimestamp": now,
         "count": 1,
-        "type": "Normal",
+        "type": kind,
         "eventTime": null,
         "reportingComponent": source.component(),
         "reportingInstance": if matches!(source, Source::Kubelet) { crate::seed::NODE_NAME } else { "" },

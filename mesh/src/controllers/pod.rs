@@ -1,5 +1,7 @@
-//! The scheduler and kubelet stand-in: a new pod is bound to the node, gets a unique loopback
-//! IP and reports its containers as started and ready (what runs inside them comes later).
+//! The scheduler (and, for transitional images, the kubelet stand-in): a new pod is bound to the
+//! node and gets a unique loopback IP. Pods the kubelet runs (`crate::kubelet`) get their
+//! container status from it; pods whose images are all on the transitional faked list
+//! (`crate::workloads::TRANSITIONAL_FAKED_IMAGES`) are still reported as started and ready here.
 
 use std::collections::HashSet;
 
@@ -61,6 +63,58 @@ fn containers(pod: &Value, list: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Binds a pod the kubelet runs and gives it an IP; the kubelet reports its containers.
+fn schedule(ctx: &Ctx, pod: &Value) -> Result<(), StoreError> {
+    let bound = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if bound && pod.pointer("/status/podIP").is_some() {
+        return Ok(());
+    }
+    let mut next = pod.clone();
+    let now = meta::now_rfc3339();
+    next["spec"]["nodeName"] = json!(NODE_NAME);
+    let ip = match pod.pointer("/status/podIP").and_then(Value::as_str) {
+        Some(ip) => ip.to_owned(),
+        None => allocate_ip(ctx)?,
+    };
+    let old = pod.get("status").cloned().unwrap_or_else(|| json!({}));
+    let mut status = old.clone();
+    status["phase"] = old
+        .get("phase")
+        .cloned()
+        .unwrap_or_else(|| json!("Pending"));
+    if old.get("conditions").is_none() {
+        status["conditions"] = json!([condition("PodScheduled", &now)]);
+    }
+    status["hostIP"] = json!("127.0.0.1");
+    status["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
+    status["podIP"] = json!(ip);
+    status["podIPs"] = json!([{"ip": ip}]);
+    status["startTime"] = old.get("startTime").cloned().unwrap_or_else(|| json!(now));
+    status["qosClass"] = old
+        .get("qosClass")
+        .cloned()
+        .unwrap_or_else(|| json!("BestEffort"));
+    next["status"] = status;
+    crate::patch::apply::record_status_write(pod, &mut next, "kubelet");
+    let updated = ctx.store.update(&pods(), next)?;
+    if !bound {
+        let ns = meta::namespace(&updated).unwrap_or_default();
+        let name = meta::name(&updated).unwrap_or_default();
+        events::record(
+            &ctx.store,
+            &updated,
+            None,
+            Source::Scheduler,
+            "Scheduled",
+            &format!("Successfully assigned {ns}/{name} to {NODE_NAME}"),
+        );
+    }
+    Ok(())
+}
+
 /// Binds and starts a pod that is not running yet.
 pub(super) fn reconcile(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreError> {
     let Some(pod) = ctx.get(&pods(), r) else {
@@ -70,6 +124,9 @@ pub(super) fn reconcile(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreError> {
         && pod.pointer("/status/podIP").is_some();
     if deleting(&pod) || running {
         return Ok(());
+    }
+    if crate::kubelet::runs(&pod) {
+        return schedule(ctx, &pod);
     }
     let mut next = (*pod).clone();
     let now = meta::now_rfc3339();

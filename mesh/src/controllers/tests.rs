@@ -301,8 +301,9 @@ async fn statefulsets_daemonsets_and_default_service_accounts() {
                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}}, "template": template}}),
         )
         .expect("sts");
+    // A transitional faked image: these tests run the controllers without a kubelet.
     let ds_template = json!({"metadata": {"labels": {"app": "agent"}},
-                             "spec": {"containers": [{"name": "a", "image": "agent"}]}});
+                             "spec": {"containers": [{"name": "a", "image": "busybox"}]}});
     env.store
         .create(
             &key("apps", "daemonsets"),
