@@ -22,14 +22,19 @@ fn ip_text(n: u32) -> String {
     format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
 }
 
-/// The lowest pod IP no other pod holds.
+/// A pod IP no other pod holds, searched from a random point of the range (wrapping around),
+/// so that meshes sharing one machine (tests, a second state dir) rarely pick the same address
+/// and a deleted pod's address is not handed out again at once.
 fn allocate_ip(ctx: &Ctx) -> Result<String, StoreError> {
     let (all, _) = ctx.store.list(&pods(), None);
     let used: HashSet<&str> = all
         .iter()
         .filter_map(|p| p.pointer("/status/podIP").and_then(Value::as_str))
         .collect();
-    (FIRST_POD_IP..=LAST_POD_IP)
+    let size = LAST_POD_IP - FIRST_POD_IP + 1;
+    let start = u32::from_be_bytes(meta::random_bytes::<4>()) % size;
+    (0..size)
+        .map(|i| FIRST_POD_IP + (start + i) % size)
         .map(ip_text)
         .find(|ip| !used.contains(ip.as_str()))
         .ok_or_else(|| {

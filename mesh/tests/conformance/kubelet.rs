@@ -245,3 +245,103 @@ async fn a_crashing_container_is_restarted_and_its_restarts_counted() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_comes_from_the_pods_http_probe() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    let pod = |name: &str, path: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    probe: \"yes\"\nspec:\n  containers:\n  - name: web\n    image: docker.io/mccutchen/go-httpbin:v2.15.0\n    ports:\n    - name: http\n      containerPort: 8080\n    readinessProbe:\n      httpGet:\n        path: {path}\n        port: http\n      periodSeconds: 1\n      failureThreshold: 1\n"
+        )
+    };
+    let ok = env.write("ok.yaml", &pod("healthy", "/status/200"));
+    let bad = env.write("bad.yaml", &pod("failing", "/status/503"));
+    env.ok(&[
+        "apply",
+        "-f",
+        ok.to_str().unwrap(),
+        "-f",
+        bad.to_str().unwrap(),
+    ])
+    .await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod/healthy",
+        "--timeout=60s",
+    ])
+    .await;
+    // The failing probe was tried (its GET is in the container's log) and kept the pod unready.
+    let mut probed = false;
+    for _ in 0..100 {
+        let logs = env
+            .mesh()
+            .kubelet()
+            .logs("default", "failing", None)
+            .unwrap_or_default();
+        if logs
+            .iter()
+            .any(|l| l.contains("uri=\"/status/503\"") && l.contains("kube-probe"))
+        {
+            probed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(probed, "the kubelet never GET the readiness path");
+    let pods = env
+        .ok(&["get", "pods", "-l", "probe=yes", "--no-headers"])
+        .await;
+    let failing = pods.lines().find(|l| l.starts_with("failing")).unwrap();
+    let cells: Vec<&str> = failing.split_whitespace().collect();
+    assert_eq!(cells[1..3], ["0/1", "Running"], "{pods}");
+    let healthy = pods.lines().find(|l| l.starts_with("healthy")).unwrap();
+    assert!(healthy.contains(" 1/1 "), "{pods}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_come_back_and_serve_after_the_mesh_restarts() {
+    if kubectl_path().is_none() || !std::path::Path::new(HTTPBIN).exists() {
+        return;
+    }
+    let mut env = Env::start().await;
+    env.ok(&["apply", "-f", HTTPBIN]).await;
+    let ready = [
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "-l",
+        "app=httpbin",
+        "--timeout=60s",
+    ];
+    env.ok(&ready).await;
+    let ip_of = [
+        "get",
+        "pod",
+        "-l",
+        "app=httpbin",
+        "-o",
+        "jsonpath={.items[0].status.podIP}",
+    ];
+    let ip = env.ok(&ip_of).await;
+    env.restart().await;
+    // Stopping the mesh stopped the workload; the restarted mesh starts it again.
+    env.ok(&ready).await;
+    assert_eq!(env.ok(&ip_of).await, ip, "the pod keeps its IP");
+    let mut answered = None;
+    for _ in 0..100 {
+        if let Ok(r) = get(&format!("{ip}:8080"), "/headers").await {
+            answered = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, body) = answered.expect("httpbin answers after the restart");
+    assert_eq!(code, 200);
+    assert!(body.contains("\"X-Lab\""), "{body}");
+    env.stop().await;
+}
