@@ -292,7 +292,83 @@ async fn delay(seconds: &str, info: &RequestInfo) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// Starts httpbin on a free port; the task ends with the test's runtime.
+    async fn start() -> (SocketAddr, LogBuffer) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = LogBuffer::default();
+        tokio::spawn(serve(vec![listener], log.clone()));
+        (addr, log)
+    }
+
+    /// Sends a raw request; returns the status code and body.
+    async fn send(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "{head}\r\nHost: httpbin:8000\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        let code = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (code, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
+    }
+
+    #[tokio::test]
+    async fn anything_echoes_method_form_and_json() {
+        let (addr, log) = start().await;
+        let (code, body) = send(
+            addr,
+            "POST /anything/login?x=1&x=2 HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+            "username=jason",
+        )
+        .await;
+        assert_eq!(code, 200);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["args"]["x"], json!(["1", "2"]));
+        assert_eq!(v["form"]["username"], json!(["jason"]));
+        assert_eq!(v["data"], "username=jason");
+        assert_eq!(v["url"], "http://httpbin:8000/anything/login?x=1&x=2");
+
+        let (_, body) = send(
+            addr,
+            "PUT /anything HTTP/1.1\r\nContent-Type: application/json",
+            r#"{"a":1}"#,
+        )
+        .await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["json"], json!({"a": 1}));
+        assert!(log.lines().iter().any(|l| l.contains("method=\"PUT\"")));
+    }
+
+    #[tokio::test]
+    async fn headers_delay_and_errors() {
+        let (addr, _) = start().await;
+        let (code, body) = send(
+            addr,
+            "GET /headers HTTP/1.1\r\nx-forwarded-client-cert: By=spiffe://cluster.local/ns/default/sa/httpbin",
+            "",
+        )
+        .await;
+        assert_eq!(code, 200);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["headers"]["X-Forwarded-Client-Cert"],
+            json!(["By=spiffe://cluster.local/ns/default/sa/httpbin"])
+        );
+        let (code, body) = send(addr, "GET /delay/0 HTTP/1.1", "").await;
+        assert_eq!(code, 200);
+        assert!(body.contains("\"url\""), "{body}");
+        assert_eq!(send(addr, "GET /delay/soon HTTP/1.1", "").await.0, 400);
+        assert_eq!(send(addr, "POST /get HTTP/1.1", "").await.0, 405);
+        assert_eq!(send(addr, "GET /nowhere HTTP/1.1", "").await.0, 404);
+    }
 
     #[test]
     fn header_names_are_spelled_as_go_does() {
