@@ -82,6 +82,8 @@ struct Container {
     log: LogBuffer,
     task: Option<JoinHandle<()>>,
     created: Instant,
+    /// Crashes already reported with a `BackOff` event.
+    crashes_reported: u32,
 }
 
 impl Kubelet {
@@ -222,6 +224,7 @@ impl Kubelet {
                 log,
                 task,
                 created: Instant::now(),
+                crashes_reported: 0,
             });
         }
         PodRuntime {
@@ -233,6 +236,34 @@ impl Kubelet {
 
     /// Writes the status of every running pod whose reported status differs from the truth.
     fn report(&self, store: &Store) {
+        let mut crashed = Vec::new();
+        for p in self.lock().values_mut() {
+            for c in &mut p.containers {
+                let crashes = c
+                    .state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .crashes;
+                if crashes > c.crashes_reported {
+                    c.crashes_reported = crashes;
+                    crashed.push((p.namespace.clone(), p.name.clone(), c.name.clone()));
+                }
+            }
+        }
+        for (namespace, name, container) in crashed {
+            if let Ok(pod) = store.get(&pods(), Some(&namespace), &name) {
+                events::record_warning(
+                    store,
+                    &pod,
+                    Some(&format!("spec.containers{{{container}}}")),
+                    Source::Kubelet,
+                    "BackOff",
+                    &format!(
+                        "Back-off restarting failed container {container} in pod {name}_{namespace}"
+                    ),
+                );
+            }
+        }
         let wanted: Vec<(String, String, Vec<ContainerReport>)> = self
             .lock()
             .values()

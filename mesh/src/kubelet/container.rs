@@ -34,6 +34,8 @@ pub(super) struct ContainerState {
     pub waiting: Option<(String, String)>,
     /// The `terminated` state of the previous run, for `lastState`.
     pub last_terminated: Option<Value>,
+    /// How many times the workload has crashed (for the kubelet's `BackOff` events).
+    pub crashes: u32,
 }
 
 /// A container's shared state and what the supervisor needs to run it.
@@ -186,6 +188,7 @@ pub(super) async fn supervise(
             }}));
             s.started_at = None;
             s.ready = false;
+            s.crashes += 1;
             s.waiting = Some((
                 "CrashLoopBackOff".to_owned(),
                 format!(

@@ -243,6 +243,11 @@ async fn a_crashing_container_is_restarted_and_its_restarts_counted() {
         last.to_lowercase().contains("address already in use"),
         "the crash says why: {last}"
     );
+    let described = env.ok(&["describe", "pod", "clash"]).await;
+    assert!(
+        described.contains("Back-off restarting failed container"),
+        "{described}"
+    );
     env.stop().await;
 }
 
