@@ -87,9 +87,16 @@ struct Container {
 }
 
 impl Kubelet {
-    /// The log lines of a container of a running pod; `container` may be omitted when the pod
-    /// has exactly one. `None` when there is no such pod or container.
-    pub fn logs(&self, namespace: &str, pod: &str, container: Option<&str>) -> Option<Vec<String>> {
+    /// The log lines of a container of a running pod (of its previous run with `previous`, when
+    /// it was restarted); `container` may be omitted when the pod has exactly one. `None` when
+    /// there is no such pod, container or previous run.
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Option<Vec<String>> {
         let pods = self.lock();
         let runtime = pods
             .values()
@@ -99,7 +106,11 @@ impl Kubelet {
             None if runtime.containers.len() == 1 => runtime.containers.first()?,
             None => return None,
         };
-        Some(c.log.lines())
+        if previous {
+            c.log.previous()
+        } else {
+            Some(c.log.lines())
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PodRuntime>> {

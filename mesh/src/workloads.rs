@@ -86,10 +86,12 @@ impl Workload {
     }
 }
 
-/// Lines a container has written, newest last, at most [`LogBuffer::CAPACITY`] of them.
+/// Lines a container has written, newest last, at most [`LogBuffer::CAPACITY`] of them, and
+/// the lines of its previous run (`kubectl logs --previous`).
 #[derive(Clone, Debug, Default)]
 pub struct LogBuffer {
     lines: Arc<Mutex<VecDeque<String>>>,
+    previous: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 impl LogBuffer {
@@ -115,6 +117,27 @@ impl LogBuffer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines.iter().cloned().collect()
+    }
+
+    /// Starts a new run: the current lines become the previous run's, the current log is empty.
+    pub fn rotate(&self) {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let old: Vec<String> = lines.drain(..).collect();
+        *self
+            .previous
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(old);
+    }
+
+    /// The lines of the previous run; `None` when the container has not been restarted.
+    pub fn previous(&self) -> Option<Vec<String>> {
+        self.previous
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -148,5 +171,16 @@ mod tests {
         let lines = log.lines();
         assert_eq!(lines.len(), LogBuffer::CAPACITY);
         assert_eq!(lines[0], "line 2");
+    }
+
+    #[test]
+    fn a_restart_keeps_the_previous_runs_lines_apart() {
+        let log = LogBuffer::default();
+        assert_eq!(log.previous(), None);
+        log.push("first run".into());
+        log.rotate();
+        log.push("second run".into());
+        assert_eq!(log.lines(), ["second run"]);
+        assert_eq!(log.previous(), Some(vec!["first run".to_owned()]));
     }
 }

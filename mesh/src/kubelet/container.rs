@@ -156,6 +156,7 @@ pub(super) async fn supervise(
         if !first {
             // Counted when the container is started again, as a kubelet counts restarts.
             reporter.update(&|s| s.restart_count += 1);
+            log.rotate();
         }
         first = false;
         let started = meta::now_rfc3339();

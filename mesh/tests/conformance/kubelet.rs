@@ -117,7 +117,7 @@ async fn httpbin_sample_serves_on_its_pod_ip_and_stops_with_its_pod() {
     let logs = env
         .mesh()
         .kubelet()
-        .logs("default", &pod_name, Some("httpbin"))
+        .logs("default", &pod_name, Some("httpbin"), false)
         .expect("the container has a log");
     assert!(
         logs.iter()
@@ -243,6 +243,17 @@ async fn a_crashing_container_is_restarted_and_its_restarts_counted() {
         last.to_lowercase().contains("address already in use"),
         "the crash says why: {last}"
     );
+    // The restarted container's previous run is kept apart from the current one.
+    let kubelet = env.mesh().kubelet();
+    let previous: Vec<String> = ["a", "b"]
+        .iter()
+        .filter_map(|c| kubelet.logs("default", "clash", Some(c), true))
+        .flatten()
+        .collect();
+    assert!(
+        previous.iter().any(|l| l.contains("container crashed")),
+        "{previous:?}"
+    );
     let described = env.ok(&["describe", "pod", "clash"]).await;
     assert!(
         described.contains("Back-off restarting failed container"),
@@ -285,7 +296,7 @@ async fn readiness_comes_from_the_pods_http_probe() {
         let logs = env
             .mesh()
             .kubelet()
-            .logs("default", "failing", None)
+            .logs("default", "failing", None, false)
             .unwrap_or_default();
         if logs
             .iter()
