@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::watch as signal;
@@ -32,6 +32,38 @@ pub type Body = BoxBody<Bytes, Infallible>;
 
 /// The largest request body accepted (as on a real API server: 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// How much of an oversized body is read and thrown away before the 413 is sent: a client
+/// still sending when the connection closes would lose the answer (hyper reports an
+/// incomplete message), so the rest is drained first, up to this much.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a request body of at most [`MAX_BODY`] bytes; a larger one is drained (up to
+/// [`DRAIN_LIMIT`]) and answered with 413.
+async fn read_body<B>(mut body: B) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen <= MAX_BODY {
+                bytes.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok(Bytes::from(bytes))
+}
 
 /// Everything a request handler needs.
 pub struct ApiState {
@@ -159,18 +191,9 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return error_response(&ApiError::too_large(MAX_BODY));
-            }
-            return error_response(&ApiError::bad_request(format!(
-                "could not read the request body: {e}"
-            )));
-        }
+    let body = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error_response(&e),
     };
     let call = Call {
         method: parts.method,
