@@ -133,3 +133,65 @@ async fn kube_client_lists_patches_and_watches() {
     drop(events);
     env.stop().await;
 }
+
+/// A watch with a label selector sees an object leave the selection as DELETED and come back
+/// as ADDED, as a Kubernetes API server's watch cache reports it (`kubectl get -l … -w` relies
+/// on this to drop rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_watch_reports_objects_leaving_and_entering_the_selection() {
+    let env = Env::start().await;
+    let client = env.kube_client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = cms
+        .create(&PostParams::default(), &config_map("moving", "1"))
+        .await
+        .expect("create");
+    let rv = created.metadata.resource_version.clone().expect("rv");
+    let mut events = cms
+        .watch(&WatchParams::default().labels("app=demo"), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let relabel = |app: &'static str| {
+        let cms = cms.clone();
+        async move {
+            cms.patch(
+                "moving",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"labels": {"app": app}}})),
+            )
+            .await
+            .expect("relabel")
+        }
+    };
+    relabel("other").await;
+    // A change outside the selection is not reported at all.
+    cms.patch(
+        "moving",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"data": {"key": "2"}})),
+    )
+    .await
+    .expect("patch");
+    relabel("demo").await;
+    cms.delete("moving", &Default::default())
+        .await
+        .expect("delete");
+
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        // Without the selection bookkeeping the third event never comes: fail, don't hang.
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.try_next())
+            .await
+            .unwrap_or_else(|_| panic!("no further event after {seen:?}"))
+            .expect("watch ok")
+            .expect("an event");
+        seen.push(match event {
+            WatchEvent::Added(cm) => format!("ADDED {}", cm.data.unwrap_or_default()["key"]),
+            WatchEvent::Modified(cm) => format!("MODIFIED {}", cm.data.unwrap_or_default()["key"]),
+            WatchEvent::Deleted(cm) => format!("DELETED {}", cm.data.unwrap_or_default()["key"]),
+            other => format!("{other:?}"),
+        });
+    }
+    assert_eq!(seen, ["DELETED 1", "ADDED 2", "DELETED 2"]);
+}

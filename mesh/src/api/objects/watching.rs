@@ -1,6 +1,7 @@
 //! Watch streams: one JSON event per line over a chunked response, until the client leaves,
 //! `timeoutSeconds` passes or the server shuts down.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use super::{ApiResult, selectors};
 use crate::api::table::{self, IncludeObject};
 use crate::api::{ApiError, ApiState, Body, Call, Target};
 use crate::kinds::Kind;
-use crate::store::{StoreError, Watch, WatchEvent};
+use crate::store::{EventType, StoreError, Watch, WatchEvent};
 
 struct Stream {
     watch: Watch,
@@ -27,6 +28,21 @@ struct Stream {
     table: Option<IncludeObject>,
     sent_columns: bool,
     finished: bool,
+    /// Objects (namespace, name) this watcher currently sees through its selectors, so an
+    /// object that stops matching is reported DELETED and one that starts matching ADDED,
+    /// as a Kubernetes API server's watch cache does.
+    selected: HashSet<(String, String)>,
+}
+
+fn object_key(object: &Value) -> (String, String) {
+    let meta = |k: &str| {
+        object
+            .pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    (meta("namespace"), meta("name"))
 }
 
 fn line(value: &Value) -> Bytes {
@@ -59,6 +75,28 @@ impl Stream {
         line(&json!({"type": event.kind, "object": object}))
     }
 
+    /// What this watcher reports for a change, given its selectors: nothing, or the event
+    /// type as seen through the selection (leaving it is a deletion, entering it an addition).
+    fn selected_event(&mut self, event: &WatchEvent) -> Option<EventType> {
+        let matches = self.labels.matches(&event.object) && self.fields.matches(&event.object);
+        let key = object_key(&event.object);
+        let was_selected = self.selected.contains(&key);
+        match (event.kind, matches) {
+            (EventType::Deleted, _) => {
+                (self.selected.remove(&key) || matches).then_some(EventType::Deleted)
+            }
+            (_, true) => {
+                self.selected.insert(key);
+                Some(if was_selected {
+                    event.kind
+                } else {
+                    EventType::Added
+                })
+            }
+            (_, false) => self.selected.remove(&key).then_some(EventType::Deleted),
+        }
+    }
+
     async fn next_line(&mut self) -> Option<Bytes> {
         if self.finished || *self.shutdown.borrow() {
             return None;
@@ -83,7 +121,8 @@ impl Stream {
                     return Some(line(&json!({"type": "ERROR", "object": status})));
                 }
                 Some(Ok(event)) => {
-                    if self.labels.matches(&event.object) && self.fields.matches(&event.object) {
+                    if let Some(kind) = self.selected_event(&event) {
+                        let event = WatchEvent { kind, ..event };
                         return Some(self.encode(&event));
                     }
                 }
@@ -121,6 +160,12 @@ pub(super) fn watch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
         }
         Err(e) => return Err(e.into()),
     };
+    let (current, _) = state.store.list(&key, t.namespace.as_deref());
+    let selected = current
+        .iter()
+        .filter(|o| labels.matches(o) && fields.matches(o))
+        .map(|o| object_key(o))
+        .collect();
     let mut stream = Stream {
         watch,
         shutdown: state.shutdown.clone(),
@@ -131,6 +176,7 @@ pub(super) fn watch(state: &ApiState, call: &Call, t: &Target) -> ApiResult {
         table,
         sent_columns: false,
         finished: false,
+        selected,
     };
     let first = gone.map(|e| {
         stream.finished = true;
