@@ -374,16 +374,8 @@ impl Store {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Arc<Value>> {
-        let inner = self.lock();
-        inner
-            .objects
-            .get(resource)
-            .and_then(|m| m.get(&(namespace.unwrap_or("").to_owned(), name.to_owned())))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                resource: resource.clone(),
-                name: name.to_owned(),
-            })
+        let id = (namespace.unwrap_or("").to_owned(), name.to_owned());
+        Self::existing(&self.lock(), resource, &id)
     }
 
     /// Lists objects of a resource (all namespaces when `namespace` is `None`), sorted by namespace
@@ -450,14 +442,7 @@ impl Store {
             m.remove("deletionTimestamp");
         }
         let object = Arc::new(object);
-        self.commit_put(&mut inner, resource, id, &object, rv)?;
-        self.publish(
-            &mut inner,
-            EventType::Added,
-            resource,
-            Arc::clone(&object),
-            rv,
-        );
+        self.commit_put(&mut inner, EventType::Added, resource, id, &object, rv)?;
         Ok(object)
     }
 
@@ -475,17 +460,7 @@ impl Store {
             .to_owned();
         let id = object_id(&object);
         let mut inner = self.lock();
-        let Some(old) = inner
-            .objects
-            .get(resource)
-            .and_then(|m| m.get(&id))
-            .cloned()
-        else {
-            return Err(StoreError::NotFound {
-                resource: resource.clone(),
-                name,
-            });
-        };
+        let old = Self::existing(&inner, resource, &id)?;
         let old_rv = meta::meta_str(&old, "resourceVersion")
             .unwrap_or("")
             .to_owned();
@@ -529,14 +504,7 @@ impl Store {
             m.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
         let object = Arc::new(object);
-        self.commit_put(&mut inner, resource, id, &object, rv)?;
-        self.publish(
-            &mut inner,
-            EventType::Modified,
-            resource,
-            Arc::clone(&object),
-            rv,
-        );
+        self.commit_put(&mut inner, EventType::Modified, resource, id, &object, rv)?;
         Ok(object)
     }
 
@@ -553,17 +521,7 @@ impl Store {
     ) -> Result<Arc<Value>> {
         let id = (namespace.unwrap_or("").to_owned(), name.to_owned());
         let mut inner = self.lock();
-        let Some(old) = inner
-            .objects
-            .get(resource)
-            .and_then(|m| m.get(&id))
-            .cloned()
-        else {
-            return Err(StoreError::NotFound {
-                resource: resource.clone(),
-                name: name.to_owned(),
-            });
-        };
+        let old = Self::existing(&inner, resource, &id)?;
         if meta::meta_str(&old, "deletionTimestamp").is_some() {
             return Ok(old);
         }
@@ -579,14 +537,7 @@ impl Store {
             m.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
         let object = Arc::new(object);
-        self.commit_put(&mut inner, resource, id, &object, rv)?;
-        self.publish(
-            &mut inner,
-            EventType::Modified,
-            resource,
-            Arc::clone(&object),
-            rv,
-        );
+        self.commit_put(&mut inner, EventType::Modified, resource, id, &object, rv)?;
         Ok(object)
     }
 
@@ -602,17 +553,7 @@ impl Store {
     ) -> Result<Arc<Value>> {
         let id = (namespace.unwrap_or("").to_owned(), name.to_owned());
         let mut inner = self.lock();
-        let Some(old) = inner
-            .objects
-            .get(resource)
-            .and_then(|m| m.get(&id))
-            .cloned()
-        else {
-            return Err(StoreError::NotFound {
-                resource: resource.clone(),
-                name: name.to_owned(),
-            });
-        };
+        let old = Self::existing(&inner, resource, &id)?;
         if let Some(uid) = &preconditions.uid
             && meta::meta_str(&old, "uid") != Some(uid.as_str())
         {
@@ -823,12 +764,27 @@ impl Store {
         let _ = self.events.send(event);
     }
 
-    /// Makes `object` (at resourceVersion `rv`) durable, then visible in memory.
+    /// The stored object with this id, or `NotFound` naming it.
+    fn existing(inner: &Inner, resource: &ResourceKey, id: &ObjectId) -> Result<Arc<Value>> {
+        inner
+            .objects
+            .get(resource)
+            .and_then(|m| m.get(id))
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                resource: resource.clone(),
+                name: id.1.clone(),
+            })
+    }
+
+    /// Makes `object` (at resourceVersion `rv`) durable, then visible in memory, then tells
+    /// watchers (`kind`).
     ///
     /// Nothing changes when the log append fails.
     fn commit_put(
         &self,
         inner: &mut Inner,
+        kind: EventType,
         resource: &ResourceKey,
         id: ObjectId,
         object: &Arc<Value>,
@@ -844,6 +800,7 @@ impl Store {
             .insert(id, Arc::clone(object));
         inner.resource_version = rv;
         Self::maybe_compact(inner);
+        self.publish(inner, kind, resource, Arc::clone(object), rv);
         Ok(())
     }
 
