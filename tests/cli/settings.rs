@@ -105,40 +105,7 @@ fn a_broken_settings_file_is_named_and_the_reference_mesh_used() {
 fn a_cluster_chosen_in_the_tui_is_confirmed_remembered_and_used_next_time() {
     let env = Env::new();
     std::fs::write(env.path("kubeconfig"), TWO_DEAD_CLUSTERS).unwrap();
-    let tmux = Tmux::new();
-    let sandbox = |var: &str, rel: &str| format!("{var}={}", env.path(rel).display());
-    let command = [
-        "/usr/bin/env".to_string(),
-        "-i".into(),
-        "TERM=xterm-256color".into(),
-        sandbox("HOME", "home"),
-        sandbox("XDG_DATA_HOME", "data"),
-        sandbox("XDG_STATE_HOME", "state"),
-        sandbox("XDG_CONFIG_HOME", "config"),
-        sandbox("KUBECONFIG", "kubeconfig"),
-        sandbox("PATH", "bin"),
-        env!("CARGO_BIN_EXE_meshwork").into(),
-        "--context".into(),
-        "alpha".into(),
-    ];
-    let mut args = vec![
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "110",
-        "-y",
-        "32",
-        "--",
-    ];
-    args.extend(command.iter().map(String::as_str));
-    let started = tmux.run(&args);
-    assert!(
-        started.status.success(),
-        "tmux: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    let tmux = Tmux::start_meshwork(&env, "kubeconfig", &["--context", "alpha"]);
     tmux.wait_for(&["cluster (context alpha)", "t target"]);
 
     // The picker lists both contexts, alpha in use.

@@ -21,6 +21,45 @@ impl Tmux {
         }
     }
 
+    /// Starts `meshwork ARGS` in a 110x32 tmux session whose environment is only the test's
+    /// sandbox (HOME, XDG dirs, PATH = the sandbox's bin/, KUBECONFIG = `kubeconfig` in it).
+    pub(crate) fn start_meshwork(env: &Env, kubeconfig: &str, meshwork_args: &[&str]) -> Self {
+        let tmux = Self::new();
+        let sandbox = |var: &str, rel: &str| format!("{var}={}", env.path(rel).display());
+        let mut command = vec![
+            "/usr/bin/env".to_string(),
+            "-i".into(),
+            "TERM=xterm-256color".into(),
+            sandbox("HOME", "home"),
+            sandbox("XDG_DATA_HOME", "data"),
+            sandbox("XDG_STATE_HOME", "state"),
+            sandbox("XDG_CONFIG_HOME", "config"),
+            sandbox("KUBECONFIG", kubeconfig),
+            sandbox("PATH", "bin"),
+            env!("CARGO_BIN_EXE_meshwork").into(),
+        ];
+        command.extend(meshwork_args.iter().map(ToString::to_string));
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "110",
+            "-y",
+            "32",
+            "--",
+        ];
+        args.extend(command.iter().map(String::as_str));
+        let started = tmux.run(&args);
+        assert!(
+            started.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        tmux
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-L")
@@ -72,39 +111,7 @@ impl Drop for Tmux {
 fn a_learner_opens_lab_0_runs_its_checks_and_quits() {
     let env = Env::new();
     env.fake_tool("kubectl", "echo 'Client Version: v1.32.4'");
-    let tmux = Tmux::new();
-    let sandbox = |var: &str, rel: &str| format!("{var}={}", env.path(rel).display());
-    let command = [
-        "/usr/bin/env".to_string(),
-        "-i".into(),
-        "TERM=xterm-256color".into(),
-        sandbox("HOME", "home"),
-        sandbox("XDG_DATA_HOME", "data"),
-        sandbox("XDG_STATE_HOME", "state"),
-        sandbox("KUBECONFIG", "no-such-kubeconfig"),
-        sandbox("PATH", "bin"),
-        env!("CARGO_BIN_EXE_meshwork").into(),
-        "--target".into(),
-        "cluster".into(),
-    ];
-    let mut args = vec![
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "110",
-        "-y",
-        "32",
-        "--",
-    ];
-    args.extend(command.iter().map(String::as_str));
-    let started = tmux.run(&args);
-    assert!(
-        started.status.success(),
-        "tmux: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    let tmux = Tmux::start_meshwork(&env, "no-such-kubeconfig", &["--target", "cluster"]);
 
     // Home: the lab list, and the target named with its state.
     tmux.wait_for(&[
