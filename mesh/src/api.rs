@@ -6,6 +6,7 @@ mod objects;
 pub mod protobuf;
 pub mod selector;
 pub mod status;
+mod streams;
 pub mod table;
 pub mod tls;
 
@@ -79,6 +80,10 @@ pub struct ApiState {
     pub(crate) allocation: std::sync::Mutex<()>,
     /// The kinds served now: built-ins plus those of the stored CRDs.
     pub kinds: kinds::Registry,
+    /// The kubelet: container logs and exec.
+    pub kubelet: crate::kubelet::Kubelet,
+    /// The mesh's network (port-forward connects through it).
+    pub network: crate::net::Network,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -190,6 +195,20 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    // Logs, exec and port-forward stream (and may upgrade the connection): they take the
+    // request before its body is read.
+    if let [
+        "api",
+        "v1",
+        "namespaces",
+        namespace,
+        "pods",
+        pod,
+        sub @ ("log" | "exec" | "attach" | "portforward"),
+    ] = segs.as_slice()
+    {
+        return streams::handle(state, req, query, namespace, pod, sub).await;
+    }
     let (parts, body) = req.into_parts();
     let body = match read_body(body).await {
         Ok(bytes) => bytes,

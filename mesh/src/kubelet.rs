@@ -9,9 +9,6 @@
 //! `ImagePullBackOff`, with a Warning Event listing the images the mesh can run. Deleting a pod
 //! stops its tasks and frees its ports; stopping the mesh stops every task.
 //!
-//! Pods whose containers all use [`crate::workloads::TRANSITIONAL_FAKED_IMAGES`] are left to the
-//! pod controller, which still reports them as running (see that switch).
-//!
 //! Modules:
 //! - [`container`]: a container's supervisor task and readiness probe.
 
@@ -31,8 +28,9 @@ use self::container::{ContainerState, Probe, Spec};
 use crate::controllers::events::{self, Source};
 use crate::controllers::pods;
 use crate::meta;
+use crate::net::Network;
 use crate::store::{EventType, Store};
-use crate::workloads::{self, ImageSupport, LogBuffer};
+use crate::workloads::{self, ImageSupport, LogBuffer, PodContext};
 
 /// How long a container with an image the mesh cannot run shows `ErrImagePull` before
 /// `ImagePullBackOff`.
@@ -40,26 +38,43 @@ const PULL_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(2);
 /// How often the kubelet re-reports status without being told something changed.
 const TICK: Duration = Duration::from_secs(1);
 
-/// Whether the kubelet runs this pod (any container not on the transitional faked list).
-pub(crate) fn runs(pod: &Value) -> bool {
-    pod.pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-                workloads::classify(image) != ImageSupport::Transitional
-            })
-        })
-}
-
 /// A handle on the running kubelet (cheap to clone).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Kubelet {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Default)]
+/// Why a command cannot be run in a container (`kubectl exec`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// No running pod of that name.
+    #[error("pod {0} is not running on this node")]
+    NoPod(String),
+    /// The pod has several containers and none was named.
+    #[error("a container name must be specified for pod {pod}, choose one of: [{choices}]")]
+    ContainerRequired {
+        /// The pod.
+        pod: String,
+        /// Its containers, space-separated.
+        choices: String,
+    },
+    /// No such container in the pod.
+    #[error("container {container} is not valid for pod {pod}")]
+    NoContainer {
+        /// The pod.
+        pod: String,
+        /// The container asked for.
+        container: String,
+    },
+    /// The container exists but is not running (image not available, crashed, waiting).
+    #[error("container not found (\"{0}\")")]
+    NotRunning(String),
+}
+
+#[derive(Debug)]
 struct Inner {
+    /// The network the workloads connect through.
+    network: Network,
     /// Running pods by uid.
     pods: Mutex<HashMap<String, PodRuntime>>,
     /// Poked by container supervisors when a container's state changes.
@@ -75,6 +90,8 @@ struct PodRuntime {
 
 #[derive(Debug)]
 struct Container {
+    /// What the workload runs with (also used by `kubectl exec`).
+    context: PodContext,
     name: String,
     image: String,
     support: ImageSupport,
@@ -87,6 +104,85 @@ struct Container {
 }
 
 impl Kubelet {
+    /// A kubelet whose workloads connect through `network`.
+    pub fn new(network: Network) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                network,
+                pods: Mutex::default(),
+                changed: Arc::default(),
+            }),
+        }
+    }
+
+    /// The context `kubectl exec` runs a command in: a running container of a running pod
+    /// (`container` may be omitted when the pod has exactly one).
+    pub fn exec_context(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Result<PodContext, ExecError> {
+        let pods = self.lock();
+        let runtime = pods
+            .values()
+            .find(|p| p.namespace == namespace && p.name == pod)
+            .ok_or_else(|| ExecError::NoPod(pod.to_owned()))?;
+        let c = match container {
+            Some(name) => runtime
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| ExecError::NoContainer {
+                    pod: pod.to_owned(),
+                    container: name.to_owned(),
+                })?,
+            None => match runtime.containers.as_slice() {
+                [only] => only,
+                all => {
+                    return Err(ExecError::ContainerRequired {
+                        pod: pod.to_owned(),
+                        choices: all
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    });
+                }
+            },
+        };
+        let running = c
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .started_at
+            .is_some();
+        if !running {
+            return Err(ExecError::NotRunning(c.name.clone()));
+        }
+        Ok(c.context.clone())
+    }
+
+    /// The log of a container of a running pod, to follow (`kubectl logs -f`): the lines so far
+    /// and a receiver of new ones. `None` as for [`Self::logs`].
+    pub fn follow_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Option<(Vec<String>, tokio::sync::broadcast::Receiver<String>)> {
+        let pods = self.lock();
+        let runtime = pods
+            .values()
+            .find(|p| p.namespace == namespace && p.name == pod)?;
+        let c = match container {
+            Some(name) => runtime.containers.iter().find(|c| c.name == name)?,
+            None if runtime.containers.len() == 1 => runtime.containers.first()?,
+            None => return None,
+        };
+        Some(c.log.follow())
+    }
+
     /// The log lines of a container of a running pod (of its previous run with `previous`, when
     /// it was restarted); `container` may be omitted when the pod has exactly one. `None` when
     /// there is no such pod, container or previous run.
@@ -133,7 +229,7 @@ impl Kubelet {
             }
             return;
         }
-        if self.lock().contains_key(uid) || !runs(pod) {
+        if self.lock().contains_key(uid) {
             return;
         }
         let bound = pod
@@ -174,11 +270,26 @@ impl Kubelet {
                 .to_owned();
             let support = workloads::classify(&image);
             let path = format!("spec.containers{{{name}}}");
+            let log = LogBuffer::default();
+            let context = PodContext {
+                namespace: meta::namespace(pod).unwrap_or("default").to_owned(),
+                pod: meta::name(pod).unwrap_or("").to_owned(),
+                container: name.clone(),
+                ip,
+                service_account: pod
+                    .pointer("/spec/serviceAccountName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_owned(),
+                env: environment(pod, spec, ip),
+                command: command_line(spec),
+                network: self.inner.network.clone(),
+                log: log.clone(),
+            };
             let say = |reason: &str, message: &str| {
                 events::record(store, pod, Some(&path), Source::Kubelet, reason, message);
             };
             let state = Arc::new(Mutex::new(ContainerState::default()));
-            let log = LogBuffer::default();
             let mut task = None;
             match support {
                 ImageSupport::Builtin(workload) => {
@@ -189,28 +300,21 @@ impl Kubelet {
                     say("Created", &format!("Created container: {name}"));
                     let mut ports = declared_ports(spec);
                     if ports.is_empty() {
-                        ports.push(workload.default_port());
+                        ports.extend_from_slice(workload.default_ports());
                     }
                     let spec = Spec {
                         workload,
                         ip,
                         ports,
                         probe: Probe::of(spec),
+                        context: context.clone(),
                     };
                     task = Some(tokio::spawn(container::supervise(
                         spec,
                         Arc::clone(&state),
-                        log.clone(),
                         Arc::clone(&self.inner.changed),
                     )));
                     say("Started", &format!("Started container {name}"));
-                }
-                ImageSupport::Transitional => {
-                    if let Ok(mut s) = state.lock() {
-                        s.started_at = Some(meta::now_rfc3339());
-                        s.ready = true;
-                        s.container_id = format!("meshwork://transitional-{name}");
-                    }
                 }
                 ImageSupport::Unavailable => {
                     say("Pulling", &format!("Pulling image \"{image}\""));
@@ -228,6 +332,7 @@ impl Kubelet {
                 }
             }
             containers.push(Container {
+                context,
                 name,
                 image,
                 support,
@@ -302,6 +407,75 @@ impl Kubelet {
             }
         }
     }
+}
+
+/// The container's main process: `command` and `args` as given (empty when neither is set:
+/// the workload then runs the image's default).
+fn command_line(container: &Value) -> Vec<String> {
+    let strings = |field: &str| -> Vec<String> {
+        container
+            .get(field)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut line = strings("command");
+    line.extend(strings("args"));
+    line
+}
+
+/// The environment a container's processes see: what every container has, then the
+/// container's `env` (literal values and the `fieldRef`s the mesh knows; others are left out).
+fn environment(pod: &Value, container: &Value, ip: IpAddr) -> Vec<(String, String)> {
+    let name = meta::name(pod).unwrap_or("").to_owned();
+    let mut env = vec![
+        (
+            "PATH".to_owned(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        ),
+        ("HOSTNAME".to_owned(), name),
+        ("HOME".to_owned(), "/root".to_owned()),
+        ("KUBERNETES_SERVICE_HOST".to_owned(), "10.96.0.1".to_owned()),
+        ("KUBERNETES_SERVICE_PORT".to_owned(), "443".to_owned()),
+    ];
+    for var in container
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(key) = var.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = if let Some(v) = var.get("value").and_then(Value::as_str) {
+            Some(v.to_owned())
+        } else if let Some(path) = var
+            .pointer("/valueFrom/fieldRef/fieldPath")
+            .and_then(Value::as_str)
+        {
+            match path {
+                "status.podIP" => Some(ip.to_string()),
+                "status.hostIP" => Some("127.0.0.1".to_owned()),
+                "spec.nodeName" => Some(crate::seed::NODE_NAME.to_owned()),
+                "spec.serviceAccountName" => pod
+                    .pointer("/spec/serviceAccountName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                other => meta::field_text(pod, other),
+            }
+        } else {
+            None
+        };
+        if let Some(value) = value {
+            env.push((key.to_owned(), value));
+        }
+    }
+    env
 }
 
 fn declared_ports(container: &Value) -> Vec<u16> {
@@ -449,8 +623,12 @@ fn pod_status(pod: &Value, reports: &[ContainerReport]) -> Value {
 }
 
 /// Starts the kubelet; it runs until `shutdown` flips to true, then stops every container.
-pub(crate) fn start(store: Store, shutdown: signal::Receiver<bool>) -> (Kubelet, JoinHandle<()>) {
-    let kubelet = Kubelet::default();
+pub(crate) fn start(
+    store: Store,
+    network: Network,
+    shutdown: signal::Receiver<bool>,
+) -> (Kubelet, JoinHandle<()>) {
+    let kubelet = Kubelet::new(network);
     let task = tokio::spawn(run(kubelet.clone(), store, shutdown));
     (kubelet, task)
 }

@@ -15,7 +15,8 @@
 //! - [`meta`]: metadata helpers (uids, timestamps, ages, labels).
 //! - [`lifecycle`]: the mesh as a background process (state dir, start detached, status, stop).
 //! - [`kubelet`]: runs pods' containers as built-in [`workloads`] and reports their status.
-//! - [`workloads`]: the built-in programs container images select (httpbin, …).
+//! - [`workloads`]: the built-in programs container images select (httpbin, Bookinfo, …).
+//! - [`net`]: service networking: names, ClusterIP routing, NodePort and LoadBalancer ports.
 
 pub mod api;
 mod controllers;
@@ -23,6 +24,7 @@ pub mod kinds;
 pub mod kubelet;
 pub mod lifecycle;
 pub mod meta;
+pub mod net;
 pub mod patch;
 mod seed;
 mod server;
@@ -99,6 +101,7 @@ pub struct Mesh {
     server: tokio::task::JoinHandle<()>,
     controllers: tokio::task::JoinHandle<()>,
     kubelet: kubelet::Kubelet,
+    network: net::Network,
     kubelet_task: tokio::task::JoinHandle<()>,
 }
 
@@ -131,6 +134,11 @@ impl Mesh {
     /// The object store (for in-process controllers and tests).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The mesh's network (resolve names, connect as a pod or from the host).
+    pub fn network(&self) -> &net::Network {
+        &self.network
     }
 
     /// The kubelet running the pods' containers (logs of a container, …).
@@ -181,7 +189,11 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
     let kubeconfig = state_dir.join(api::tls::KUBECONFIG);
     api::tls::write_private(&kubeconfig, credentials.kubeconfig(&url).as_bytes())?;
     let (stop, shutdown) = signal::channel(false);
+    let network = net::Network::new(store.clone());
+    let (kubelet, kubelet_task) = kubelet::start(store.clone(), network.clone(), shutdown.clone());
     let state = Arc::new(ApiState {
+        kubelet: kubelet.clone(),
+        network: network.clone(),
         store: store.clone(),
         credentials: credentials.clone(),
         server_address: addr.to_string(),
@@ -191,7 +203,6 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
     });
     let tls = credentials.server_config()?;
     let server = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
-    let (kubelet, kubelet_task) = kubelet::start(store.clone(), shutdown.clone());
     let controllers = tokio::spawn(controllers::run(store.clone(), shutdown));
     // Namespaces that were Terminating when the mesh stopped finish deleting now.
     let (namespaces, _) = store.list(&store::ResourceKey::new("", "v1", "namespaces"), None);
@@ -226,6 +237,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         server,
         controllers,
         kubelet,
+        network,
         kubelet_task,
     })
 }

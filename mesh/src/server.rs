@@ -66,7 +66,8 @@ async fn connection(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(tls), service);
+        .serve_connection(TokioIo::new(tls), service)
+        .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {

@@ -8,13 +8,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance {
+    mod apps;
     mod crds;
     pub mod harness;
     mod hostile;
     mod kube_client;
     mod kubectl;
     mod kubelet;
+    mod network;
     mod server_side_apply;
+    mod streams;
     mod validation;
     mod workloads;
 }

@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::meta;
-use crate::workloads::{LogBuffer, Workload};
+use crate::workloads::{PodContext, Termination, Workload};
 
 /// The first wait before restarting a crashed container; it doubles up to [`MAX_BACKOFF`].
 /// (A real kubelet starts at 10 s; the reference mesh is a teaching tool and restarts sooner.)
@@ -49,6 +49,8 @@ pub(super) struct Spec {
     pub ports: Vec<u16>,
     /// The readiness probe, when the container declares an `httpGet` one.
     pub probe: Option<Probe>,
+    /// What the workload runs with.
+    pub context: PodContext,
 }
 
 /// A readiness probe's `httpGet`, resolved against the container's ports.
@@ -142,12 +144,8 @@ impl Probe {
 
 /// Runs a container until the task is aborted: binds its ports, runs the workload, probes
 /// readiness, and after a crash waits with back-off and starts it again.
-pub(super) async fn supervise(
-    spec: Spec,
-    state: Arc<Mutex<ContainerState>>,
-    log: LogBuffer,
-    changed: Arc<Notify>,
-) {
+pub(super) async fn supervise(spec: Spec, state: Arc<Mutex<ContainerState>>, changed: Arc<Notify>) {
+    let log = spec.context.log.clone();
     let reporter = Reporter { state, changed };
     let update = |f: &dyn Fn(&mut ContainerState)| reporter.update(f);
     let mut backoff = FIRST_BACKOFF;
@@ -170,21 +168,25 @@ pub(super) async fn supervise(
                     s.ready = spec.probe.is_none();
                 });
                 tokio::select! {
-                    result = spec.workload.run(listeners, log.clone()) => result,
-                    () = probe_loop(spec.probe.clone(), spec.ip, &reporter) => Ok(()),
+                    ended = spec.workload.run(listeners, spec.context.clone()) => ended,
+                    () = probe_loop(spec.probe.clone(), spec.ip, &reporter) => {
+                        Termination::error("the readiness probe stopped")
+                    }
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => Termination::error(e),
         };
-        let message = match outcome {
-            Ok(()) => "the workload exited".to_owned(),
-            Err(e) => e,
-        };
-        log.push(format!("meshwork: container crashed: {message}"));
+        let Termination { exit_code, message } = outcome;
+        let reason = if exit_code == 0 { "Completed" } else { "Error" };
+        if exit_code != 0 {
+            log.push(format!(
+                "meshwork: container exited with code {exit_code}: {message}"
+            ));
+        }
         let finished = meta::now_rfc3339();
         update(&|s| {
             s.last_terminated = Some(json!({"terminated": {
-                "exitCode": 1, "reason": "Error", "message": message,
+                "exitCode": exit_code, "reason": reason, "message": message,
                 "startedAt": started, "finishedAt": finished, "containerID": id,
             }}));
             s.started_at = None;

@@ -1,0 +1,1 @@
+//! Bookinfo, nginx and the client workloads, driven through the real kubectl.

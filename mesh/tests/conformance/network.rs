@@ -1,0 +1,1 @@
+//! Service networking: names, ClusterIP routing, NodePort and LoadBalancer ports.

@@ -1,0 +1,1 @@
+//! kubectl logs, exec and port-forward against the reference mesh.
