@@ -33,11 +33,16 @@ fn deployment(name: &str, replicas: i64, image: &str) -> Value {
     })
 }
 
-/// A store with the default namespace and the controllers running on it.
+/// Images of a real built-in workload (httpbin), in two versions for rollouts.
+const IMAGE: &str = "docker.io/mccutchen/go-httpbin:v2.15.0";
+const IMAGE_NEXT: &str = "docker.io/mccutchen/go-httpbin:v2.16.0";
+
+/// A store with the default namespace and the controllers and the kubelet running on it.
 struct Running {
     store: Store,
     stop: signal::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    kubelet: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -47,8 +52,15 @@ impl Running {
             .create(&key("", "namespaces"), ns("default"))
             .expect("ns");
         let (stop, shutdown) = signal::channel(false);
+        let network = crate::net::Network::new(store.clone());
+        let (_, kubelet) = crate::kubelet::start(store.clone(), network, shutdown.clone());
         let task = tokio::spawn(run(store.clone(), shutdown));
-        Self { store, stop, task }
+        Self {
+            store,
+            stop,
+            task,
+            kubelet,
+        }
     }
 
     /// Waits until `check` holds on the store (the controllers converge in milliseconds; the
@@ -66,6 +78,7 @@ impl Running {
     async fn stop(self) {
         let _ = self.stop.send(true);
         self.task.await.expect("controllers stop cleanly");
+        self.kubelet.await.expect("the kubelet stops cleanly");
     }
 }
 
@@ -88,7 +101,7 @@ fn running(p: &Value) -> bool {
 async fn a_deployment_gets_a_replicaset_and_running_pods_with_unique_loopback_ips() {
     let env = Running::start();
     env.store
-        .create(&deployments(), deployment("web", 3, "nginx:1.27"))
+        .create(&deployments(), deployment("web", 3, IMAGE))
         .expect("deploy");
     env.until("three running pods and an available deployment", |s| {
         pods_of(s, "web").iter().filter(|p| running(p)).count() == 3
@@ -99,7 +112,7 @@ async fn a_deployment_gets_a_replicaset_and_running_pods_with_unique_loopback_ip
     let rs = list(&env.store, &replicasets());
     assert_eq!(rs.len(), 1);
     let rs_name = meta::name(&rs[0]).expect("name").to_owned();
-    let hash = template_hash(&deployment("web", 3, "nginx:1.27")["spec"]["template"]);
+    let hash = template_hash(&deployment("web", 3, IMAGE)["spec"]["template"]);
     assert_eq!(rs_name, format!("web-{hash}"));
     let pods = pods_of(&env.store, "web");
     let mut ips: Vec<&str> = pods
@@ -153,7 +166,7 @@ async fn a_deployment_gets_a_replicaset_and_running_pods_with_unique_loopback_ip
 async fn scaling_and_a_template_change_roll_pods_and_deleting_collects_everything() {
     let env = Running::start();
     env.store
-        .create(&deployments(), deployment("web", 1, "nginx:1.27"))
+        .create(&deployments(), deployment("web", 1, IMAGE))
         .expect("deploy");
     env.until("one running pod", |s| {
         pods_of(s, "web").iter().filter(|p| running(p)).count() == 1
@@ -174,13 +187,13 @@ async fn scaling_and_a_template_change_roll_pods_and_deleting_collects_everythin
         .get(&deployments(), Some("default"), "web")
         .expect("d"))
     .clone();
-    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(IMAGE_NEXT);
     env.store.update(&deployments(), d).expect("new template");
     env.until("two new pods, old replicaset at zero", |s| {
         let pods = pods_of(s, "web");
         pods.len() == 2
             && pods.iter().all(|p| {
-                p.pointer("/spec/containers/0/image") == Some(&json!("nginx:1.28")) && running(p)
+                p.pointer("/spec/containers/0/image") == Some(&json!(IMAGE_NEXT)) && running(p)
             })
             && list(s, &replicasets()).len() == 2
             && s.get(&deployments(), Some("default"), "web")
@@ -223,7 +236,7 @@ async fn scaling_and_a_template_change_roll_pods_and_deleting_collects_everythin
 async fn services_get_endpoints_and_slices_with_named_ports_and_load_balancer_status() {
     let env = Running::start();
     env.store
-        .create(&deployments(), deployment("web", 2, "nginx"))
+        .create(&deployments(), deployment("web", 2, IMAGE))
         .expect("deploy");
     let svc = json!({
         "apiVersion": "v1", "kind": "Service",
@@ -292,7 +305,7 @@ async fn statefulsets_daemonsets_and_default_service_accounts() {
         .create(&key("", "namespaces"), ns("lab"))
         .expect("ns");
     let template = json!({"metadata": {"labels": {"app": "db"}},
-                          "spec": {"containers": [{"name": "db", "image": "redis"}]}});
+                          "spec": {"containers": [{"name": "db", "image": IMAGE}]}});
     env.store
         .create(
             &key("apps", "statefulsets"),
@@ -301,9 +314,8 @@ async fn statefulsets_daemonsets_and_default_service_accounts() {
                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}}, "template": template}}),
         )
         .expect("sts");
-    // A transitional faked image: these tests run the controllers without a kubelet.
     let ds_template = json!({"metadata": {"labels": {"app": "agent"}},
-                             "spec": {"containers": [{"name": "a", "image": "busybox"}]}});
+                             "spec": {"containers": [{"name": "a", "image": IMAGE}]}});
     env.store
         .create(
             &key("apps", "daemonsets"),

@@ -209,7 +209,7 @@ async fn apply_prints_created_unchanged_configured_and_delete_removes() {
 
     let pod = env.write(
         "pod.yaml",
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: solo\n  namespace: lab\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: solo\n  namespace: lab\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n",
     );
     env.ok(&["apply", "-f", pod.to_str().expect("utf8")]).await;
     env.ok(&[
