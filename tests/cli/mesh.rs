@@ -184,6 +184,36 @@ fn up_status_env_kubectl_check_down() {
     assert_eq!(doc["running"], true);
     assert_eq!(doc["pid"], pid);
     assert_eq!(doc["objects"]["namespaces"], 4);
+    assert!(doc.get("exposed").is_none(), "nothing exposed yet: {doc}");
+
+    // A NodePort Service is listed with the URL a browser on this machine opens.
+    sb.kubectl_ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetPort: 8080\n"),
+    );
+    let node_port = sb.kubectl_ok(
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+        None,
+    );
+    let text = sb.mesh_ok(&["status"]);
+    assert!(
+        text.contains(&format!(
+            "  exposed     http://127.0.0.1:{node_port}  (service default/web port 80)\n"
+        )),
+        "{text}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&sb.mesh_ok(&["status", "--json"])).unwrap();
+    assert_eq!(
+        doc["exposed"][0]["url"],
+        format!("http://127.0.0.1:{node_port}")
+    );
+    sb.kubectl_ok(&["delete", "svc", "web"], None);
 
     assert_eq!(
         sb.mesh_ok(&["env"]),

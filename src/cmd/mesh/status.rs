@@ -21,6 +21,17 @@ struct Objects {
     services: usize,
 }
 
+/// A Service port a browser on this machine can open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Exposed {
+    namespace: String,
+    service: String,
+    /// The Service's port.
+    port: i32,
+    /// `http://127.0.0.1:<nodePort>`.
+    url: String,
+}
+
 /// The `--json` document.
 #[derive(Debug, Serialize)]
 struct Report {
@@ -40,6 +51,9 @@ struct Report {
     uptime_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     objects: Option<Objects>,
+    /// Service ports reachable from this machine (NodePort and LoadBalancer Services).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exposed: Vec<Exposed>,
     /// Why the objects could not be counted, or why the mesh does not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
@@ -57,12 +71,36 @@ impl Report {
             started_at: info.map(|i| i.started_at.clone()),
             uptime_seconds: info.and_then(ServerInfo::uptime_seconds),
             objects: None,
+            exposed: Vec::new(),
             problem: None,
         }
     }
 }
 
-async fn count(info: &ServerInfo) -> Result<Objects, String> {
+/// The NodePort (and LoadBalancer) Service ports, which listen on 127.0.0.1:<nodePort>.
+fn exposed(services: &[Service]) -> Vec<Exposed> {
+    let mut out = Vec::new();
+    for s in services {
+        let Some(spec) = &s.spec else { continue };
+        if !matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer")) {
+            continue;
+        }
+        for p in spec.ports.iter().flatten() {
+            let Some(node_port) = p.node_port else {
+                continue;
+            };
+            out.push(Exposed {
+                namespace: s.metadata.namespace.clone().unwrap_or_default(),
+                service: s.metadata.name.clone().unwrap_or_default(),
+                port: p.port,
+                url: format!("http://127.0.0.1:{node_port}"),
+            });
+        }
+    }
+    out
+}
+
+async fn count(info: &ServerInfo) -> Result<(Objects, Vec<Exposed>), String> {
     let target = ReferenceTarget::connect(&info.kubeconfig).await;
     let client = target.client().map_err(ToString::to_string)?.clone();
     let lp = ListParams::default();
@@ -89,12 +127,13 @@ async fn count(info: &ServerInfo) -> Result<Objects, String> {
                 .is_some_and(|phase| phase == "Running")
         })
         .count();
-    Ok(Objects {
+    let objects = Objects {
         namespaces: namespaces.items.len(),
         pods: pods.items.len(),
         pods_running,
         services: services.items.len(),
-    })
+    };
+    Ok((objects, exposed(&services.items)))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -118,7 +157,10 @@ pub fn run(json: bool) -> CmdResult {
             State::Running(info) => {
                 let mut r = Report::new("running", state_dir.clone(), Some(&info));
                 match count(&info).await {
-                    Ok(o) => r.objects = Some(o),
+                    Ok((o, e)) => {
+                        r.objects = Some(o);
+                        r.exposed = e;
+                    }
                     Err(why) => r.problem = Some(why),
                 }
                 r
@@ -184,6 +226,14 @@ pub fn run(json: bool) -> CmdResult {
                 && let Some(problem) = &report.problem
             {
                 writeln!(out, "  objects     unknown: {problem}")?;
+            }
+            for (i, e) in report.exposed.iter().enumerate() {
+                let label = if i == 0 { "exposed" } else { "" };
+                writeln!(
+                    out,
+                    "  {label:<10}  {}  (service {}/{} port {})",
+                    e.url, e.namespace, e.service, e.port
+                )?;
             }
         }
     }
