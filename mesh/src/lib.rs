@@ -103,6 +103,7 @@ pub struct Mesh {
     kubelet: kubelet::Kubelet,
     network: net::Network,
     kubelet_task: tokio::task::JoinHandle<()>,
+    proxy: tokio::task::JoinHandle<()>,
 }
 
 impl Mesh {
@@ -158,6 +159,7 @@ impl Mesh {
         let _ = self.server.await;
         let _ = self.controllers.await;
         let _ = self.kubelet_task.await;
+        let _ = self.proxy.await;
         let _ = std::fs::remove_file(self.state_dir.join(SERVER_FILE));
     }
 }
@@ -191,6 +193,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
     let (stop, shutdown) = signal::channel(false);
     let network = net::Network::new(store.clone());
     let (kubelet, kubelet_task) = kubelet::start(store.clone(), network.clone(), shutdown.clone());
+    let proxy = net::proxy::start(network.clone(), shutdown.clone());
     let state = Arc::new(ApiState {
         kubelet: kubelet.clone(),
         network: network.clone(),
@@ -239,6 +242,7 @@ pub async fn start(config: MeshConfig) -> Result<Mesh, Error> {
         kubelet,
         network,
         kubelet_task,
+        proxy,
     })
 }
 

@@ -1,19 +1,21 @@
-//! Service networking: cluster DNS-style names, kube-proxy-lite routing from a Service's
-//! address to one of its ready endpoints, and the listeners that expose NodePort and
-//! LoadBalancer Services on 127.0.0.1.
+//! Service networking: cluster DNS names, kube-proxy-lite routing from a Service's address to
+//! one of its ready endpoints, and the listeners that expose NodePort and LoadBalancer Services
+//! on 127.0.0.1 (`proxy`).
 //!
 //! Every connection a workload opens goes through [`Network::connect`]: this is the one seam
-//! where traffic is routed (the sidecar work puts Envoy on this path). A name resolves as a
-//! pod's resolver would with `search <ns>.svc.cluster.local svc.cluster.local cluster.local`:
-//! `reviews`, `reviews.default`, `reviews.default.svc`, `reviews.default.svc.cluster.local`.
-//! A ClusterIP (10.96.x.x) exists only inside the mesh: connecting to `ClusterIP:port` picks a
-//! ready endpoint of the Service (round-robin) and connects to `podIP:targetPort`, as kube-proxy's
-//! rules do. Pod IPs (127.1.x.x) are real loopback addresses and are connected to directly.
-//! Inside a pod `localhost` and `127.0.0.1` mean the pod itself.
+//! where traffic is routed (the sidecar work puts Envoy on this path); NodePort traffic joins
+//! it in `Network::connect_service`. A name resolves as a pod's resolver would with
+//! `search <ns>.svc.cluster.local svc.cluster.local cluster.local` and `ndots:5` (`dns`):
+//! `reviews`, `reviews.default`, `reviews.default.svc`, `reviews.default.svc.cluster.local`;
+//! a headless Service to its ready endpoints' pod IPs in turn, a StatefulSet pod as
+//! `db-0.db.<ns>.svc.cluster.local`. A ClusterIP (10.96.x.x) exists only inside the mesh:
+//! connecting to `ClusterIP:port` picks a ready endpoint of the Service (round-robin) and
+//! connects to `podIP:targetPort`, as kube-proxy's rules do. Pod IPs (127.1.x.x) are real
+//! loopback addresses and are connected to directly. Inside a pod `localhost` and `127.0.0.1`
+//! mean the pod itself; from the host ([`Origin::Host`]) only addresses resolve.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,6 +24,12 @@ use tokio::net::TcpStream;
 
 use crate::meta;
 use crate::store::{ResourceKey, Store};
+use dns::Record;
+
+pub(crate) mod dns;
+pub(crate) mod proxy;
+#[cfg(test)]
+mod tests;
 
 /// The cluster's DNS domain.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -82,17 +90,29 @@ pub enum NetError {
 struct ServiceView {
     namespace: String,
     name: String,
+    /// `None` for a headless Service (`clusterIP: None`) and an ExternalName.
     cluster_ip: Option<IpAddr>,
     /// (port, port name).
     ports: Vec<(u16, String)>,
+    /// `spec.externalName` of an ExternalName Service.
+    external_name: Option<String>,
+    /// `spec.publishNotReadyAddresses`: DNS answers with pods that are not ready too.
+    publish_not_ready: bool,
 }
+
+/// The round-robin position of one (namespace, Service, port); port 0 is the DNS answer of a
+/// headless Service.
+type CursorKey = (String, String, u16);
+
+/// How many CNAME hops (ExternalName Services) a lookup follows.
+const MAX_CNAME_HOPS: usize = 4;
 
 /// The mesh's network: resolves names and routes connections. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Network {
     store: Store,
     /// Round-robin position per (namespace, service, port).
-    next: Arc<Mutex<HashMap<(String, String, u16), Arc<AtomicUsize>>>>,
+    next: Arc<Mutex<HashMap<CursorKey, usize>>>,
 }
 
 fn services() -> ResourceKey {
@@ -103,8 +123,12 @@ fn endpoints() -> ResourceKey {
     ResourceKey::new("", "v1", "endpoints")
 }
 
-fn namespaces() -> ResourceKey {
-    ResourceKey::new("", "v1", "namespaces")
+fn pods() -> ResourceKey {
+    ResourceKey::new("", "v1", "pods")
+}
+
+fn statefulsets() -> ResourceKey {
+    ResourceKey::new("apps", "v1", "statefulsets")
 }
 
 impl Network {
@@ -116,35 +140,116 @@ impl Network {
         }
     }
 
-    /// Resolves `host` as a pod in `origin`'s namespace would: an IP literal as is, `localhost`
-    /// to the pod's own IP, a Service name to its ClusterIP (or, for a headless Service, the IP
-    /// of one ready endpoint).
+    /// Resolves `host` as a pod in `origin`'s namespace would (see `dns`): an IP literal as
+    /// is, `localhost` to the pod's own IP, a Service name to its ClusterIP (or, for a headless
+    /// Service, the IP of one ready endpoint, in turn), a StatefulSet pod's name under its
+    /// headless Service to the pod's IP. From [`Origin::Host`] only IPs and `localhost` resolve.
     pub fn resolve(&self, origin: &Origin, host: &str) -> Result<IpAddr, NetError> {
-        let host = host.trim_end_matches('.');
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let bare = host
+            .trim_end_matches('.')
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(self.own_address(origin, ip));
         }
-        if host.eq_ignore_ascii_case("localhost") {
+        if bare.eq_ignore_ascii_case("localhost") {
             return Ok(self.own_address(origin, IpAddr::V4(Ipv4Addr::LOCALHOST)));
         }
-        if let Origin::Pod { name, ip, .. } = origin
-            && host == name
-        {
+        let unknown = || NetError::Resolve(host.to_owned());
+        let Origin::Pod {
+            namespace,
+            name,
+            ip,
+        } = origin
+        else {
+            return Err(unknown());
+        };
+        if bare.eq_ignore_ascii_case(name) {
             return Ok(*ip);
         }
-        let Some(service) = self.service_by_name(origin, host) else {
-            return Err(NetError::Resolve(host.to_owned()));
-        };
-        match service.cluster_ip {
-            Some(ip) => Ok(ip),
-            None => self
-                .ready_addresses(&service, None)
-                .into_iter()
-                .next()
-                .map(|a| a.ip())
-                .ok_or_else(|| NetError::Resolve(host.to_owned())),
+        self.lookup(namespace, host, 0).ok_or_else(unknown)
+    }
+
+    /// Tries the names a pod in `namespace` would for `host`; the first answer wins.
+    fn lookup(&self, namespace: &str, host: &str, hops: usize) -> Option<IpAddr> {
+        if hops > MAX_CNAME_HOPS {
+            return None;
         }
+        dns::candidates(namespace, host)
+            .iter()
+            .filter_map(|fqdn| dns::record(fqdn))
+            .find_map(|record| self.answer(namespace, &record, hops))
+    }
+
+    /// The address a cluster DNS record answers with, if any.
+    fn answer(&self, namespace: &str, record: &Record, hops: usize) -> Option<IpAddr> {
+        match record {
+            Record::Service {
+                namespace: ns,
+                name,
+            } => {
+                let service = self.service(ns, name)?;
+                if let Some(ip) = service.cluster_ip {
+                    return Some(ip);
+                }
+                if let Some(target) = &service.external_name {
+                    return self.lookup(namespace, target, hops + 1);
+                }
+                let ips = self.endpoint_ips(&service);
+                self.rotate((ns.clone(), name.clone(), 0), &ips)
+            }
+            Record::ServicePod {
+                namespace: ns,
+                service,
+                hostname,
+            } => {
+                let service = self.service(ns, service)?;
+                if service.cluster_ip.is_some() || service.external_name.is_some() {
+                    return None;
+                }
+                let ip = self.service_pod_ip(&service, hostname)?;
+                self.endpoint_ips(&service).contains(&ip).then_some(ip)
+            }
+            Record::PodIp(ip) => Some(IpAddr::V4(*ip)),
+        }
+    }
+
+    /// The IP of the pod with `hostname` under the headless `service`: a pod whose
+    /// `hostname`/`subdomain` say so, or a pod of a StatefulSet governed by the Service.
+    fn service_pod_ip(&self, service: &ServiceView, hostname: &str) -> Option<IpAddr> {
+        let (all, _) = self.store.list(&pods(), Some(&service.namespace));
+        let pod = all.iter().find(|pod| {
+            let spec = |field: &str| {
+                pod.pointer(&format!("/spec/{field}"))
+                    .and_then(Value::as_str)
+            };
+            if spec("subdomain") == Some(service.name.as_str()) {
+                return spec("hostname").or_else(|| meta::name(pod)) == Some(hostname);
+            }
+            meta::name(pod) == Some(hostname) && self.governed_by(pod, service)
+        })?;
+        pod.pointer("/status/podIP")
+            .and_then(Value::as_str)
+            .and_then(|ip| ip.parse().ok())
+    }
+
+    /// Whether the pod belongs to a StatefulSet whose `serviceName` is `service`.
+    fn governed_by(&self, pod: &Value, service: &ServiceView) -> bool {
+        pod.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|o| o.get("kind").and_then(Value::as_str) == Some("StatefulSet"))
+            .filter_map(|o| o.get("name").and_then(Value::as_str))
+            .filter_map(|set| {
+                self.store
+                    .get(&statefulsets(), Some(&service.namespace), set)
+                    .ok()
+            })
+            .any(|set| {
+                set.pointer("/spec/serviceName").and_then(Value::as_str)
+                    == Some(service.name.as_str())
+            })
     }
 
     /// Opens a TCP connection from `origin` to `host:port`, routing a Service address to one of
@@ -156,17 +261,36 @@ impl Network {
         port: u16,
     ) -> Result<TcpStream, NetError> {
         let ip = self.resolve(origin, host)?;
-        let target = match self.service_by_ip(ip) {
-            Some(service) => {
-                self.pick_endpoint(&service, port)
-                    .ok_or_else(|| NetError::Refused {
-                        host: host.to_owned(),
-                        port,
-                        reason: "Connection refused".into(),
-                    })?
-            }
-            None => SocketAddr::new(ip, port),
+        match self.service_by_ip(ip) {
+            Some(service) => self.connect_service(origin, host, &service, port).await,
+            None => Self::dial(host, port, SocketAddr::new(ip, port)).await,
+        }
+    }
+
+    /// Routes a connection for a Service port to one of its ready endpoints, as kube-proxy's
+    /// rules do: refused when there is none. Both ClusterIP traffic ([`Self::connect`]) and
+    /// NodePort/LoadBalancer traffic (`proxy`) come through here.
+    async fn connect_service(
+        &self,
+        origin: &Origin,
+        host: &str,
+        service: &ServiceView,
+        port: u16,
+    ) -> Result<TcpStream, NetError> {
+        let Some(target) = self.pick_endpoint(service, port) else {
+            return Err(NetError::Refused {
+                host: host.to_owned(),
+                port,
+                reason: "Connection refused".into(),
+            });
         };
+        tracing::trace!(
+            ?origin,
+            service = %format_args!("{}/{}", service.namespace, service.name),
+            port,
+            %target,
+            "routing a service connection"
+        );
         Self::dial(host, port, target).await
     }
 
@@ -202,37 +326,10 @@ impl Network {
         }
     }
 
-    /// The Service a DNS name means for `origin`, trying the search path.
-    fn service_by_name(&self, origin: &Origin, host: &str) -> Option<ServiceView> {
-        let host = host.to_ascii_lowercase();
-        let suffix = format!(".svc.{CLUSTER_DOMAIN}");
-        let (name, namespace) = if let Some(rest) = host.strip_suffix(&suffix) {
-            let (name, ns) = rest.split_once('.')?;
-            (name.to_owned(), ns.to_owned())
-        } else if let Some(rest) = host.strip_suffix(".svc") {
-            let (name, ns) = rest.split_once('.')?;
-            (name.to_owned(), ns.to_owned())
-        } else if let Some((name, ns)) = host.split_once('.') {
-            // `name.namespace`; anything longer is not a cluster name.
-            if ns.contains('.') || !self.namespace_exists(ns) {
-                return None;
-            }
-            (name.to_owned(), ns.to_owned())
-        } else {
-            if matches!(origin, Origin::Host) {
-                return None;
-            }
-            (host.clone(), origin.namespace().to_owned())
-        };
-        if name.contains('.') {
-            return None;
-        }
-        let svc = self.store.get(&services(), Some(&namespace), &name).ok()?;
+    /// The Service `namespace/name`, if it exists.
+    fn service(&self, namespace: &str, name: &str) -> Option<ServiceView> {
+        let svc = self.store.get(&services(), Some(namespace), name).ok()?;
         Some(view(&svc))
-    }
-
-    fn namespace_exists(&self, ns: &str) -> bool {
-        self.store.get(&namespaces(), None, ns).is_ok()
     }
 
     fn service_by_ip(&self, ip: IpAddr) -> Option<ServiceView> {
@@ -242,40 +339,57 @@ impl Network {
             .find(|s| s.cluster_ip == Some(ip))
     }
 
-    /// Ready `podIP:targetPort` addresses of the Service port `port` (all ports when `None`).
-    fn ready_addresses(&self, service: &ServiceView, port: Option<u16>) -> Vec<SocketAddr> {
-        let Ok(ep) = self
-            .store
+    /// The Service's Endpoints subsets (empty when there are none).
+    fn subsets(&self, service: &ServiceView) -> Vec<Value> {
+        self.store
             .get(&endpoints(), Some(&service.namespace), &service.name)
+            .ok()
+            .and_then(|ep| ep.get("subsets").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The IPs DNS answers with for a headless Service: its ready endpoints (and the not-ready
+    /// ones with `publishNotReadyAddresses`), sorted.
+    fn endpoint_ips(&self, service: &ServiceView) -> Vec<IpAddr> {
+        let mut fields = vec!["addresses"];
+        if service.publish_not_ready {
+            fields.push("notReadyAddresses");
+        }
+        let mut out: Vec<IpAddr> = self
+            .subsets(service)
+            .iter()
+            .flat_map(|subset| {
+                fields
+                    .iter()
+                    .filter_map(|f| subset.get(*f).and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(|a| a.get("ip")?.as_str()?.parse().ok())
+                    .collect::<Vec<IpAddr>>()
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Ready `podIP:targetPort` addresses of the Service port `port`.
+    fn ready_addresses(&self, service: &ServiceView, port: u16) -> Vec<SocketAddr> {
+        let Some(port_name) = service
+            .ports
+            .iter()
+            .find(|(n, _)| *n == port)
+            .map(|(_, name)| name.as_str())
         else {
             return Vec::new();
         };
-        let port_name = port.and_then(|p| {
-            service
-                .ports
-                .iter()
-                .find(|(n, _)| *n == p)
-                .map(|(_, name)| name.clone())
-        });
-        if port.is_some() && port_name.is_none() {
-            return Vec::new();
-        }
         let mut out = Vec::new();
-        for subset in ep
-            .get("subsets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for subset in self.subsets(service) {
             let target = subset
                 .get("ports")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .find(|p| match &port_name {
-                    Some(name) => p.get("name").and_then(Value::as_str).unwrap_or("") == name,
-                    None => true,
-                })
+                .find(|p| p.get("name").and_then(Value::as_str).unwrap_or("") == port_name)
                 .and_then(|p| p.get("port")?.as_u64())
                 .and_then(|p| u16::try_from(p).ok());
             let Some(target) = target else { continue };
@@ -300,32 +414,38 @@ impl Network {
 
     /// One ready endpoint of the Service port, round-robin.
     fn pick_endpoint(&self, service: &ServiceView, port: u16) -> Option<SocketAddr> {
-        let ready = self.ready_addresses(service, Some(port));
-        if ready.is_empty() {
+        let ready = self.ready_addresses(service, port);
+        self.rotate(
+            (service.namespace.clone(), service.name.clone(), port),
+            &ready,
+        )
+    }
+
+    /// The next of `items` for `key`, in turn.
+    fn rotate<T: Copy>(&self, key: CursorKey, items: &[T]) -> Option<T> {
+        if items.is_empty() {
             return None;
         }
-        let counter = {
+        let i = {
             let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(
-                next.entry((service.namespace.clone(), service.name.clone(), port))
-                    .or_default(),
-            )
+            let cursor = next.entry(key).or_default();
+            let i = *cursor;
+            *cursor = cursor.wrapping_add(1);
+            i
         };
-        let i = counter.fetch_add(1, Ordering::Relaxed);
-        ready.get(i % ready.len()).copied()
+        items.get(i % items.len()).copied()
     }
 }
 
 fn view(svc: &Value) -> ServiceView {
+    let spec = |field: &str| svc.pointer(&format!("/spec/{field}"));
     ServiceView {
         namespace: meta::namespace(svc).unwrap_or("default").to_owned(),
         name: meta::name(svc).unwrap_or("").to_owned(),
-        cluster_ip: svc
-            .pointer("/spec/clusterIP")
+        cluster_ip: spec("clusterIP")
             .and_then(Value::as_str)
             .and_then(|ip| ip.parse().ok()),
-        ports: svc
-            .pointer("/spec/ports")
+        ports: spec("ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -339,5 +459,10 @@ fn view(svc: &Value) -> ServiceView {
                 Some((port, name))
             })
             .collect(),
+        external_name: (spec("type").and_then(Value::as_str) == Some("ExternalName"))
+            .then(|| spec("externalName").and_then(Value::as_str))
+            .flatten()
+            .map(str::to_owned),
+        publish_not_ready: spec("publishNotReadyAddresses").and_then(Value::as_bool) == Some(true),
     }
 }
