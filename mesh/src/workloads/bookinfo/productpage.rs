@@ -215,8 +215,9 @@ impl Productpage {
         let headers = outbound_headers(req, user);
         let product = &PRODUCTS[0];
         let id = product.id.to_string();
-        let (details, reviews) =
-            tokio::join!(self.details(&id, &headers), self.reviews(&id, &headers));
+        // One after the other, as Bookinfo's productpage does: a slow details delays reviews.
+        let details = self.details(&id, &headers).await;
+        let reviews = self.reviews(&id, &headers).await;
         let html = page::product_page(&ProductView {
             user,
             product,
@@ -399,6 +400,107 @@ mod tests {
 
     fn text(resp: &client::ClientResponse) -> String {
         String::from_utf8_lossy(&resp.body).into_owned()
+    }
+
+    /// A stand-in service that answers with a fixed status and records the headers it got.
+    struct Recorder {
+        status: StatusCode,
+        seen: std::sync::Mutex<Vec<http::HeaderMap>>,
+    }
+
+    impl Site for Recorder {
+        async fn handle(&self, req: &HttpRequest) -> Response<Full<Bytes>> {
+            self.seen.lock().unwrap().push(req.headers.clone());
+            server::json(
+                self.status,
+                &json!({"id": 0, "ratings": {"Reviewer1": 1, "Reviewer2": 2}}),
+            )
+        }
+
+        fn log_line(&self, _: &HttpRequest, _: &Response<Full<Bytes>>) -> Option<String> {
+            None
+        }
+    }
+
+    async fn recorder(status: StatusCode) -> (SocketAddr, std::sync::Arc<Recorder>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let rec = std::sync::Arc::new(Recorder {
+            status,
+            seen: std::sync::Mutex::default(),
+        });
+        tokio::spawn(server::serve(
+            "recorder",
+            vec![listener],
+            std::sync::Arc::clone(&rec),
+            LogBuffer::default(),
+        ));
+        (addr, rec)
+    }
+
+    #[tokio::test]
+    async fn tracing_headers_and_the_user_travel_through_productpage_and_reviews() {
+        let (ratings, seen) = recorder(StatusCode::OK).await;
+        let (reviews, _) = start(App::ReviewsV3, point("ratings", ratings)).await;
+        let (details, _) = start(App::Details, Vec::new()).await;
+        let mut env = point("reviews", reviews);
+        env.extend(point("details", details));
+        let (productpage, _) = start(App::Productpage, env).await;
+        let cookie = format!("theme=dark; session={}", session_value("jason"));
+        let html = text(
+            &get(
+                productpage,
+                "/productpage",
+                &[
+                    ("x-request-id", "4f1c"),
+                    ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+                    (
+                        "traceparent",
+                        "00-80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-01",
+                    ),
+                    ("user-agent", "Mozilla/5.0"),
+                    ("x-internal-secret", "do-not-forward"),
+                    ("cookie", &cookie),
+                ],
+            )
+            .await,
+        );
+        assert_eq!(bookinfo::stars(&html), Stars::Red, "{html}");
+        assert_eq!(html.matches("id=\"glyphicon glyphicon-star\"").count(), 3);
+        let seen = seen.seen.lock().unwrap();
+        let [headers] = seen.as_slice() else {
+            panic!("ratings was called once: {seen:?}")
+        };
+        assert_eq!(headers["x-request-id"], "4f1c");
+        assert_eq!(headers["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+        assert_eq!(
+            headers["traceparent"],
+            "00-80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-01"
+        );
+        assert_eq!(headers["user-agent"], "Mozilla/5.0");
+        assert_eq!(headers["end-user"], "jason");
+        assert!(headers.get("x-internal-secret").is_none());
+        assert!(headers.get("cookie").is_none());
+    }
+
+    #[tokio::test]
+    async fn reviews_gets_two_attempts_and_details_one() {
+        let (reviews, reviews_seen) = recorder(StatusCode::SERVICE_UNAVAILABLE).await;
+        let (details, details_seen) = recorder(StatusCode::SERVICE_UNAVAILABLE).await;
+        let mut env = point("reviews", reviews);
+        env.extend(point("details", details));
+        let (productpage, _) = start(App::Productpage, env).await;
+        let html = text(&get(productpage, "/productpage", &[]).await);
+        assert!(html.contains("Error fetching product reviews"));
+        assert!(html.contains("Error fetching product details"));
+        assert_eq!(reviews_seen.seen.lock().unwrap().len(), 2);
+        assert_eq!(details_seen.seen.lock().unwrap().len(), 1);
+        let api = get(productpage, "/api/v1/products/0/reviews", &[]).await;
+        assert_eq!(
+            api.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the last status passes through"
+        );
     }
 
     #[test]
