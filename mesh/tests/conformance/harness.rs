@@ -146,3 +146,94 @@ pub fn row(table: &str, name: &str) -> Vec<String> {
         .find(|cells| cells.first().is_some_and(|c| c == name))
         .unwrap_or_default()
 }
+
+impl Env {
+    /// The kubectl command with this env's kubeconfig, cache dir and HOME, not started yet.
+    /// The flags come before `args`, so `exec … -- cmd` passes the command nothing extra.
+    pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
+        let bin = kubectl_path().expect("kubectl");
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.arg(format!("--kubeconfig={}", self.kubeconfig().display()))
+            .arg(format!(
+                "--cache-dir={}",
+                self.home.path().join("cache").display()
+            ))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("KUBECONFIG");
+        cmd
+    }
+
+    /// Runs `kubectl exec …` (or any command ending in `-- argv`) with the env's flags first.
+    pub async fn kubectl_exec(&self, args: &[&str]) -> Out {
+        self.kubectl_stdin(args, b"").await
+    }
+
+    /// Starts a long-running kubectl (`logs -f`, `port-forward`) whose stdout and stderr can be
+    /// read while it runs; it is killed when dropped (or with [`stop_child`]).
+    pub fn kubectl_child(&self, args: &[&str]) -> tokio::process::Child {
+        self.kubectl_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl starts")
+    }
+
+    /// Runs kubectl with `input` on its standard input (`exec -i`).
+    pub async fn kubectl_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        use tokio::io::AsyncWriteExt;
+        let mut child = self
+            .kubectl_command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl starts");
+        let mut stdin = child.stdin.take().expect("stdin piped");
+        stdin.write_all(input).await.expect("write stdin");
+        drop(stdin);
+        let out = child.wait_with_output().await.expect("kubectl runs");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Kills a kubectl started with [`Env::kubectl_child`] (by its PID) and waits for it.
+pub async fn stop_child(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+/// A local TCP port that was free a moment ago (bound to :0, read, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Reads lines from `reader` until one contains `want`; returns everything read (panics with
+/// what was read when the stream ends first).
+pub async fn read_until<R>(reader: &mut R, want: &str) -> String
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader
+            .read_line(&mut line)
+            .await
+            .expect("read kubectl output");
+        seen.push_str(&line);
+        if line.contains(want) {
+            return seen;
+        }
+        assert!(n > 0, "output ended before {want:?}; read:\n{seen}");
+    }
+}

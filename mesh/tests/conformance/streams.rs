@@ -1,1 +1,279 @@
 //! kubectl logs, exec and port-forward against the reference mesh.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::harness::{Env, free_port, kubectl_path, read_until, stop_child};
+
+const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
+
+/// One HTTP/1.1 GET to `addr`; the whole response as text.
+async fn get(addr: &str, path: &str) -> std::io::Result<String> {
+    request(addr, "GET", path, "").await
+}
+
+/// One HTTP/1.1 request to `addr`; the whole response as text.
+async fn request(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// Applies the httpbin sample, waits until its pod is ready, returns the pod's name and IP.
+async fn httpbin(env: &Env) -> (String, String) {
+    env.ok(&["apply", "-f", HTTPBIN]).await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "-l",
+        "app=httpbin",
+        "--timeout=60s",
+    ])
+    .await;
+    let out = env
+        .ok(&[
+            "get",
+            "pod",
+            "-l",
+            "app=httpbin",
+            "-o",
+            "jsonpath={.items[0].metadata.name} {.items[0].status.podIP}",
+        ])
+        .await;
+    let (name, ip) = out.split_once(' ').expect("name and IP");
+    (name.to_owned(), ip.to_owned())
+}
+
+fn runnable() -> bool {
+    kubectl_path().is_some() && std::path::Path::new(HTTPBIN).exists()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_show_requests_with_tail_previous_and_the_errors_of_a_real_server() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, ip) = httpbin(&env).await;
+    let addr = format!("{ip}:8080");
+    get(&addr, "/anything/first-request").await.expect("GET");
+    get(&addr, "/anything/second-request").await.expect("GET");
+
+    let all = env.ok(&["logs", "deploy/httpbin"]).await;
+    assert!(all.contains("uri=\"/anything/first-request\""), "{all}");
+    assert!(all.contains("uri=\"/anything/second-request\""), "{all}");
+
+    let last = env.ok(&["logs", &pod, "--tail=1"]).await;
+    assert_eq!(last.lines().count(), 1, "{last}");
+    assert!(last.contains("second-request"), "{last}");
+
+    let stamped = env
+        .ok(&["logs", &pod, "-c", "httpbin", "--timestamps", "--tail=1"])
+        .await;
+    let (stamp, rest) = stamped.split_once(' ').expect("timestamp first");
+    assert!(stamp.ends_with('Z') && stamp.contains('T'), "{stamped}");
+    assert!(rest.contains("second-request"), "{stamped}");
+
+    let previous = env.kubectl(&["logs", &pod, "--previous"]).await;
+    assert_eq!(previous.code, 1, "{previous:?}");
+    assert!(
+        previous.stderr.contains(&format!(
+            "previous terminated container \"httpbin\" in pod \"{pod}\" not found"
+        )),
+        "{previous:?}"
+    );
+
+    let wrong = env.kubectl(&["logs", &pod, "-c", "nope"]).await;
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(
+        wrong
+            .stderr
+            .contains(&format!("container nope is not valid for pod {pod}")),
+        "{wrong:?}"
+    );
+
+    let missing = env.kubectl(&["logs", "no-such-pod"]).await;
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing.stderr.contains("pods \"no-such-pod\" not found"),
+        "{missing:?}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_streams_lines_written_after_it_started() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (_, ip) = httpbin(&env).await;
+    let addr = format!("{ip}:8080");
+    get(&addr, "/anything/before-follow").await.expect("GET");
+
+    let mut child = env.kubectl_child(&["logs", "-f", "deploy/httpbin"]);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    read_until(&mut stdout, "before-follow").await;
+    // kubectl is now following: a new request must appear while it keeps running.
+    get(&addr, "/anything/during-follow").await.expect("GET");
+    let seen = tokio::time::timeout(
+        Duration::from_secs(30),
+        read_until(&mut stdout, "during-follow"),
+    )
+    .await
+    .expect("the new line is streamed");
+    assert!(seen.contains("uri=\"/anything/during-follow\""), "{seen}");
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "kubectl logs -f is still following"
+    );
+    stop_child(&mut child).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_reports_the_exit_code_and_refuses_what_a_real_cluster_refuses() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+
+    let unknown = env
+        .kubectl_exec(&["exec", "deploy/httpbin", "--", "no-such-command"])
+        .await;
+    assert_eq!(unknown.code, 127, "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("command terminated with exit code 127"),
+        "{unknown:?}"
+    );
+
+    let wrong = env
+        .kubectl_exec(&["exec", &pod, "-c", "nope", "--", "true"])
+        .await;
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert!(
+        wrong
+            .stderr
+            .contains(&format!("container nope is not valid for pod {pod}")),
+        "{wrong:?}"
+    );
+
+    let missing = env
+        .kubectl_exec(&["exec", "no-such-pod", "--", "true"])
+        .await;
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing.stderr.contains("pods \"no-such-pod\" not found"),
+        "{missing:?}"
+    );
+    env.stop().await;
+}
+
+/// Starts `kubectl port-forward <what> <local>:<remote>`, waits until it listens, sends
+/// `method path` with `body` through it, stops kubectl; returns the response.
+async fn through_port_forward(
+    env: &Env,
+    what: &str,
+    remote: u16,
+    (method, path, body): (&str, &str, &str),
+) -> String {
+    let local = free_port();
+    let mapping = format!("{local}:{remote}");
+    let mut child = env.kubectl_child(&["port-forward", what, &mapping]);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let banner = tokio::time::timeout(
+        Duration::from_secs(30),
+        read_until(&mut stdout, "Forwarding from 127.0.0.1"),
+    )
+    .await
+    .expect("kubectl port-forward listens");
+    assert!(
+        banner.contains(&format!("127.0.0.1:{local} -> ")),
+        "{banner}"
+    );
+    let response = request(&format!("127.0.0.1:{local}"), method, path, body).await;
+    // A second connection over the same session works too.
+    let again = get(&format!("127.0.0.1:{local}"), "/status/418").await;
+    stop_child(&mut child).await;
+    assert!(again.expect("second GET").starts_with("HTTP/1.1 418"));
+    response.expect("GET through port-forward")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_forward_to_a_pod_and_to_a_service_reaches_httpbin() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+
+    let direct = through_port_forward(
+        &env,
+        &format!("pod/{pod}"),
+        8080,
+        ("GET", "/get?via=pod", ""),
+    )
+    .await;
+    assert!(direct.starts_with("HTTP/1.1 200"), "{direct}");
+    assert!(direct.contains("\"pod\""), "{direct}");
+
+    let service =
+        through_port_forward(&env, "svc/httpbin", 8000, ("GET", "/get?via=svc", "")).await;
+    assert!(service.starts_with("HTTP/1.1 200"), "{service}");
+    assert!(service.contains("\"svc\""), "{service}");
+
+    // A large body crosses the SPDY session intact, both ways (httpbin echoes it).
+    let payload = "0123456789abcdef".repeat(20_000);
+    let big = through_port_forward(
+        &env,
+        "deploy/httpbin",
+        8080,
+        ("POST", "/anything/big", &payload),
+    )
+    .await;
+    assert!(
+        big.starts_with("HTTP/1.1 200"),
+        "{}",
+        &big[..big.len().min(500)]
+    );
+    assert!(big.contains(&payload), "the echoed body is complete");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_forward_to_a_closed_port_reports_the_kubelet_error() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+    let local = free_port();
+    let mapping = format!("{local}:9999");
+    let mut child = env.kubectl_child(&["port-forward", &format!("pod/{pod}"), &mapping]);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    read_until(&mut stdout, "Forwarding from 127.0.0.1").await;
+    let _ = get(&format!("127.0.0.1:{local}"), "/get").await;
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let said = tokio::time::timeout(
+        Duration::from_secs(30),
+        read_until(&mut stderr, "an error occurred forwarding"),
+    )
+    .await
+    .expect("kubectl reports the error");
+    assert!(said.contains(&format!("{local} -> 9999")), "{said}");
+    assert!(said.contains("connection refused"), "{said}");
+    stop_child(&mut child).await;
+    env.stop().await;
+}

@@ -1,0 +1,455 @@
+//! `…/pods/X/portforward`: kubectl's port-forward protocol (`portforward.k8s.io`) over SPDY/3.1,
+//! either on the upgraded connection itself (`Upgrade: SPDY/3.1`) or tunnelled in a WebSocket
+//! (subprotocol `SPDY/3.1+portforward.k8s.io`, SPDY frames inside binary messages).
+//!
+//! For every local connection kubectl opens two streams with the same `requestid` and `port`
+//! headers: `streamtype: error` and `streamtype: data`. The mesh connects to `podIP:port` (as
+//! the kubelet does inside the pod's network namespace, bypassing Services), relays bytes both
+//! ways on the data stream, and writes a failure to connect on the error stream.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::spdy::{self, Frame, FrameReader, FrameWriter};
+use super::websocket::{self, Message, Outgoing};
+use super::{Handles, phase, pod_name, wants_websocket};
+use crate::api::{ApiError, ApiState, Body};
+use crate::meta;
+use crate::net::{NetError, Network};
+
+/// The WebSocket subprotocol that tunnels SPDY.
+const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
+
+/// The port-forward protocol carried over SPDY.
+const PORT_FORWARD_PROTOCOL: &str = "portforward.k8s.io";
+
+/// How much is read from the pod at once (one data frame).
+const CHUNK: usize = 32 * 1024;
+
+/// The pod forwarded to.
+#[derive(Debug, Clone)]
+struct Target {
+    name: String,
+    uid: String,
+    ip: IpAddr,
+}
+
+/// Checks the pod, then upgrades the connection (SPDY or a WebSocket tunnel) and serves the
+/// forwarded connections.
+pub(super) fn handle(
+    state: &ApiState,
+    mut req: Request<Incoming>,
+    object: Arc<Value>,
+) -> Result<Response<Body>, ApiError> {
+    let name = pod_name(&object).to_owned();
+    let current = phase(&object);
+    if current != "Running" {
+        return Err(ApiError::bad_request(format!(
+            "unable to forward port because pod {name} is not running. Current status={current}"
+        )));
+    }
+    let ip = object
+        .pointer("/status/podIP")
+        .and_then(Value::as_str)
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("pod {name} has no IP address yet; try again"))
+        })?;
+    let target = Target {
+        uid: meta::meta_str(&object, "uid").unwrap_or("").to_owned(),
+        name,
+        ip,
+    };
+    let handles = Handles::new(state);
+    if wants_websocket(req.headers()) {
+        let (_protocol, resp) = websocket::handshake(req.headers(), &[TUNNEL_PROTOCOL])?;
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => tunnel(TokioIo::new(upgraded), target, handles).await,
+                Err(e) => tracing::debug!(error = %e, "port-forward upgrade failed"),
+            }
+        });
+        return Ok(resp);
+    }
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !upgrade.eq_ignore_ascii_case("SPDY/3.1") {
+        return Err(ApiError::bad_request(
+            "Upgrade request required: port-forward is served over SPDY/3.1 (Upgrade: SPDY/3.1) \
+             or a WebSocket with subprotocol SPDY/3.1+portforward.k8s.io",
+        ));
+    }
+    let offered = req
+        .headers()
+        .get_all("x-stream-protocol-version")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == PORT_FORWARD_PROTOCOL);
+    if !offered {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade: no stream protocol in common; the server supports \
+             {PORT_FORWARD_PROTOCOL}"
+        )));
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => session(TokioIo::new(upgraded), target, handles).await,
+            Err(e) => tracing::debug!(error = %e, "port-forward upgrade failed"),
+        }
+    });
+    let mut resp = Response::new(Full::new(Bytes::new()).boxed());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("SPDY/3.1"),
+    );
+    h.insert(
+        "x-stream-protocol-version",
+        header::HeaderValue::from_static(PORT_FORWARD_PROTOCOL),
+    );
+    Ok(resp)
+}
+
+/// SPDY inside a WebSocket: binary messages carry the SPDY byte stream in both directions.
+async fn tunnel<IO>(io: IO, target: Target, handles: Arc<Handles>)
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (ws_read, ws_write) = tokio::io::split(io);
+    let out = websocket::spawn_writer(ws_write);
+    let (spdy_side, bridge_side) = tokio::io::duplex(256 * 1024);
+    let (mut from_spdy, mut to_spdy) = tokio::io::split(bridge_side);
+    let pongs = out.clone();
+    let inbound = tokio::spawn(async move {
+        let mut reader = websocket::Reader::new(ws_read);
+        while let Ok(Some(message)) = reader.next().await {
+            match message {
+                Message::Data(data) => {
+                    if to_spdy.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+                Message::Ping(payload) => {
+                    let _ = pongs.send(Outgoing::Pong(payload)).await;
+                }
+                Message::Close => break,
+            }
+        }
+        let _ = to_spdy.shutdown().await;
+    });
+    let outbound = tokio::spawn(async move {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match from_spdy.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if out.send(Outgoing::Binary(buf[..n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Dropping the last sender closes the WebSocket normally.
+    });
+    session(spdy_side, target, handles).await;
+    let _ = outbound.await;
+    inbound.abort();
+}
+
+/// What the session's writer sends.
+enum Out {
+    /// An encoded frame.
+    Frame(Vec<u8>),
+    /// A SYN_REPLY accepting a stream (its header block is compressed in order by the writer).
+    Reply(u32),
+}
+
+/// One stream the client opened.
+struct StreamInfo {
+    request: String,
+    kind: StreamKind,
+    port: u16,
+    /// Bytes from the client to the pod (data streams, once the pair is complete); dropping it
+    /// tells the relay that the client will send no more.
+    to_pod: Option<mpsc::Sender<Bytes>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Error,
+    Data,
+}
+
+/// The error and data streams of one forwarded connection.
+#[derive(Default)]
+struct Pair {
+    error: Option<u32>,
+    data: Option<u32>,
+    relay: Option<JoinHandle<()>>,
+}
+
+/// Serves one SPDY session until the client ends it (or the mesh shuts down).
+async fn session<IO>(io: IO, target: Target, handles: Arc<Handles>)
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read_half, mut write_half) = tokio::io::split(io);
+    let (tx, mut rx) = mpsc::channel::<Out>(64);
+    let writer = tokio::spawn(async move {
+        let Ok(mut frames) = FrameWriter::new() else {
+            return;
+        };
+        while let Some(out) = rx.recv().await {
+            let bytes = match out {
+                Out::Frame(bytes) => bytes,
+                Out::Reply(id) => match frames.syn_reply(id, &[]) {
+                    Ok(bytes) => bytes,
+                    Err(_) => return,
+                },
+            };
+            if write_half.write_all(&bytes).await.is_err() || write_half.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = write_half.shutdown().await;
+    });
+
+    let mut reader = FrameReader::new(read_half);
+    let mut streams: HashMap<u32, StreamInfo> = HashMap::new();
+    let mut pairs: HashMap<String, Pair> = HashMap::new();
+    let mut last_stream = 0u32;
+    let mut shutdown = handles.shutdown.clone();
+    loop {
+        let frame = tokio::select! {
+            frame = reader.next() => frame,
+            () = async { let _ = shutdown.wait_for(|down| *down).await; } => {
+                let _ = tx.send(Out::Frame(spdy::goaway(last_stream))).await;
+                break;
+            }
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "port-forward session ended");
+                break;
+            }
+        };
+        match frame {
+            Frame::SynStream {
+                stream_id, headers, ..
+            } => {
+                last_stream = last_stream.max(stream_id);
+                let header = |name: &str| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                let kind = match header("streamtype") {
+                    Some("error") => StreamKind::Error,
+                    Some("data") => StreamKind::Data,
+                    _ => {
+                        let _ = tx.send(Out::Frame(spdy::rst_stream(stream_id, 1))).await;
+                        continue;
+                    }
+                };
+                let Some(port) = header("port").and_then(|p| p.parse::<u16>().ok()) else {
+                    let _ = tx.send(Out::Frame(spdy::rst_stream(stream_id, 1))).await;
+                    continue;
+                };
+                let request =
+                    header("requestid").map_or_else(|| format!("port-{port}"), str::to_owned);
+                let _ = tx.send(Out::Reply(stream_id)).await;
+                let pair = pairs.entry(request.clone()).or_default();
+                match kind {
+                    StreamKind::Error => pair.error = Some(stream_id),
+                    StreamKind::Data => pair.data = Some(stream_id),
+                }
+                let mut info = StreamInfo {
+                    request,
+                    kind,
+                    port,
+                    to_pod: None,
+                };
+                if let (Some(error), Some(data), None) = (pair.error, pair.data, &pair.relay) {
+                    let (to_pod, from_client) = mpsc::channel::<Bytes>(32);
+                    let relay = Relay {
+                        target: target.clone(),
+                        port,
+                        error,
+                        data,
+                        out: tx.clone(),
+                    };
+                    pair.relay = Some(tokio::spawn(relay.run(from_client)));
+                    if kind == StreamKind::Data {
+                        info.to_pod = Some(to_pod);
+                    } else if let Some(d) = streams.get_mut(&data) {
+                        d.to_pod = Some(to_pod);
+                    }
+                }
+                streams.insert(stream_id, info);
+            }
+            Frame::Data {
+                stream_id,
+                fin,
+                data,
+            } => {
+                let Some(info) = streams.get_mut(&stream_id) else {
+                    continue;
+                };
+                if info.kind != StreamKind::Data {
+                    continue;
+                }
+                if !data.is_empty()
+                    && let Some(to_pod) = &info.to_pod
+                    && to_pod.send(Bytes::from(data)).await.is_err()
+                {
+                    info.to_pod = None;
+                }
+                if fin {
+                    info.to_pod = None;
+                }
+            }
+            Frame::Headers {
+                stream_id,
+                fin: true,
+            } => {
+                if let Some(info) = streams.get_mut(&stream_id) {
+                    info.to_pod = None;
+                }
+            }
+            Frame::RstStream { stream_id, .. } => {
+                if let Some(info) = streams.remove(&stream_id)
+                    && let Some(pair) = pairs.get_mut(&info.request)
+                {
+                    if let Some(relay) = pair.relay.take() {
+                        relay.abort();
+                    }
+                    match info.kind {
+                        StreamKind::Error => pair.error = None,
+                        StreamKind::Data => pair.data = None,
+                    }
+                    if pair.error.is_none() && pair.data.is_none() {
+                        pairs.remove(&info.request);
+                    }
+                    tracing::debug!(port = info.port, "port-forward stream reset");
+                }
+            }
+            Frame::Ping(id) => {
+                let _ = tx.send(Out::Frame(spdy::ping(id))).await;
+            }
+            Frame::GoAway => break,
+            Frame::SynReply { .. } | Frame::Headers { .. } | Frame::Ignored => {}
+        }
+    }
+    for pair in pairs.into_values() {
+        if let Some(relay) = pair.relay {
+            relay.abort();
+        }
+    }
+    drop(streams);
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Relays one forwarded connection between the client's streams and the pod.
+struct Relay {
+    target: Target,
+    port: u16,
+    error: u32,
+    data: u32,
+    out: mpsc::Sender<Out>,
+}
+
+impl Relay {
+    async fn run(self, mut from_client: mpsc::Receiver<Bytes>) {
+        let Self {
+            target,
+            port,
+            error,
+            data,
+            out,
+        } = self;
+        let address = SocketAddr::new(target.ip, port);
+        let stream = match Network::dial(&target.ip.to_string(), port, address).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                let reason = match e {
+                    NetError::Refused { reason, .. } if reason == "Connection refused" => {
+                        format!("dial tcp4 {address}: connect: connection refused")
+                    }
+                    other => other.to_string(),
+                };
+                let message = format!(
+                    "error forwarding port {port} to pod {}, uid {}: failed to connect to \
+                     localhost:{port} inside the pod's network namespace: {reason}",
+                    target.name, target.uid
+                );
+                let _ = out
+                    .send(Out::Frame(spdy::data(error, true, message.as_bytes())))
+                    .await;
+                let _ = out.send(Out::Frame(spdy::data(data, true, b""))).await;
+                return;
+            }
+        };
+        let (mut pod_read, mut pod_write) = stream.into_split();
+        let upload = async move {
+            while let Some(chunk) = from_client.recv().await {
+                if pod_write.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let _ = pod_write.shutdown().await;
+        };
+        let download_out = out.clone();
+        let download = async move {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                match pod_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if download_out
+                            .send(Out::Frame(spdy::data(data, false, &buf[..n])))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            // The pod closed: end the data stream, then the error stream with no error.
+            let _ = download_out
+                .send(Out::Frame(spdy::data(data, true, b"")))
+                .await;
+            let _ = download_out
+                .send(Out::Frame(spdy::data(error, true, b"")))
+                .await;
+        };
+        tokio::join!(upload, download);
+    }
+}
