@@ -30,27 +30,41 @@ const REVIEWS: &[(&str, &str)] = &[
 ];
 
 /// How a reviews version treats ratings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RatingsCall {
     /// The star colour (`black` or `red`).
-    pub color: &'static str,
+    pub color: String,
     /// How long the call to ratings may take.
     pub timeout: Duration,
 }
 
-/// Whether and how a reviews version calls ratings (`None` for v1 and non-reviews apps).
-pub fn ratings_call(app: App) -> Option<RatingsCall> {
-    match app {
-        App::ReviewsV2 => Some(RatingsCall {
-            color: "black",
-            timeout: Duration::from_secs(10),
-        }),
-        App::ReviewsV3 => Some(RatingsCall {
-            color: "red",
-            timeout: Duration::from_millis(2500),
-        }),
-        _ => None,
-    }
+/// Whether and how a reviews version calls ratings (`None`: it does not). The image decides
+/// (v1 no ratings, v2 black, v3 red) unless the container sets `ENABLE_RATINGS` or
+/// `STAR_COLOR`, the variables the reviews images are built with; as in Bookinfo, black stars
+/// wait 10 s for ratings and any other colour 2.5 s.
+pub fn ratings_call(
+    app: App,
+    enable_ratings: Option<&str>,
+    star_color: Option<&str>,
+) -> Option<RatingsCall> {
+    let (enabled, color) = match app {
+        App::ReviewsV2 => (true, "black"),
+        App::ReviewsV3 => (true, "red"),
+        _ => (false, "black"),
+    };
+    let enabled = enable_ratings.map_or(enabled, |v| v.trim().eq_ignore_ascii_case("true"));
+    let color = star_color
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .unwrap_or(color);
+    enabled.then(|| RatingsCall {
+        color: color.to_owned(),
+        timeout: if color == "black" {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(2500)
+        },
+    })
 }
 
 /// The reviews service of one version.
@@ -66,14 +80,23 @@ impl Reviews {
     pub fn new(app: App, ctx: PodContext) -> Self {
         let ratings_url = super::service_url(&ctx, "ratings");
         Self {
-            call: ratings_call(app),
+            call: ratings_call(
+                app,
+                ctx.env_var("ENABLE_RATINGS"),
+                ctx.env_var("STAR_COLOR"),
+            ),
             ctx,
             ratings_url,
         }
     }
 
     /// The stars per reviewer from ratings, or `None` when ratings did not answer usefully.
-    async fn fetch_ratings(&self, id: &str, req: &HttpRequest, call: RatingsCall) -> Option<Value> {
+    async fn fetch_ratings(
+        &self,
+        id: &str,
+        req: &HttpRequest,
+        call: &RatingsCall,
+    ) -> Option<Value> {
         let mut request = ClientRequest::get(format!("{}/ratings/{id}", self.ratings_url));
         request.headers = super::propagated(req);
         let resp = client::send(&self.ctx.network, &self.ctx.origin(), request, call.timeout)
@@ -107,7 +130,7 @@ impl Reviews {
                 );
             }
         };
-        let ratings = match self.call {
+        let ratings = match &self.call {
             Some(call) => Some((call, self.fetch_ratings(id, req, call).await)),
             None => None,
         };
@@ -125,7 +148,7 @@ impl Reviews {
 fn reviews_body(
     id: &str,
     ctx: &PodContext,
-    ratings: Option<(RatingsCall, Option<&Value>)>,
+    ratings: Option<(&RatingsCall, Option<&Value>)>,
 ) -> Value {
     let reviews: Vec<Value> = REVIEWS
         .iter()
@@ -158,5 +181,31 @@ impl Site for Reviews {
 
     fn log_line(&self, req: &HttpRequest, resp: &Response<Full<Bytes>>) -> Option<String> {
         Some(super::access_line(req, resp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_environment_decide_the_ratings_call() {
+        assert_eq!(ratings_call(App::ReviewsV1, None, None), None);
+        let v2 = ratings_call(App::ReviewsV2, None, None).unwrap();
+        assert_eq!(
+            (v2.color.as_str(), v2.timeout),
+            ("black", Duration::from_secs(10))
+        );
+        let v3 = ratings_call(App::ReviewsV3, None, None).unwrap();
+        assert_eq!(
+            (v3.color.as_str(), v3.timeout),
+            ("red", Duration::from_millis(2500))
+        );
+        let v1_on = ratings_call(App::ReviewsV1, Some("true"), Some("red")).unwrap();
+        assert_eq!(
+            (v1_on.color.as_str(), v1_on.timeout),
+            ("red", Duration::from_millis(2500))
+        );
+        assert_eq!(ratings_call(App::ReviewsV3, Some("false"), None), None);
     }
 }
