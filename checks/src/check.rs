@@ -4,9 +4,17 @@
 //! - [`cluster`]: the API is reachable, its version, Ready nodes, capacity guidance.
 //! - [`resource`]: an object of any kind exists / is absent / has field values, with a diff.
 //! - [`pods`]: pods by selector are Ready, injected (container count / named container).
+//! - [`http`]: HTTP requests from the host or from inside a pod, with expectations on status,
+//!   body, Bookinfo reviews versions and latency.
+//! - [`exec`]: a command run inside a pod, with expectations on exit code and output.
+//! - [`expect`] and [`bookinfo`]: the expectations those two share, and the page classifier.
 
+pub mod bookinfo;
 pub mod cluster;
 pub mod command;
+pub mod exec;
+pub mod expect;
+pub mod http;
 pub mod pods;
 pub mod resource;
 
@@ -84,5 +92,7 @@ pub async fn evaluate(ctx: &Context, spec: &CheckSpec) -> Finding {
         CheckSpec::Cluster(c) => cluster::evaluate(ctx, c).await,
         CheckSpec::Resource(c) => resource::evaluate(ctx, c).await,
         CheckSpec::Pods(c) => pods::evaluate(ctx, c).await,
+        CheckSpec::Http(c) => http::evaluate(ctx, c).await,
+        CheckSpec::Exec(c) => exec::evaluate(ctx, c).await,
     }
 }

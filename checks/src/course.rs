@@ -13,6 +13,7 @@ pub mod lint;
 pub mod load;
 pub mod raw;
 
+use crate::check::expect::{LatencyBand, ReviewsExpect, TextExpect};
 use crate::target::TargetKind;
 use std::time::Duration;
 
@@ -199,6 +200,10 @@ pub enum CheckSpec {
     Resource(ResourceCheck),
     /// Pods selected by labels.
     Pods(PodsCheck),
+    /// HTTP requests from the host or from inside a pod.
+    Http(HttpCheck),
+    /// A command run inside a pod.
+    Exec(ExecCheck),
 }
 
 impl CheckSpec {
@@ -209,6 +214,8 @@ impl CheckSpec {
             CheckSpec::Cluster(_) => "cluster",
             CheckSpec::Resource(_) => "resource",
             CheckSpec::Pods(_) => "pods",
+            CheckSpec::Http(_) => "http",
+            CheckSpec::Exec(_) => "exec",
         }
     }
 }
@@ -419,6 +426,100 @@ pub struct PodsCheck {
     pub has_container: Option<String>,
     /// Container no pod has.
     pub lacks_container: Option<String>,
+}
+
+/// A pod to exec into: by name or by label selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRef {
+    /// A pod name (`ratings-v1-5f9c…`) or a label selector (`app=ratings`).
+    pub pod: String,
+    /// Namespace (`None`: the target's default namespace).
+    pub namespace: Option<String>,
+    /// Container (`None`: the pod's first container).
+    pub container: Option<String>,
+}
+
+impl PodRef {
+    /// `pod` is a label selector rather than a name.
+    pub fn is_selector(&self) -> bool {
+        self.pod.contains(['=', ',', '!']) || self.pod.contains(" in ")
+    }
+}
+
+/// A Service port, turned into a URL by the target (`service:` of an `http` check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    /// Service name.
+    pub name: String,
+    /// Namespace (`None`: the target's default namespace).
+    pub namespace: Option<String>,
+    /// The Service's port (not the nodePort).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+/// Where an `http` check sends its requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A URL, used as written.
+    Url(String),
+    /// A Service: its nodePort on a node's address from the host, its cluster DNS name from a pod.
+    Service(ServiceRef),
+}
+
+/// What the responses of an `http` check must look like.
+#[derive(Debug, Clone)]
+pub struct HttpExpect {
+    /// Acceptable status codes (never empty; default 200).
+    pub status: Vec<u16>,
+    /// Expectations on every body.
+    pub body: TextExpect,
+    /// Bookinfo reviews version(s) on the product pages.
+    pub reviews: Option<ReviewsExpect>,
+    /// Band for the median latency.
+    pub latency: Option<LatencyBand>,
+}
+
+/// `http:` — requests from the learner's host or from inside a pod.
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    /// Where to send them.
+    pub endpoint: Endpoint,
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// Request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Option<String>,
+    /// How many requests (at least 1).
+    pub count: u32,
+    /// Send them from inside this pod (with its curl) instead of from the host.
+    pub from: Option<PodRef>,
+    /// What the responses must look like.
+    pub expect: HttpExpect,
+}
+
+/// What an `exec` check's command must do.
+#[derive(Debug, Clone, Default)]
+pub struct ExecExpect {
+    /// Exit code (`None`: any).
+    pub exit_code: Option<i32>,
+    /// Expectations on standard output.
+    pub stdout: TextExpect,
+    /// Expectations on standard error.
+    pub stderr: TextExpect,
+}
+
+/// `exec:` — a command run inside a pod.
+#[derive(Debug, Clone)]
+pub struct ExecCheck {
+    /// Where to run it.
+    pub pod: PodRef,
+    /// The argv (a `script:` becomes `sh -c SCRIPT`).
+    pub command: Vec<String>,
+    /// What it must do.
+    pub expect: ExecExpect,
 }
 
 #[cfg(test)]

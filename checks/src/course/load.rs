@@ -7,11 +7,17 @@
 use super::lines::LineIndex;
 use super::raw::{self, FORMAT_VERSION, RawCheck, RawCommand, RawLab, RawSolution, RawStep};
 use super::{
-    Check, CheckSpec, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT, FieldPath, Lab,
-    PodsCheck, Presence, ResourceCheck, Solution, Step, Version,
+    Check, CheckSpec, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT, Endpoint,
+    ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, PodRef, PodsCheck, Presence,
+    ResourceCheck, ServiceRef, Solution, Step, Version,
+};
+use crate::check::bookinfo::ReviewsVersion;
+use crate::check::expect::{
+    DEFAULT_TOLERANCE, LatencyBand, ReviewsExpect, TextExpect, parse_duration, parse_percent,
 };
 use crate::content::Content;
 use crate::target::TargetKind;
+use serde_yaml::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -432,6 +438,8 @@ impl<'a> LabCtx<'a> {
             raw.cluster.as_ref().map(|_| "cluster"),
             raw.resource.as_ref().map(|_| "resource"),
             raw.pods.as_ref().map(|_| "pods"),
+            raw.http.as_ref().map(|_| "http"),
+            raw.exec.as_ref().map(|_| "exec"),
         ]
         .into_iter()
         .flatten()
@@ -444,7 +452,7 @@ impl<'a> LabCtx<'a> {
             };
             self.err(
                 field,
-                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods` (found {found})"),
+                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec` (found {found})"),
             );
             return None;
         }
@@ -456,6 +464,10 @@ impl<'a> LabCtx<'a> {
             CheckSpec::Resource(self.resource_check(&format!("{field}.resource"), r))
         } else if let Some(p) = &raw.pods {
             CheckSpec::Pods(self.pods_check(&format!("{field}.pods"), p))
+        } else if let Some(h) = &raw.http {
+            CheckSpec::Http(self.http_check(&format!("{field}.http"), h)?)
+        } else if let Some(e) = &raw.exec {
+            CheckSpec::Exec(self.exec_check(&format!("{field}.exec"), e)?)
         } else {
             return None;
         };
@@ -588,6 +600,474 @@ impl<'a> LabCtx<'a> {
             has_container: raw.has_container.clone(),
             lacks_container: raw.lacks_container.clone(),
         }
+    }
+}
+
+impl LabCtx<'_> {
+    fn http_check(&mut self, field: &str, raw: &raw::RawHttpCheck) -> Option<HttpCheck> {
+        let from = raw.from.as_ref().map(|f| {
+            self.pod_ref(
+                &format!("{field}.from.pod"),
+                &f.pod,
+                f.namespace.as_ref(),
+                f.container.as_ref(),
+            )
+        });
+        let endpoint = match (&raw.url, &raw.service) {
+            (Some(url), None) => {
+                self.url(&format!("{field}.url"), url, from.is_some());
+                Endpoint::Url(url.clone())
+            }
+            (None, Some(s)) => {
+                let path = s.path.clone().unwrap_or_else(|| "/".to_string());
+                if !path.starts_with('/') {
+                    self.err(
+                        format!("{field}.service.path"),
+                        format!("`{path}` must start with `/` (e.g. /productpage)"),
+                    );
+                }
+                if s.port == 0 {
+                    self.err(
+                        format!("{field}.service.port"),
+                        "a port is between 1 and 65535",
+                    );
+                }
+                if s.name.trim().is_empty() {
+                    self.err(format!("{field}.service.name"), "must not be empty");
+                }
+                Endpoint::Service(ServiceRef {
+                    name: s.name.clone(),
+                    namespace: s.namespace.clone(),
+                    port: s.port,
+                    path,
+                })
+            }
+            (Some(_), Some(_)) => {
+                self.err(field, "write either `url:` or `service:`, not both");
+                return None;
+            }
+            (None, None) => {
+                self.err(
+                    field,
+                    "an http check needs `url:` or `service:` (a Service's name, namespace, port and path)",
+                );
+                return None;
+            }
+        };
+        let method = raw.method.clone().unwrap_or_else(|| "GET".to_string());
+        if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+            self.err(
+                format!("{field}.method"),
+                format!("`{method}` is not an HTTP method (write e.g. GET, POST, DELETE)"),
+            );
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            let f = format!("{field}.headers.{name}");
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.err(f, format!("`{name}` is not an HTTP header name"));
+            } else if http::HeaderValue::from_str(value).is_err() {
+                self.err(f, "the value must be one line of visible characters");
+            } else {
+                headers.push((name.clone(), value.clone()));
+            }
+        }
+        let count = raw.count.unwrap_or(1);
+        if !(1..=1000).contains(&count) {
+            self.err(
+                format!("{field}.count"),
+                format!("{count} requests: send between 1 and 1000"),
+            );
+        }
+        let expect = self.http_expect(&format!("{field}.expect"), raw.expect.as_ref(), count);
+        Some(HttpCheck {
+            endpoint,
+            method,
+            headers,
+            body: raw.body.clone(),
+            count,
+            from,
+            expect,
+        })
+    }
+
+    fn url(&mut self, field: &str, url: &str, from_pod: bool) {
+        let uri = match url.parse::<http::Uri>() {
+            Ok(u) => u,
+            Err(e) => {
+                self.err(
+                    field,
+                    format!(
+                        "`{url}` is not a URL ({e}); write e.g. http://127.0.0.1:30080/productpage"
+                    ),
+                );
+                return;
+            }
+        };
+        match (uri.scheme_str(), uri.authority()) {
+            (Some("http"), Some(_)) => {}
+            (Some("https"), Some(_)) if from_pod => {}
+            (Some("https"), Some(_)) => self.err(
+                field,
+                format!("`{url}`: requests from the host are plain http; send https requests from a pod (from:)"),
+            ),
+            _ => self.err(
+                field,
+                format!("`{url}` is not an http URL with a host (write e.g. http://httpbin:8000/get)"),
+            ),
+        }
+    }
+
+    fn pod_ref(
+        &mut self,
+        field: &str,
+        pod: &str,
+        namespace: Option<&String>,
+        container: Option<&String>,
+    ) -> PodRef {
+        if pod.trim().is_empty() {
+            self.err(
+                field,
+                "name a pod, or select one by labels (e.g. app=ratings)",
+            );
+        }
+        PodRef {
+            pod: pod.trim().to_string(),
+            namespace: namespace.cloned(),
+            container: container.cloned(),
+        }
+    }
+
+    fn http_expect(
+        &mut self,
+        field: &str,
+        raw: Option<&raw::RawHttpExpect>,
+        count: u32,
+    ) -> HttpExpect {
+        let Some(raw) = raw else {
+            return HttpExpect {
+                status: vec![200],
+                body: TextExpect::default(),
+                reviews: None,
+                latency: None,
+            };
+        };
+        let status = match &raw.status {
+            None => vec![200],
+            Some(v) => self.statuses(&format!("{field}.status"), v),
+        };
+        let body = raw
+            .body
+            .as_ref()
+            .map(|b| self.text_expect(&format!("{field}.body"), b))
+            .unwrap_or_default();
+        let reviews = raw
+            .bookinfo
+            .as_ref()
+            .and_then(|b| self.reviews(&format!("{field}.bookinfo.reviews"), &b.reviews, count));
+        let latency = raw
+            .latency
+            .as_ref()
+            .and_then(|l| self.latency(&format!("{field}.latency"), l));
+        HttpExpect {
+            status,
+            body,
+            reviews,
+            latency,
+        }
+    }
+
+    fn statuses(&mut self, field: &str, value: &Value) -> Vec<u16> {
+        let one = |v: &Value| {
+            v.as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (100..=599).contains(n))
+        };
+        let found: Option<Vec<u16>> = match value {
+            Value::Sequence(items) if !items.is_empty() => items.iter().map(one).collect(),
+            Value::Sequence(_) => None,
+            other => one(other).map(|s| vec![s]),
+        };
+        found.unwrap_or_else(|| {
+            self.err(
+                field,
+                format!(
+                    "`{}` is not a status code: write one code (200) or a list ([200, 503]), each between 100 and 599",
+                    show(value)
+                ),
+            );
+            vec![200]
+        })
+    }
+
+    fn strings(&mut self, field: &str, value: &Value) -> Vec<String> {
+        let one = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let found: Option<Vec<String>> = match value {
+            Value::Sequence(items) => items.iter().map(one).collect(),
+            other => one(other).map(|s| vec![s]),
+        };
+        found.unwrap_or_else(|| {
+            self.err(field, "write a text, or a list of texts");
+            Vec::new()
+        })
+    }
+
+    fn text_expect(&mut self, field: &str, raw: &raw::RawTextExpect) -> TextExpect {
+        let contains = raw
+            .contains
+            .as_ref()
+            .map(|v| self.strings(&format!("{field}.contains"), v))
+            .unwrap_or_default();
+        let not_contains = raw
+            .not_contains
+            .as_ref()
+            .map(|v| self.strings(&format!("{field}.not_contains"), v))
+            .unwrap_or_default();
+        let patterns = raw
+            .regex
+            .as_ref()
+            .map(|v| self.strings(&format!("{field}.regex"), v))
+            .unwrap_or_default();
+        let listed = matches!(raw.regex, Some(Value::Sequence(_)));
+        let mut regex = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            let f = if listed {
+                format!("{field}.regex[{i}]")
+            } else {
+                format!("{field}.regex")
+            };
+            match regex::Regex::new(p) {
+                Ok(re) => regex.push(re),
+                Err(e) => {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default().trim().to_string();
+                    self.err(f, format!("`{p}` is not a regular expression: {why}"));
+                }
+            }
+        }
+        TextExpect {
+            contains,
+            not_contains,
+            regex,
+        }
+    }
+
+    fn reviews(&mut self, field: &str, value: &Value, count: u32) -> Option<ReviewsExpect> {
+        let expect = match value {
+            Value::String(s) => match s.trim() {
+                "any" => ReviewsExpect::Any,
+                "mix" => ReviewsExpect::Mix,
+                other => match ReviewsVersion::parse(other) {
+                    Some(v) => ReviewsExpect::Only(v),
+                    None => {
+                        self.err(
+                            field,
+                            format!(
+                                "unknown reviews expectation `{other}`: write v1, v2, v3, any, mix,                                  or a distribution like {{v1: 50%, v3: 50%, tolerance: 10%}}"
+                            ),
+                        );
+                        return None;
+                    }
+                },
+            },
+            Value::Mapping(map) => {
+                let mut shares = Vec::new();
+                let mut tolerance = DEFAULT_TOLERANCE;
+                for (key, v) in map {
+                    let key = key.as_str().unwrap_or_default();
+                    let f = format!("{field}.{key}");
+                    let Some(pct) = self.percent(&f, v) else {
+                        continue;
+                    };
+                    match key {
+                        "tolerance" => tolerance = pct,
+                        k => match ReviewsVersion::parse(k) {
+                            Some(version) => shares.push((version, pct)),
+                            None => self.err(
+                                f,
+                                format!(
+                                    "`{k}` is not a reviews version: write v1, v2, v3 or tolerance"
+                                ),
+                            ),
+                        },
+                    }
+                }
+                let sum: f64 = shares.iter().map(|(_, p)| p).sum();
+                if shares.is_empty() || (sum - 100.0).abs() > 1.0 {
+                    self.err(
+                        field,
+                        format!(
+                            "the versions' shares add up to {} %, not 100 % (e.g. {{v1: 50%, v3: 50%}})",
+                            crate::check::expect::trim(sum, 1)
+                        ),
+                    );
+                }
+                ReviewsExpect::Shares { shares, tolerance }
+            }
+            other => {
+                self.err(
+                    field,
+                    format!(
+                        "`{}` is not a reviews expectation: write v1, v2, v3, any, mix, or a distribution",
+                        show(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        if matches!(expect, ReviewsExpect::Mix | ReviewsExpect::Shares { .. }) && count == 1 {
+            self.err(
+                field,
+                "a mix or distribution of versions needs more than one request: set `count` (e.g. 20)",
+            );
+        }
+        Some(expect)
+    }
+
+    fn percent(&mut self, field: &str, value: &Value) -> Option<f64> {
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            other => show(other),
+        };
+        parse_percent(&text).map_err(|e| self.err(field, e)).ok()
+    }
+
+    fn duration(&mut self, field: &str, value: &Value) -> Option<std::time::Duration> {
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            other => show(other),
+        };
+        parse_duration(&text).map_err(|e| self.err(field, e)).ok()
+    }
+
+    fn latency(&mut self, field: &str, raw: &raw::RawLatency) -> Option<LatencyBand> {
+        let min = raw
+            .min
+            .as_ref()
+            .and_then(|v| self.duration(&format!("{field}.min"), v));
+        let max = raw
+            .max
+            .as_ref()
+            .and_then(|v| self.duration(&format!("{field}.max"), v));
+        if raw.min.is_none() && raw.max.is_none() {
+            self.err(
+                field,
+                "give `min`, `max` or both (e.g. {min: 0.9s, max: 1.5s})",
+            );
+            return None;
+        }
+        if let (Some(a), Some(b)) = (min, max)
+            && a > b
+        {
+            self.err(field, "`min` is larger than `max`");
+        }
+        Some(LatencyBand { min, max })
+    }
+
+    fn exec_check(&mut self, field: &str, raw: &raw::RawExecCheck) -> Option<ExecCheck> {
+        let pod = self.pod_ref(
+            &format!("{field}.pod"),
+            &raw.pod,
+            raw.namespace.as_ref(),
+            raw.container.as_ref(),
+        );
+        let command = match (&raw.command, &raw.script) {
+            (Some(argv), None) => {
+                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                    self.err(
+                        format!("{field}.command"),
+                        "give the program and its arguments, e.g. [curl, -sS, http://httpbin:8000/get]",
+                    );
+                }
+                argv.clone()
+            }
+            (None, Some(script)) => {
+                if script.trim().is_empty() {
+                    self.err(format!("{field}.script"), "must not be empty");
+                }
+                vec!["sh".to_string(), "-c".to_string(), script.clone()]
+            }
+            (Some(_), Some(_)) => {
+                self.err(field, "write either `command:` (an argv list) or `script:` (run with sh -c), not both");
+                return None;
+            }
+            (None, None) => {
+                self.err(
+                    field,
+                    "an exec check needs `command:` (an argv list) or `script:` (run with sh -c)",
+                );
+                return None;
+            }
+        };
+        let mut expect = ExecExpect {
+            exit_code: Some(0),
+            ..ExecExpect::default()
+        };
+        if let Some(e) = &raw.expect {
+            let f = format!("{field}.expect");
+            expect.exit_code = match &e.exit_code {
+                None => Some(0),
+                Some(Value::String(s)) if s.trim() == "any" => None,
+                Some(v) => {
+                    match v
+                        .as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .filter(|n| (0..=255).contains(n))
+                    {
+                        Some(code) => Some(code),
+                        None => {
+                            self.err(
+                            format!("{f}.exit_code"),
+                            format!("`{}` is not an exit code: write a number from 0 to 255, or `any`", show(v)),
+                        );
+                            Some(0)
+                        }
+                    }
+                }
+            };
+            if let Some(t) = &e.stdout {
+                expect.stdout = self.text_expect(&format!("{f}.stdout"), t);
+            }
+            if let Some(t) = &e.stderr {
+                expect.stderr = self.text_expect(&format!("{f}.stderr"), t);
+            }
+        }
+        Some(ExecCheck {
+            pod,
+            command,
+            expect,
+        })
+    }
+}
+
+/// A YAML value on one line, for a message: `200`, `[200, 999]`, `{a: b}`.
+fn show(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(show).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Value::Mapping(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", show(k), show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Tagged(t) => show(&t.value),
     }
 }
 

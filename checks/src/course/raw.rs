@@ -109,6 +109,12 @@ pub struct RawCheck {
     /// Pods selected by labels.
     #[serde(default)]
     pub pods: Option<RawPodsCheck>,
+    /// HTTP requests from the host or from inside a pod.
+    #[serde(default)]
+    pub http: Option<RawHttpCheck>,
+    /// A command run inside a pod.
+    #[serde(default)]
+    pub exec: Option<RawExecCheck>,
 }
 
 /// `command:` check.
@@ -197,6 +203,157 @@ pub struct RawPodsCheck {
     /// A container no pod may have.
     #[serde(default)]
     pub lacks_container: Option<String>,
+}
+
+/// `http:` check: `url:` or `service:`, and what the responses must look like.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpCheck {
+    /// The URL, used as written (`http://127.0.0.1:30080/productpage`, `http://httpbin:8000/get`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A Service port instead of a URL.
+    #[serde(default)]
+    pub service: Option<RawServiceRef>,
+    /// HTTP method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Number of requests (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Send the requests from inside this pod, with its curl.
+    #[serde(default)]
+    pub from: Option<RawPodRef>,
+    /// What the responses must look like (default: status 200).
+    #[serde(default)]
+    pub expect: Option<RawHttpExpect>,
+}
+
+/// `service:` of an `http` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceRef {
+    /// Service name.
+    pub name: String,
+    /// Namespace (default: the target's default namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The Service's port.
+    pub port: u16,
+    /// Path and query (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// `from:` of an `http` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodRef {
+    /// Pod name or label selector (`app=ratings`).
+    pub pod: String,
+    /// Namespace (default: the target's default namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Container (default: the pod's first).
+    #[serde(default)]
+    pub container: Option<String>,
+}
+
+/// `expect:` of an `http` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpExpect {
+    /// A status code or a list of them (default 200).
+    #[serde(default)]
+    pub status: Option<serde_yaml::Value>,
+    /// Expectations on every body.
+    #[serde(default)]
+    pub body: Option<RawTextExpect>,
+    /// Bookinfo product page expectations.
+    #[serde(default)]
+    pub bookinfo: Option<RawBookinfo>,
+    /// Band for the median latency.
+    #[serde(default)]
+    pub latency: Option<RawLatency>,
+}
+
+/// Expectations on a text: each a string or a list of strings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTextExpect {
+    /// Must appear.
+    #[serde(default)]
+    pub contains: Option<serde_yaml::Value>,
+    /// Must not appear.
+    #[serde(default)]
+    pub not_contains: Option<serde_yaml::Value>,
+    /// Regular expressions that must match.
+    #[serde(default)]
+    pub regex: Option<serde_yaml::Value>,
+}
+
+/// `bookinfo:` expectations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBookinfo {
+    /// `v1`, `v2`, `v3`, `any`, `mix`, or a distribution `{v1: 50%, v3: 50%, tolerance: 10%}`.
+    pub reviews: serde_yaml::Value,
+}
+
+/// `latency:` band on the median.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    /// Fastest acceptable median (`0.9s`, `900ms`, or seconds).
+    #[serde(default)]
+    pub min: Option<serde_yaml::Value>,
+    /// Slowest acceptable median.
+    #[serde(default)]
+    pub max: Option<serde_yaml::Value>,
+}
+
+/// `exec:` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecCheck {
+    /// Pod name or label selector (`app=ratings`).
+    pub pod: String,
+    /// Namespace (default: the target's default namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Container (default: the pod's first).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// The argv to run.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// A shell script, run as `sh -c SCRIPT`.
+    #[serde(default)]
+    pub script: Option<String>,
+    /// What the command must do (default: exit code 0).
+    #[serde(default)]
+    pub expect: Option<RawExecExpect>,
+}
+
+/// `expect:` of an `exec` check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecExpect {
+    /// Exit code (default 0), or `any`.
+    #[serde(default)]
+    pub exit_code: Option<serde_yaml::Value>,
+    /// Expectations on standard output.
+    #[serde(default)]
+    pub stdout: Option<RawTextExpect>,
+    /// Expectations on standard error.
+    #[serde(default)]
+    pub stderr: Option<RawTextExpect>,
 }
 
 /// `solution:` or `reset:`.
