@@ -317,7 +317,7 @@ fn check_name(obj: &Value, url_name: &str) -> ApiResult<()> {
 
 /// Carries server-owned parts of `old` into `new`: status for main-resource writes,
 /// everything but status for status writes, and allocated service addresses.
-fn keep_server_fields(t: &Target, old: &Value, new: &mut Value) {
+fn keep_server_fields(state: &ApiState, t: &Target, old: &Value, new: &mut Value) {
     let Some(map) = new.as_object_mut() else {
         return;
     };
@@ -346,7 +346,7 @@ fn keep_server_fields(t: &Target, old: &Value, new: &mut Value) {
                     None => map.remove("status"),
                 };
             }
-            defaults::keep_allocations(&t.kind, old, new);
+            defaults::keep_allocations(state, &t.kind, old, new);
         }
     }
 }
@@ -366,7 +366,7 @@ fn update(state: &ApiState, call: &Call, t: &Target, key: &ResourceKey, name: &s
     let old = t
         .kind
         .present(state.store.get(key, t.namespace.as_deref(), name)?);
-    keep_server_fields(t, &old, &mut obj);
+    keep_server_fields(state, t, &old, &mut obj);
     ownership::record(call, t, Some(&old), &mut obj);
     if dry_run(call) {
         return Ok(strict::with_warnings(json_response(200, &obj), &warnings));
@@ -518,7 +518,7 @@ fn patch_object(
         let mut warnings = strict::check(state, &t.kind, &mut obj, directive, source)?;
         warnings.extend(applied_warnings.iter().cloned());
         validate::object(&t.kind, key, &obj)?;
-        keep_server_fields(t, &current, &mut obj);
+        keep_server_fields(state, t, &current, &mut obj);
         if !server_side_apply {
             ownership::record(call, t, Some(&current), &mut obj);
         }

@@ -432,3 +432,33 @@ async fn bookinfo_applies_unchanged_and_deletes() {
     assert_eq!(deleted.lines().count(), 14, "{deleted}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_changed_to_node_port_gets_a_node_port_and_gives_it_back() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    let service = |kind: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: {kind}\n  selector: {{app: web}}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+        )
+    };
+    let node_port = "jsonpath={.spec.ports[0].nodePort}";
+    let file = env.write("svc.yaml", &service("ClusterIP"));
+    env.ok(&["apply", "-f", file.to_str().expect("utf8")]).await;
+    assert_eq!(env.ok(&["get", "svc", "web", "-o", node_port]).await, "");
+    // As Istio's productpage-nodeport.yaml does over bookinfo.yaml's Service.
+    let file = env.write("svc.yaml", &service("NodePort"));
+    env.ok(&["apply", "-f", file.to_str().expect("utf8")]).await;
+    let allocated: u16 = env
+        .ok(&["get", "svc", "web", "-o", node_port])
+        .await
+        .parse()
+        .expect("a nodePort was allocated on update");
+    assert!((30000..=32767).contains(&allocated), "{allocated}");
+    let file = env.write("svc.yaml", &service("ClusterIP"));
+    env.ok(&["apply", "-f", file.to_str().expect("utf8")]).await;
+    assert_eq!(env.ok(&["get", "svc", "web", "-o", node_port]).await, "");
+    env.stop().await;
+}

@@ -205,8 +205,12 @@ fn allocate_service(state: &ApiState, obj: &mut Value) -> ApiResult<()> {
                 {
                     continue;
                 }
-                let port = NODE_PORTS
-                    .clone()
+                // From a random point of the range, as a real API server allocates: two meshes
+                // on one machine (each listening on its nodePorts) rarely pick the same one.
+                let size = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+                let start = i64::from(u16::from_be_bytes(crate::meta::random_bytes::<2>())) % size;
+                let port = (0..size)
+                    .map(|i| NODE_PORTS.start() + (start + i) % size)
                     .find(|n| !used.contains(n))
                     .ok_or_else(|| {
                         ApiError::internal(
@@ -221,8 +225,10 @@ fn allocate_service(state: &ApiState, obj: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
-/// On update, keeps what the server allocated when the client did not send it (kubectl replace).
-pub(super) fn keep_allocations(kind: &Kind, old: &Value, new: &mut Value) {
+/// On update, keeps what the server allocated when the client did not send it (kubectl replace),
+/// allocates nodePorts for a Service that became NodePort or LoadBalancer and releases them
+/// when it no longer is one.
+pub(super) fn keep_allocations(state: &ApiState, kind: &Kind, old: &Value, new: &mut Value) {
     if kind.is_custom() {
         return;
     }
@@ -262,6 +268,24 @@ pub(super) fn keep_allocations(kind: &Kind, old: &Value, new: &mut Value) {
             {
                 p.insert("nodePort".into(), n.clone());
             }
+        }
+    }
+    let kind = new
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_owned();
+    if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
+        let _serialised = state
+            .allocation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = allocate_service(state, new) {
+            tracing::warn!("could not allocate a nodePort on update: {}", e.message);
+        }
+    } else if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            p.remove("nodePort");
         }
     }
 }
