@@ -3,7 +3,7 @@
 //! - [`content`]: the files a course is made of (embedded in the binary or read from a directory).
 //! - [`course`]: the lab model — raw `lab.yaml` types, validated domain types, the loader and `lint`.
 //! - [`target`]: the [`Target`](target::Target) seam — where checks look (a live cluster today).
-//! - [`check`]: one module per check kind (`command`, `cluster`, `resource`, `pods`).
+//! - [`check`]: one module per check kind (`command`, `cluster`, `resource`, `pods`, `http`, `exec`).
 //! - [`manifest`]: multi-document YAML manifests: parse, find an object, normalise, diff.
 //! - [`engine`]: runs a step's checks concurrently with timeouts and reports [`CheckResult`]s.
 //! - [`progress`]: the learner's progress per target, written atomically.

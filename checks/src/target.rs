@@ -1,8 +1,8 @@
 //! Where checks look: the [`Target`] seam.
 //!
-//! A target is a Kubernetes API (through the kube crate) plus, later, how to reach its
-//! ingress, exec into pods and read proxy stats. Checks are written once against this trait
-//! and run unchanged on a live cluster and on the bundled reference mesh.
+//! A target is a Kubernetes API (through the kube crate). Exec into pods ([`exec`]) and the
+//! URL of a Service ([`reach`]) go through that same API, so checks are written once against
+//! this trait and run unchanged on a live cluster and on the bundled reference mesh.
 //!
 //! - [`cluster`]: the live-cluster target (a kubeconfig context).
 //! - [`reference`]: the bundled reference mesh, reached through the kubeconfig it writes.

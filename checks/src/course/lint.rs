@@ -3,9 +3,13 @@
 //! The loader already rejects anything the program cannot use. Lint adds checks across
 //! files: manifests parse as Kubernetes objects, a resource check's reference manifest holds
 //! that very object, every file in a lab folder is used, steps have hints and commands.
+//! For `http` checks (whose URLs, regexes, durations and percentages the loader has already
+//! parsed) it warns about probes that load but would mislead: a distribution judged on too few
+//! requests, a cluster-internal name requested from the learner's host.
 
 use super::load::LoadError;
-use super::{CheckSpec, Course};
+use super::{CheckSpec, Course, Endpoint, HttpCheck};
+use crate::check::expect::ReviewsExpect;
 use crate::content::Content;
 use crate::manifest;
 use std::collections::BTreeSet;
@@ -103,6 +107,16 @@ pub fn lint(content: &Content, course: &Course) -> Vec<LintIssue> {
             used_manifests.extend(step.solution.manifests.iter().cloned());
             used_manifests.extend(step.reset.manifests.iter().cloned());
             for (j, check) in step.checks.iter().enumerate() {
+                if let CheckSpec::Http(h) = &check.spec {
+                    for message in http_warnings(h) {
+                        issues.push(issue(
+                            Severity::Warning,
+                            file.clone(),
+                            Some(format!("steps[{i}].checks[{j}].http")),
+                            message,
+                        ));
+                    }
+                }
                 let CheckSpec::Resource(r) = &check.spec else {
                     continue;
                 };
@@ -149,6 +163,36 @@ pub fn lint(content: &Content, course: &Course) -> Vec<LintIssue> {
     issues
 }
 
+/// Fewest requests for a distribution to be judged fairly.
+const MIN_FOR_DISTRIBUTION: u32 = 20;
+
+/// What an `http` check gets wrong without being invalid.
+fn http_warnings(check: &HttpCheck) -> Vec<String> {
+    let mut out = Vec::new();
+    if matches!(check.expect.reviews, Some(ReviewsExpect::Shares { .. }))
+        && check.count < MIN_FOR_DISTRIBUTION
+    {
+        out.push(format!(
+            "a distribution judged on {} requests passes or fails by chance; send at least {MIN_FOR_DISTRIBUTION} (count)",
+            check.count
+        ));
+    }
+    if let (None, Endpoint::Url(url)) = (&check.from, &check.endpoint)
+        && let Some(host) = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_string))
+        && !host.contains(['.', ':', '['])
+        && host != "localhost"
+    {
+        out.push(format!(
+            "`{host}` is a name inside the cluster, which the learner's host cannot resolve; \
+             add `from:` to send the request from a pod, or use `service:` to go through its nodePort"
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +218,43 @@ steps:
     solution:
       manifests: [manifests/demo/broken.yaml]
 "#;
+
+    #[test]
+    fn http_probes_that_would_mislead_are_warned_about() {
+        let lab = LAB.replace(
+            "      - id: vs\n",
+            "      - id: few\n        title: Few\n        http:\n          url: http://productpage:9080/productpage\n          count: 5\n          expect: {bookinfo: {reviews: {v1: 50%, v3: 50%}}}\n      - id: vs\n",
+        );
+        let content = Content::from_files(
+            Origin::Embedded,
+            [
+                ("labs/00-demo/lab.yaml", lab.as_str()),
+                ("labs/00-demo/01-one.md", "# One\n"),
+                (
+                    "manifests/demo/vs.yaml",
+                    "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\n",
+                ),
+                ("manifests/demo/broken.yaml", "kind: VirtualService\napiVersion: networking.istio.io/v1\nmetadata: {name: x}\n"),
+            ]
+            .map(|(p, t)| (p, t.as_bytes().to_vec())),
+        );
+        let course = load(&content).unwrap();
+        let found: Vec<String> = lint(&content, &course)
+            .iter()
+            .filter(|i| i.problem.field.as_deref() == Some("steps[0].checks[0].http"))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "warning: labs/00-demo/lab.yaml: field `steps[0].checks[0].http`: a distribution judged on 5 requests \
+                 passes or fails by chance; send at least 20 (count)",
+                "warning: labs/00-demo/lab.yaml: field `steps[0].checks[0].http`: `productpage` is a name inside the \
+                 cluster, which the learner's host cannot resolve; add `from:` to send the request from a pod, or use \
+                 `service:` to go through its nodePort",
+            ]
+        );
+    }
 
     #[test]
     fn lint_finds_cross_file_problems() {
