@@ -172,7 +172,13 @@ impl Env {
     /// Starts a long-running kubectl (`logs -f`, `port-forward`) whose stdout and stderr can be
     /// read while it runs; it is killed when dropped (or with [`stop_child`]).
     pub fn kubectl_child(&self, args: &[&str]) -> tokio::process::Child {
+        self.kubectl_child_env(args, &[])
+    }
+
+    /// [`Self::kubectl_child`] with extra environment variables (`KUBECTL_…` feature switches).
+    pub fn kubectl_child_env(&self, args: &[&str], vars: &[(&str, &str)]) -> tokio::process::Child {
         self.kubectl_command(args)
+            .envs(vars.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

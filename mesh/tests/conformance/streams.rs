@@ -189,9 +189,20 @@ async fn through_port_forward(
     remote: u16,
     (method, path, body): (&str, &str, &str),
 ) -> String {
+    through_port_forward_env(env, what, remote, (method, path, body), &[]).await
+}
+
+/// [`through_port_forward`] with extra environment variables for kubectl.
+async fn through_port_forward_env(
+    env: &Env,
+    what: &str,
+    remote: u16,
+    (method, path, body): (&str, &str, &str),
+    vars: &[(&str, &str)],
+) -> String {
     let local = free_port();
     let mapping = format!("{local}:{remote}");
-    let mut child = env.kubectl_child(&["port-forward", what, &mapping]);
+    let mut child = env.kubectl_child_env(&["port-forward", "-v=6", what, &mapping], vars);
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let banner = tokio::time::timeout(
         Duration::from_secs(30),
@@ -207,6 +218,24 @@ async fn through_port_forward(
     // A second connection over the same session works too.
     let again = get(&format!("127.0.0.1:{local}"), "/status/418").await;
     stop_child(&mut child).await;
+    let mut log = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .await;
+    // kubectl -v=6 names the upgrade it made: GET (WebSocket tunnel) or POST (plain SPDY).
+    let upgraded = log
+        .lines()
+        .find(|l| l.contains("/portforward 101 Switching Protocols"))
+        .unwrap_or_else(|| panic!("kubectl did not upgrade the connection:\n{log}"));
+    let expected = if vars.is_empty() {
+        "GET https://"
+    } else {
+        "POST https://"
+    };
+    assert!(upgraded.contains(expected), "{upgraded}");
     assert!(again.expect("second GET").starts_with("HTTP/1.1 418"));
     response.expect("GET through port-forward")
 }
@@ -249,6 +278,68 @@ async fn port_forward_to_a_pod_and_to_a_service_reaches_httpbin() {
         &big[..big.len().min(500)]
     );
     assert!(big.contains(&payload), "the echoed body is complete");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_forward_over_plain_spdy_works_when_kubectl_does_not_tunnel() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+    // Older kubectls (and this switch) upgrade the HTTP connection to SPDY/3.1 directly.
+    let plain = [("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
+    let payload = "spdy".repeat(50_000);
+    let response = through_port_forward_env(
+        &env,
+        &format!("pod/{pod}"),
+        8080,
+        ("POST", "/anything/plain-spdy", &payload),
+        &plain,
+    )
+    .await;
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "{}",
+        &response[..response.len().min(500)]
+    );
+    assert!(response.contains(&payload), "the echoed body is complete");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_of_a_container_that_cannot_pull_its_image_say_so() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    env.ok(&["run", "ghost", "--image=example.invalid/no-such-image:1"])
+        .await;
+    let mut last = None;
+    for _ in 0..150 {
+        let out = env.kubectl(&["logs", "ghost"]).await;
+        if out.stderr.contains("trying and failing to pull image") {
+            last = Some(out);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = last.expect("kubectl logs reports the image pull failure");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "container \"ghost\" in pod \"ghost\" is waiting to start: trying and failing to pull image"
+        ),
+        "{out:?}"
+    );
+    let exec = env.kubectl_exec(&["exec", "ghost", "--", "true"]).await;
+    assert_ne!(exec.code, 0, "{exec:?}");
+    assert!(
+        exec.stderr
+            .contains("error: unable to upgrade connection: container not found (\"ghost\")"),
+        "{exec:?}"
+    );
     env.stop().await;
 }
 

@@ -4,7 +4,8 @@
 //! shell of the container.
 
 use bytes::Bytes;
-use http::Response;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -82,15 +83,20 @@ pub(super) fn handle(
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
     }
-    let ctx = state
+    let ctx = match state
         .kubelet
         .exec_context(&namespace, &name, Some(&container))
-        .map_err(|e| match e {
-            ExecError::NoPod(_) | ExecError::NotRunning(_) => {
-                ApiError::bad_request(format!("container not found (\"{container}\")"))
-            }
-            other => ApiError::bad_request(other.to_string()),
-        })?;
+    {
+        Ok(ctx) => ctx,
+        // The kubelet answers in plain text, which kubectl prints as
+        // `error: unable to upgrade connection: container not found ("c")`.
+        Err(ExecError::NoPod(_) | ExecError::NotRunning(_)) => {
+            return Ok(plain_error(format!(
+                "container not found (\"{container}\")"
+            )));
+        }
+        Err(other) => return Err(ApiError::bad_request(other.to_string())),
+    };
     if !wants_websocket(req.headers()) {
         return Err(ApiError::bad_request(
             "exec is served over a WebSocket (v5.channel.k8s.io) only: upgrade kubectl to 1.30 \
@@ -107,6 +113,17 @@ pub(super) fn handle(
         }
     });
     Ok(resp)
+}
+
+/// A kubelet error passed through by the API server: plain text, not a `Status`.
+fn plain_error(message: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(message)).boxed());
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
 
 /// Runs the command over an upgraded connection until it exits (or the client goes away).
