@@ -141,6 +141,28 @@ async fn logs_follow_streams_lines_written_after_it_started() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_ends_when_the_pod_is_deleted() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, ip) = httpbin(&env).await;
+    get(&format!("{ip}:8080"), "/anything/last-words")
+        .await
+        .expect("GET");
+    let mut child = env.kubectl_child(&["logs", "-f", "--tail=1", &pod]);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    read_until(&mut stdout, "last-words").await;
+    env.ok(&["delete", "pod", &pod, "--wait=false"]).await;
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("kubectl logs -f returns once the pod is gone")
+        .expect("kubectl exit status");
+    assert!(status.success(), "{status:?}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn exec_reports_the_exit_code_and_refuses_what_a_real_cluster_refuses() {
     if !runnable() {
         return;
