@@ -6,6 +6,7 @@
 //! HTTP upgrade and speaks the streaming protocol on it.
 
 mod exec;
+mod exec_spdy;
 mod logs;
 mod portforward;
 pub(crate) mod spdy;

@@ -189,9 +189,20 @@ impl Env {
 
     /// Runs kubectl with `input` on its standard input (`exec -i`).
     pub async fn kubectl_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        self.kubectl_stdin_env(args, input, &[]).await
+    }
+
+    /// [`Self::kubectl_stdin`] with extra environment variables (`KUBECTL_…` feature switches).
+    pub async fn kubectl_stdin_env(
+        &self,
+        args: &[&str],
+        input: &[u8],
+        vars: &[(&str, &str)],
+    ) -> Out {
         use tokio::io::AsyncWriteExt;
         let mut child = self
             .kubectl_command(args)
+            .envs(vars.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -181,6 +181,27 @@ async fn exec_reports_the_exit_code_and_refuses_what_a_real_cluster_refuses() {
         "{unknown:?}"
     );
 
+    // The same over SPDY, as older kubectls (and this switch) run it; -v=6 shows the POST.
+    let spdy = env
+        .kubectl_stdin_env(
+            &["exec", "-v=6", "deploy/httpbin", "--", "no-such-command"],
+            b"",
+            &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")],
+        )
+        .await;
+    assert_eq!(spdy.code, 127, "{spdy:?}");
+    assert!(
+        spdy.stderr
+            .contains("command terminated with exit code 127"),
+        "{spdy:?}"
+    );
+    assert!(
+        spdy.stderr
+            .lines()
+            .any(|l| l.contains("POST https://") && l.contains("/exec?") && l.contains(" 101 ")),
+        "{spdy:?}"
+    );
+
     let wrong = env
         .kubectl_exec(&["exec", &pod, "-c", "nope", "--", "true"])
         .await;

@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::exec_spdy;
 use super::websocket::{self, Message, Outgoing};
 use super::{Handles, Params, choose_container, phase, pod_name, wants_websocket};
 use crate::api::{ApiError, ApiState, Body};
@@ -32,11 +33,11 @@ const CLOSE: u8 = 255;
 
 /// Which streams the client attached.
 #[derive(Debug, Clone, Copy)]
-struct Streams {
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-    tty: bool,
+pub(super) struct Streams {
+    pub(super) stdin: bool,
+    pub(super) stdout: bool,
+    pub(super) stderr: bool,
+    pub(super) tty: bool,
 }
 
 /// Checks the request as the API server and kubelet do, then upgrades to a WebSocket and runs
@@ -98,10 +99,7 @@ pub(super) fn handle(
         Err(other) => return Err(ApiError::bad_request(other.to_string())),
     };
     if !wants_websocket(req.headers()) {
-        return Err(ApiError::bad_request(
-            "exec is served over a WebSocket (v5.channel.k8s.io) only: upgrade kubectl to 1.30 \
-             or newer",
-        ));
+        return exec_spdy::upgrade(req, ctx, argv, streams, Handles::new(state));
     }
     let (_protocol, resp) = websocket::handshake(req.headers(), PROTOCOLS)?;
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -150,9 +148,10 @@ async fn session<IO>(
     let (stdout_tx, stdout_rx) = mpsc::channel::<Bytes>(16);
     let (stderr_tx, stderr_rx) = mpsc::channel::<Bytes>(16);
     let forward_out = tokio::spawn(forward(stdout_rx, STDOUT, streams.stdout, out.clone()));
+    // With a terminal there is no separate stderr: it shows on the terminal (stdout).
     let forward_err = tokio::spawn(forward(
         stderr_rx,
-        STDERR,
+        if streams.tty { STDOUT } else { STDERR },
         streams.stderr || streams.tty,
         out.clone(),
     ));
@@ -234,7 +233,7 @@ async fn forward(
 }
 
 /// The `Status` sent on the status channel when the command exits.
-fn status_message(code: i32, argv: &[String]) -> Vec<u8> {
+pub(super) fn status_message(code: i32, argv: &[String]) -> Vec<u8> {
     let status = if code == 0 {
         json!({"metadata": {}, "status": "Success"})
     } else {

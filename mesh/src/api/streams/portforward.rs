@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::spdy::{self, Frame, FrameReader, FrameWriter};
+use super::spdy::{self, Frame, FrameReader, Out};
 use super::websocket::{self, Message, Outgoing};
 use super::{Handles, phase, pod_name, wants_websocket};
 use crate::api::{ApiError, ApiState, Body};
@@ -179,14 +179,6 @@ where
     inbound.abort();
 }
 
-/// What the session's writer sends.
-enum Out {
-    /// An encoded frame.
-    Frame(Vec<u8>),
-    /// A SYN_REPLY accepting a stream (its header block is compressed in order by the writer).
-    Reply(u32),
-}
-
 /// One stream the client opened.
 struct StreamInfo {
     request: String,
@@ -216,26 +208,8 @@ async fn session<IO>(io: IO, target: Target, handles: Arc<Handles>)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (read_half, mut write_half) = tokio::io::split(io);
-    let (tx, mut rx) = mpsc::channel::<Out>(64);
-    let writer = tokio::spawn(async move {
-        let Ok(mut frames) = FrameWriter::new() else {
-            return;
-        };
-        while let Some(out) = rx.recv().await {
-            let bytes = match out {
-                Out::Frame(bytes) => bytes,
-                Out::Reply(id) => match frames.syn_reply(id, &[]) {
-                    Ok(bytes) => bytes,
-                    Err(_) => return,
-                },
-            };
-            if write_half.write_all(&bytes).await.is_err() || write_half.flush().await.is_err() {
-                return;
-            }
-        }
-        let _ = write_half.shutdown().await;
-    });
+    let (read_half, write_half) = tokio::io::split(io);
+    let (tx, writer) = spdy::spawn_writer(write_half);
 
     let mut reader = FrameReader::new(read_half);
     let mut streams: HashMap<u32, StreamInfo> = HashMap::new();

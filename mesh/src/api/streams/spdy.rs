@@ -7,7 +7,9 @@ use std::io;
 use std::sync::LazyLock;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The SPDY protocol version spoken.
 const VERSION: u16 = 3;
@@ -461,6 +463,43 @@ pub(crate) fn goaway(last_stream: u32) -> Vec<u8> {
     let mut payload = (last_stream & 0x7FFF_FFFF).to_be_bytes().to_vec();
     payload.extend_from_slice(&0u32.to_be_bytes());
     control(GOAWAY, 0, &payload)
+}
+
+/// What a session's writer task sends.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// An encoded frame.
+    Frame(Vec<u8>),
+    /// A SYN_REPLY accepting a stream (its header block is compressed in order by the writer).
+    Reply(u32),
+}
+
+/// Starts the task that writes a session's frames in the order they are queued; it ends (and
+/// shuts the connection's write side) when every sender is dropped.
+pub(crate) fn spawn_writer<W>(mut io: W) -> (mpsc::Sender<Out>, JoinHandle<()>)
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Out>(64);
+    let task = tokio::spawn(async move {
+        let Ok(mut frames) = FrameWriter::new() else {
+            return;
+        };
+        while let Some(out) = rx.recv().await {
+            let bytes = match out {
+                Out::Frame(bytes) => bytes,
+                Out::Reply(id) => match frames.syn_reply(id, &[]) {
+                    Ok(bytes) => bytes,
+                    Err(_) => return,
+                },
+            };
+            if io.write_all(&bytes).await.is_err() || io.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = io.shutdown().await;
+    });
+    (tx, task)
 }
 
 #[cfg(test)]
