@@ -224,6 +224,43 @@ async fn exec_reports_the_exit_code_and_refuses_what_a_real_cluster_refuses() {
     env.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_through_the_kube_client_gets_the_exit_status() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, AttachParams};
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+    let pods: Api<Pod> = Api::namespaced(env.kube_client().await, "default");
+    let mut process = pods
+        .exec(
+            &pod,
+            ["no-such-command", "--flag"],
+            &AttachParams::default().stdout(true).stderr(true),
+        )
+        .await
+        .expect("the exec is upgraded");
+    let status = process
+        .take_status()
+        .expect("a status channel")
+        .await
+        .expect("a status at the end");
+    assert_eq!(status.status.as_deref(), Some("Failure"), "{status:?}");
+    assert_eq!(
+        status.reason.as_deref(),
+        Some("NonZeroExitCode"),
+        "{status:?}"
+    );
+    let causes = status.details.and_then(|d| d.causes).unwrap_or_default();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].reason.as_deref(), Some("ExitCode"));
+    assert_eq!(causes[0].message.as_deref(), Some("127"));
+    process.join().await.expect("the exec ends cleanly");
+    env.stop().await;
+}
+
 /// Starts `kubectl port-forward <what> <local>:<remote>`, waits until it listens, sends
 /// `method path` with `body` through it, stops kubectl; returns the response.
 async fn through_port_forward(
