@@ -106,8 +106,7 @@ async fn node_port(env: &Env, service: &str) -> u16 {
 }
 
 /// A port of the NodePort range that is free on 127.0.0.1 now, from a random point of the
-/// range: the API server hands out nodePorts from 30000 up in every mesh, so tests running in
-/// parallel (each with its own mesh) choose theirs.
+/// range (for tests that choose their nodePort).
 fn free_node_port() -> u16 {
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let seed = std::process::id()
@@ -150,8 +149,17 @@ async fn a_node_port_serves_httpbin_spreads_over_its_pods_and_closes_with_the_se
     let env = Env::start().await;
     env.ok(&["apply", "-f", HTTPBIN]).await;
     wait_ready(&env, 1).await;
-    make_node_port(&env, free_node_port()).await;
+    // The server picks the nodePort; the learner reads it back.
+    env.ok(&[
+        "patch",
+        "svc",
+        "httpbin",
+        "-p",
+        r#"{"spec":{"type":"NodePort"}}"#,
+    ])
+    .await;
     let port = node_port(&env, "httpbin").await;
+    assert!((30000..=32767).contains(&port), "{port}");
     let table = env.ok(&["get", "svc", "httpbin"]).await;
     assert!(table.contains(&format!("8000:{port}/TCP")), "{table}");
 
