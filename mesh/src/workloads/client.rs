@@ -142,71 +142,141 @@ async fn exchange(
     request: ClientRequest,
     started: Instant,
 ) -> Result<ClientResponse, ClientError> {
-    let (host, port, path) = split_url(&request.url)?;
-    let stream = network.connect(origin, &host, port).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| ClientError::Receive(e.to_string()))?;
-    let driver = tokio::spawn(connection);
-    let mut builder = Request::builder().method(request.method).uri(path);
-    let host_header = if port == 80 {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut sent = HeaderMap::new();
-    let has = |name: &str| {
-        request
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
-    if !has("host") {
-        insert(&mut sent, "host", &host_header);
+    let (host, port, _) = split_url(&request.url)?;
+    let mut connection = Connection::open(network, origin, &host, port).await?;
+    connection.send_at(request, started).await
+}
+
+/// An HTTP/1.1 connection kept open between requests (keep-alive), as fortio's workers and
+/// Envoy use them. Opened through [`Network::connect`]; closed when dropped.
+#[derive(Debug)]
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    driver: tokio::task::JoinHandle<()>,
+    /// Requests sent on this connection so far.
+    pub requests: u64,
+}
+
+impl Connection {
+    /// Connects from `origin` to `host:port` (a Service name or address is routed by the
+    /// network) and performs the HTTP/1.1 handshake.
+    pub async fn open(
+        network: &Network,
+        origin: &Origin,
+        host: &str,
+        port: u16,
+    ) -> Result<Self, ClientError> {
+        let stream = network.connect(origin, host, port).await?;
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| receive_error(&e))?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self {
+            sender,
+            driver,
+            requests: 0,
+        })
     }
-    for (name, value) in &request.headers {
-        insert(&mut sent, name, value);
+
+    /// Whether the server has closed the connection (a new one is needed).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed() || self.driver.is_finished()
     }
-    if !request.body.is_empty() && !has("content-length") {
-        insert(&mut sent, "content-length", &request.body.len().to_string());
+
+    /// Sends one request (its URL's host and port name the `Host` header; the connection's
+    /// peer is wherever it was opened to) and reads the whole response.
+    pub async fn send(&mut self, request: ClientRequest) -> Result<ClientResponse, ClientError> {
+        self.send_at(request, Instant::now()).await
     }
-    if let Some(headers) = builder.headers_mut() {
-        headers.extend(sent.clone());
-    }
-    let req = builder
-        .body(Full::new(request.body))
-        .map_err(|e| ClientError::BadUrl(e.to_string()))?;
-    let response = sender.send_request(req).await.map_err(|e| {
-        if e.is_incomplete_message() || e.is_canceled() {
-            ClientError::EmptyReply
+
+    async fn send_at(
+        &mut self,
+        request: ClientRequest,
+        started: Instant,
+    ) -> Result<ClientResponse, ClientError> {
+        let (host, port, path) = split_url(&request.url)?;
+        self.sender.ready().await.map_err(|e| receive_error(&e))?;
+        self.requests += 1;
+        let mut builder = Request::builder().method(request.method).uri(path);
+        let host_header = if port == 80 {
+            host.clone()
         } else {
-            ClientError::Receive(e.to_string())
+            format!("{host}:{port}")
+        };
+        let mut sent = HeaderMap::new();
+        let has = |name: &str| {
+            request
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        if !has("host") {
+            insert(&mut sent, "host", &host_header);
         }
-    });
-    let response = match response {
-        Ok(r) => r,
-        Err(e) => {
-            driver.abort();
-            return Err(e);
+        for (name, value) in &request.headers {
+            insert(&mut sent, name, value);
         }
-    };
-    let time_to_headers = started.elapsed();
-    let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|e| ClientError::Receive(e.to_string()))?
-        .to_bytes();
-    driver.abort();
-    Ok(ClientResponse {
-        status: parts.status,
-        version: parts.version,
-        headers: parts.headers,
-        body,
-        sent_headers: sent,
-        time_to_headers,
-        total: started.elapsed(),
-    })
+        if !request.body.is_empty() && !has("content-length") {
+            insert(&mut sent, "content-length", &request.body.len().to_string());
+        }
+        if let Some(headers) = builder.headers_mut() {
+            headers.extend(sent.clone());
+        }
+        let req = builder
+            .body(Full::new(request.body))
+            .map_err(|e| ClientError::BadUrl(e.to_string()))?;
+        let response = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| receive_error(&e))?;
+        let time_to_headers = started.elapsed();
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| receive_error(&e))?
+            .to_bytes();
+        Ok(ClientResponse {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+            sent_headers: sent,
+            time_to_headers,
+            total: started.elapsed(),
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// What a hyper error means for curl: a connection closed before any answer is an empty
+/// reply, a reset or other failure while receiving is a receive error.
+fn receive_error(e: &hyper::Error) -> ClientError {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return ClientError::EmptyReply;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return ClientError::Receive(match io.kind() {
+                std::io::ErrorKind::ConnectionReset => "Connection reset by peer".to_owned(),
+                std::io::ErrorKind::BrokenPipe => "Broken pipe".to_owned(),
+                _ => io.to_string(),
+            });
+        }
+        source = err.source();
+    }
+    ClientError::Receive(e.to_string())
 }
 
 fn insert(map: &mut HeaderMap, name: &str, value: &str) {

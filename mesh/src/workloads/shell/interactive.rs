@@ -1,0 +1,233 @@
+//! `sh` reading commands from its input: with a terminal (`kubectl exec -it … -- sh`) it prints
+//! a prompt, echoes what is typed, handles backspace, Ctrl-C (interrupts the running command),
+//! Ctrl-D and Ctrl-U; without one (`echo 'hostname' | kubectl exec -i … -- sh`) it runs each
+//! line as it arrives. Continuation lines of an unfinished command get the `> ` prompt.
+
+use std::collections::VecDeque;
+
+use super::interp::Shell;
+use super::io::{Input, Io};
+use super::parse;
+
+const CTRL_C: u8 = 0x03;
+const CTRL_D: u8 = 0x04;
+const CTRL_U: u8 = 0x15;
+const BACKSPACE: u8 = 0x08;
+const DELETE: u8 = 0x7f;
+const ESC: u8 = 0x1b;
+
+/// Where an escape sequence being skipped stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    None,
+    /// After ESC.
+    Start,
+    /// Inside `ESC [ …` until its final letter.
+    Csi,
+}
+
+/// Reads and runs commands until `exit` or the end of input; returns the exit status.
+pub(crate) async fn run(shell: &mut Shell<'_>, io: &Io, tty: bool) -> i32 {
+    let input = io.stdin.clone();
+    // Commands run from a terminal get no input of their own: keys go to the shell.
+    let command_io = Io {
+        stdin: Input::none(),
+        stdout: io.stdout.clone(),
+        stderr: if tty {
+            io.stdout.clone()
+        } else {
+            io.stderr.clone()
+        },
+    };
+    let mut queue: VecDeque<u8> = VecDeque::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut pending = String::new();
+    let mut escape = Escape::None;
+    let mut eof = false;
+    if tty {
+        prompt(shell, io, false).await;
+    }
+    loop {
+        let Some(byte) = queue.pop_front() else {
+            if eof {
+                break;
+            }
+            match input.chunk().await {
+                Some(chunk) => queue.extend(chunk),
+                None => eof = true,
+            }
+            continue;
+        };
+        if tty {
+            match escape {
+                Escape::Start => {
+                    escape = if byte == b'[' || byte == b'O' {
+                        Escape::Csi
+                    } else {
+                        Escape::None
+                    };
+                    continue;
+                }
+                Escape::Csi => {
+                    if byte.is_ascii_alphabetic() || byte == b'~' {
+                        escape = Escape::None;
+                    }
+                    continue;
+                }
+                Escape::None => {}
+            }
+            match byte {
+                ESC => escape = Escape::Start,
+                CTRL_C => {
+                    io.stdout.print("^C\r\n").await;
+                    line.clear();
+                    pending.clear();
+                    shell.status = 130;
+                    prompt(shell, io, false).await;
+                }
+                CTRL_D => {
+                    if line.is_empty() && pending.is_empty() {
+                        io.stdout.print("\r\n").await;
+                        break;
+                    }
+                }
+                CTRL_U => {
+                    let n = String::from_utf8_lossy(&line).chars().count();
+                    io.stdout.print("\x08 \x08".repeat(n)).await;
+                    line.clear();
+                }
+                BACKSPACE | DELETE => {
+                    if !line.is_empty() {
+                        // Remove one whole UTF-8 character.
+                        while let Some(b) = line.pop() {
+                            if b & 0xC0 != 0x80 {
+                                break;
+                            }
+                        }
+                        io.stdout.print("\x08 \x08").await;
+                    }
+                }
+                b'\r' | b'\n' => {
+                    io.stdout.print("\r\n").await;
+                    let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+                    if let Some(status) = complete_line(
+                        shell,
+                        &command_io,
+                        &mut pending,
+                        &text,
+                        Some((&input, &mut queue)),
+                    )
+                    .await
+                    {
+                        return status;
+                    }
+                    prompt(shell, io, !pending.is_empty()).await;
+                }
+                b'\t' => {}
+                b if b < 0x20 => {}
+                b => {
+                    line.push(b);
+                    io.stdout.write(vec![b]).await;
+                }
+            }
+        } else if byte == b'\n' {
+            let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+            if let Some(status) = complete_line(shell, &command_io, &mut pending, &text, None).await
+            {
+                return status;
+            }
+        } else {
+            line.push(byte);
+        }
+    }
+    // The end of input runs what was typed without a final newline.
+    if !tty && !line.is_empty() {
+        let text = String::from_utf8_lossy(&line).into_owned();
+        if let Some(status) = complete_line(shell, &command_io, &mut pending, &text, None).await {
+            return status;
+        }
+    }
+    if !pending.is_empty()
+        && let Err(e) = parse::parse(&pending)
+    {
+        command_io.stderr.print(format!("sh: {e}\n")).await;
+        return 2;
+    }
+    shell.exit.unwrap_or(shell.status)
+}
+
+/// Adds a line to the command being typed and runs it once complete; `Some(status)` when the
+/// shell exits. With a terminal, Ctrl-C typed while the command runs interrupts it.
+async fn complete_line(
+    shell: &mut Shell<'_>,
+    io: &Io,
+    pending: &mut String,
+    text: &str,
+    terminal: Option<(&Input, &mut VecDeque<u8>)>,
+) -> Option<i32> {
+    pending.push_str(text);
+    pending.push('\n');
+    let script = match parse::parse(pending) {
+        Ok(script) => {
+            pending.clear();
+            script
+        }
+        Err(e) if e.incomplete => return None,
+        Err(e) => {
+            pending.clear();
+            io.stderr.print(format!("sh: {e}\n")).await;
+            shell.status = 2;
+            return None;
+        }
+    };
+    match terminal {
+        None => {
+            shell.run_script(&script, io).await;
+        }
+        Some((input, queue)) => {
+            let interrupted = {
+                let run = shell.run_script(&script, io);
+                tokio::pin!(run);
+                let mut closed = false;
+                loop {
+                    tokio::select! {
+                        _ = &mut run => break false,
+                        chunk = input.chunk(), if !closed => match chunk {
+                            Some(bytes) => {
+                                if let Some(i) = bytes.iter().position(|b| *b == CTRL_C) {
+                                    queue.extend(&bytes[i + 1..]);
+                                    break true;
+                                }
+                                queue.extend(bytes);
+                            }
+                            None => closed = true,
+                        },
+                    }
+                }
+            };
+            if interrupted {
+                io.stdout.print("^C\r\n").await;
+                shell.status = 130;
+            }
+        }
+    }
+    shell.exit
+}
+
+/// `~ $ ` (the directory, `~` for home) or `> ` for a continuation line.
+async fn prompt(shell: &Shell<'_>, io: &Io, continuation: bool) {
+    let text = if continuation {
+        "> ".to_owned()
+    } else {
+        let home = shell.var("HOME").unwrap_or("/root");
+        let dir = if shell.cwd == home {
+            "~".to_owned()
+        } else if let Some(rest) = shell.cwd.strip_prefix(&format!("{home}/")) {
+            format!("~/{rest}")
+        } else {
+            shell.cwd.clone()
+        };
+        format!("{dir} $ ")
+    };
+    io.stdout.print(text).await;
+}
