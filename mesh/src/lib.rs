@@ -153,7 +153,8 @@ impl Mesh {
     }
 
     /// Stops accepting connections, ends open watches, waits for requests in flight (at most
-    /// a few seconds), stops every container and removes `server.json`.
+    /// a few seconds), stops every container, closes the NodePort and LoadBalancer ports and
+    /// removes `server.json`.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;

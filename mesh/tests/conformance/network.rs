@@ -257,6 +257,28 @@ async fn a_changed_node_port_moves_and_a_cluster_ip_service_has_none() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_node_port_serves_again_after_a_mesh_restart_and_closes_when_the_mesh_stops() {
+    if !usable() {
+        return;
+    }
+    let mut env = Env::start().await;
+    env.ok(&["apply", "-f", HTTPBIN]).await;
+    wait_ready(&env, 1).await;
+    let port = free_node_port();
+    make_node_port(&env, port).await;
+    assert!(ok(&get_until(port, "/get", ok).await));
+
+    env.restart().await;
+    wait_ready(&env, 1).await;
+    let reply = get_until(port, "/get?after=restart", ok).await;
+    assert!(ok(&reply), "after the restart: {reply:?}");
+
+    env.stop().await;
+    // Stopping the mesh closes its ports before it returns.
+    assert_eq!(get(port, "/get").await, Reply::Refused);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_load_balancer_listens_on_its_own_port_and_keeps_the_node_port_when_that_is_taken() {
     if !usable() {
         return;
