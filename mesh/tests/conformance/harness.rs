@@ -254,3 +254,44 @@ where
         assert!(n > 0, "output ended before {want:?}; read:\n{seen}");
     }
 }
+
+impl Env {
+    /// Runs kubectl inside a pseudo-terminal (`script`), typing `input` into it: what a learner
+    /// sees with `kubectl exec -it`. Output is the terminal's (stdout and stderr together).
+    pub async fn kubectl_in_terminal(&self, args: &[&str], input: &[u8]) -> Out {
+        use tokio::io::AsyncWriteExt;
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let bin = kubectl_path().expect("kubectl");
+        let mut line = vec![
+            quote(&bin.display().to_string()),
+            quote(&format!("--kubeconfig={}", self.kubeconfig().display())),
+            quote(&format!(
+                "--cache-dir={}",
+                self.home.path().join("cache").display()
+            )),
+        ];
+        line.extend(args.iter().map(|a| quote(a)));
+        let mut child = tokio::process::Command::new("script")
+            .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+            .env("HOME", self.home.path())
+            .env_remove("KUBECONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("script starts");
+        let mut stdin = child.stdin.take().expect("stdin piped");
+        stdin
+            .write_all(input)
+            .await
+            .expect("type into the terminal");
+        let out = child.wait_with_output().await.expect("script runs");
+        drop(stdin);
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}

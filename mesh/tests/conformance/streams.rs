@@ -225,6 +225,137 @@ async fn exec_reports_the_exit_code_and_refuses_what_a_real_cluster_refuses() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn exec_runs_the_containers_shell_with_stdin_and_a_terminal() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, _) = httpbin(&env).await;
+
+    let script = env
+        .kubectl_exec(&[
+            "exec",
+            "deploy/httpbin",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ])
+        .await;
+    assert_eq!(script.code, 3, "{script:?}");
+    assert_eq!(script.stdout, "out\n", "{script:?}");
+    assert!(script.stderr.starts_with("err\n"), "{script:?}");
+    assert!(
+        script
+            .stderr
+            .contains("command terminated with exit code 3"),
+        "{script:?}"
+    );
+
+    let hostname = env.kubectl_exec(&["exec", &pod, "--", "hostname"]).await;
+    assert_eq!(hostname.code, 0, "{hostname:?}");
+    assert_eq!(hostname.stdout.trim(), pod);
+
+    let piped = env
+        .kubectl_stdin(
+            &["exec", "-i", "deploy/httpbin", "--", "cat"],
+            b"piped text\n",
+        )
+        .await;
+    assert_eq!(piped.code, 0, "{piped:?}");
+    assert_eq!(piped.stdout, "piped text\n");
+
+    let spdy = env
+        .kubectl_stdin_env(
+            &[
+                "exec",
+                "-i",
+                "deploy/httpbin",
+                "--",
+                "sh",
+                "-c",
+                "cat; exit 5",
+            ],
+            b"over spdy\n",
+            &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")],
+        )
+        .await;
+    assert_eq!(spdy.code, 5, "{spdy:?}");
+    assert_eq!(spdy.stdout, "over spdy\n");
+
+    let terminal = env
+        .kubectl_in_terminal(
+            &["exec", "-it", "deploy/httpbin", "--", "sh"],
+            b"echo hi-from-$((40 + 2))\nexit 4\n",
+        )
+        .await;
+    assert_eq!(terminal.code, 4, "{terminal:?}");
+    assert!(terminal.stdout.contains("hi-from-42"), "{terminal:?}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_curl_from_a_pod_reaches_a_service_and_curl_errors_become_exit_codes() {
+    const CURL: &str = "/work/shared/istio-samples/samples/curl/curl.yaml";
+    if !runnable() || !std::path::Path::new(CURL).exists() {
+        return;
+    }
+    let env = Env::start().await;
+    httpbin(&env).await;
+    env.ok(&["apply", "-f", CURL]).await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "-l",
+        "app=curl",
+        "--timeout=60s",
+    ])
+    .await;
+    let teapot = env
+        .kubectl_exec(&[
+            "exec",
+            "deploy/curl",
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "http://httpbin:8000/status/418",
+        ])
+        .await;
+    assert_eq!(teapot.code, 0, "{teapot:?}");
+    assert_eq!(teapot.stdout, "418");
+
+    let unresolved = env
+        .kubectl_exec(&[
+            "exec",
+            "deploy/curl",
+            "--",
+            "curl",
+            "-sS",
+            "http://nowhere:8000/",
+        ])
+        .await;
+    assert_eq!(unresolved.code, 6, "{unresolved:?}");
+    assert!(
+        unresolved
+            .stderr
+            .contains("Could not resolve host: nowhere"),
+        "{unresolved:?}"
+    );
+    assert!(
+        unresolved
+            .stderr
+            .contains("command terminated with exit code 6"),
+        "{unresolved:?}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn exec_through_the_kube_client_gets_the_exit_status() {
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, AttachParams};
