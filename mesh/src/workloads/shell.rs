@@ -65,10 +65,9 @@ pub async fn exec(ctx: &PodContext, argv: &[String], io: Stdio) -> i32 {
         stderr,
         tty,
     } = io;
-    let stdin = stdin.map_or_else(Input::none, Input::from_channel);
     if !tty {
         let io = Io {
-            stdin,
+            stdin: stdin.map_or_else(Input::none, Input::from_channel),
             stdout: Out::Chan(stdout),
             stderr: Out::Chan(stderr),
         };
@@ -93,16 +92,67 @@ pub async fn exec(ctx: &PodContext, argv: &[String], io: Stdio) -> i32 {
         }
         drop(stderr);
     };
+    // Ctrl-C typed on the terminal interrupts the command (exit 130), as the terminal's
+    // SIGINT would; an interactive shell reads its keys itself and handles Ctrl-C.
+    let interactive = is_interactive_shell(argv);
+    let (stdin, keys) = match stdin {
+        Some(outer) if !interactive => {
+            let (inner_tx, inner_rx) = mpsc::channel::<Bytes>(io::PIPE_CAPACITY);
+            (Input::from_channel(inner_rx), Some((outer, inner_tx)))
+        }
+        Some(outer) => (Input::from_channel(outer), None),
+        None => (Input::none(), None),
+    };
+    let out = tx.clone();
     let run = async move {
         let io = Io {
             stdin,
             stdout: Out::Chan(tx.clone()),
             stderr: Out::Chan(tx),
         };
-        run_argv(ctx, argv, io, true).await
+        let command = run_argv(ctx, argv, io, true);
+        let Some((mut outer, inner)) = keys else {
+            return command.await;
+        };
+        let watch = async move {
+            let mut inner = Some(inner);
+            while let Some(chunk) = outer.recv().await {
+                if let Some(i) = chunk.iter().position(|b| *b == 0x03) {
+                    if let Some(tx) = &inner
+                        && i > 0
+                    {
+                        let _ = tx.send(chunk.slice(..i)).await;
+                    }
+                    return;
+                }
+                if let Some(tx) = &inner
+                    && tx.send(chunk).await.is_err()
+                {
+                    inner = None;
+                }
+            }
+            drop(inner);
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            status = command => status,
+            () = watch => {
+                let _ = out.send(Bytes::from_static(b"^C\n")).await;
+                130
+            }
+        }
     };
     let (status, ()) = futures::join!(run, translate);
     status
+}
+
+/// Whether `argv` starts a shell that reads commands from its input (no `-c`, no script).
+fn is_interactive_shell(argv: &[String]) -> bool {
+    let Some((first, args)) = argv.split_first() else {
+        return false;
+    };
+    matches!(programs::lookup(first), Some("sh" | "ash"))
+        && args.iter().all(|a| a.starts_with('-') && !a.contains('c'))
 }
 
 /// Runs a command line with the container's environment, in its home directory.

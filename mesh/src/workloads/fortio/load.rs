@@ -331,12 +331,13 @@ pub(super) async fn load(
         go_g(options.qps, None)
     };
     let target = match options.calls {
-        Some(n) => format!("{n} calls"),
-        None => go_duration(options.duration),
+        Some(n) => format!("for {n} calls"),
+        None if options.duration.is_zero() => "until interrupted".to_owned(),
+        None => format!("for {}", go_duration(options.duration)),
     };
     stdout
         .print(format!(
-            "Fortio {VERSION} running at {qps_text} queries per second, 2->2 procs, for {target}: {}\n",
+            "Fortio {VERSION} running at {qps_text} queries per second, 2->2 procs, {target}: {}\n",
             options.url
         ))
         .await;
@@ -346,7 +347,7 @@ pub(super) async fn load(
             "Starting at max qps with {c} thread(s) [gomax 2] for exactly {} calls ({each} per thread + {extra})",
             options.calls.unwrap_or(0)
         ),
-        (false, None) => format!("Starting at max qps with {c} thread(s) [gomax 2] for {target}"),
+        (false, None) => format!("Starting at max qps with {c} thread(s) [gomax 2] {target}"),
         (true, Some((each, extra))) => format!(
             "Starting at {qps_text} qps with {c} thread(s) [gomax 2] : exactly {}, {each} calls each (total {} + {extra})",
             options.calls.unwrap_or(0),
@@ -360,14 +361,16 @@ pub(super) async fn load(
             )]
             let each = (options.qps * options.duration.as_secs_f64() / c as f64).round() as usize;
             format!(
-                "Starting at {qps_text} qps with {c} thread(s) [gomax 2] for {target} : {each} calls each (total {})",
+                "Starting at {qps_text} qps with {c} thread(s) [gomax 2] {target} : {each} calls each (total {})",
                 each * c
             )
         }
     };
     stdout.print(format!("{plan}\n")).await;
     let started = Instant::now();
-    let deadline = options.calls.is_none().then(|| started + options.duration);
+    // `-t 0` runs until interrupted.
+    let deadline = (options.calls.is_none() && !options.duration.is_zero())
+        .then(|| started + options.duration);
     let mut runs = Vec::new();
     for w in 0..c {
         let calls = per_thread.map(|(each, extra)| each + usize::from(w < extra));

@@ -642,3 +642,46 @@ async fn the_curl_image_runs_its_command_and_logs() {
         ["curl", "-s", "http://x"]
     );
 }
+
+#[tokio::test]
+async fn ctrl_c_on_a_terminal_interrupts_a_command() {
+    let world = World::new();
+    let ctx = world.pod();
+    let r = run_io(&ctx, &["sleep", "1000"], Some("\x03"), true).await;
+    assert_eq!(r.code, 130, "{r:?}");
+    assert_eq!(r.stdout, "^C\r\n");
+    // Without a terminal the key is just a byte of input.
+    let r = run_io(&ctx, &["cat"], Some("a\x03b"), false).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, "a\x03b"));
+}
+
+/// Scripts made of random shell tokens end with a status and clear errors, never a panic.
+#[tokio::test]
+async fn random_scripts_never_panic() {
+    const TOKENS: &[&str] = &[
+        "echo", "true", "false", "x", "'", "\"", "$", "(", ")", "|", "&&", "||", ";", ">",
+        "/tmp/fz", "<", "2>&1", "$((", "))", "1+", "for", "in", "do", "done", "if", "then", "fi",
+        "{", "}", "`", "\\", "\n", "${", "#", "!", "=", "A=1", "$A", "$?", "cat", "grep", "-c",
+        "head", "-n", "seq", "3", "wc", "-l", "exit", "export", "&", "set", "--", "*", "~",
+    ];
+    let world = World::new();
+    let ctx = world.pod();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..300 {
+        let mut script = String::new();
+        for _ in 0..(state % 12) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            script.push_str(TOKENS[usize::try_from(state % TOKENS.len() as u64).unwrap()]);
+            script.push(if state % 3 == 0 { ' ' } else { '\t' });
+        }
+        state = state.wrapping_add(1);
+        let ran = tokio::time::timeout(std::time::Duration::from_secs(5), sh(&ctx, &script)).await;
+        // A script may wait on input that never comes (`cat`); it must not panic or spin.
+        if let Ok(r) = ran {
+            assert!((0..=255).contains(&r.code), "{script:?}: {r:?}");
+            assert!(!r.stderr.contains("panicked"), "{script:?}: {r:?}");
+        }
+    }
+}
