@@ -674,7 +674,7 @@ async fn random_scripts_never_panic() {
             state ^= state >> 7;
             state ^= state << 17;
             script.push_str(TOKENS[usize::try_from(state % TOKENS.len() as u64).unwrap()]);
-            script.push(if state % 3 == 0 { ' ' } else { '\t' });
+            script.push(if state.is_multiple_of(3) { ' ' } else { '\t' });
         }
         state = state.wrapping_add(1);
         let ran = tokio::time::timeout(std::time::Duration::from_secs(5), sh(&ctx, &script)).await;
