@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance {
+    mod acceptance;
     mod apps;
+    mod browser;
     mod crds;
     pub mod harness;
     mod hostile;
