@@ -213,19 +213,26 @@ pub(super) fn go_duration(d: Duration) -> String {
     }
 }
 
-/// One of fortio's JSON log lines (`{"ts":…,"level":"warn","msg":…,…}`).
+/// One of fortio's JSON log lines, keys in fortio's order
+/// (`{"ts":…,"level":"warn","r":1,"msg":…,…}`).
 pub(super) fn log_line(level: &str, msg: &str, fields: &[(&str, String)]) -> String {
+    let quote = |s: &str| serde_json::Value::from(s).to_string();
     let ts = jiff::Timestamp::now().as_microsecond();
-    let mut obj = serde_json::Map::new();
-    #[allow(clippy::cast_precision_loss)]
-    obj.insert("ts".into(), serde_json::json!(ts as f64 / 1e6));
-    obj.insert("level".into(), serde_json::json!(level));
-    obj.insert("r".into(), serde_json::json!(1));
-    obj.insert("msg".into(), serde_json::json!(msg));
+    let mut line = format!(
+        "{{\"ts\":{}.{:06},\"level\":{},\"r\":1,\"msg\":{}",
+        ts.div_euclid(1_000_000),
+        ts.rem_euclid(1_000_000),
+        quote(level),
+        quote(msg)
+    );
     for (k, v) in fields {
-        obj.insert((*k).to_owned(), serde_json::json!(v));
+        line.push(',');
+        line.push_str(&quote(k));
+        line.push(':');
+        line.push_str(&quote(v));
     }
-    serde_json::Value::Object(obj).to_string()
+    line.push('}');
+    line
 }
 
 /// fortio's log levels, lowest first.
@@ -256,6 +263,19 @@ mod tests {
         assert_eq!(go_g(0.002_902_1, Some(4)), "0.002902");
         assert_eq!(go_g(50.0, None), "50");
         assert_eq!(go_g(99.9, None), "99.9");
+    }
+
+    #[test]
+    fn log_lines_keep_fortios_key_order() {
+        let line = log_line("warn", "Non ok http code", &[("code", "503".into())]);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["level"], "warn");
+        assert_eq!(v["code"], "503");
+        let keys: Vec<usize> = ["\"ts\"", "\"level\"", "\"r\"", "\"msg\"", "\"code\""]
+            .iter()
+            .map(|k| line.find(k).unwrap())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{line}");
     }
 
     #[test]
