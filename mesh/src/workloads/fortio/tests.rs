@@ -323,3 +323,75 @@ fn percentiles_interpolate_as_fortio_does() {
         ]
     );
 }
+
+/// fortio's echo sets any header asked for, which shows curl's cookie jar and redirects.
+#[tokio::test]
+async fn curl_follows_redirects_and_saves_cookies_from_the_echo_server() {
+    let world = World::new();
+    let (server, ctx) = with_fortio(&world).await;
+    let r = run(
+        &ctx,
+        &[
+            "curl",
+            "-s",
+            "-c",
+            "/tmp/jar",
+            "http://echo:8080/?header=Set-Cookie:session%3Dabc%3B%20Path%3D%2F%3B%20HttpOnly",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run(&ctx, &["cat", "/tmp/jar"]).await;
+    assert!(
+        r.stdout.starts_with("# Netscape HTTP Cookie File\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("#HttpOnly_echo\tFALSE\t/\tFALSE\t0\tsession\tabc\n"),
+        "{}",
+        r.stdout
+    );
+    // The jar goes back with -b, as after a Bookinfo login.
+    let r = run(
+        &ctx,
+        &["curl", "-s", "-b", "/tmp/jar", "http://echo:8080/debug"],
+    )
+    .await;
+    assert!(r.stdout.contains("Cookie: session=abc\n"), "{}", r.stdout);
+    // -L follows a redirect; without it curl stops at the 302.
+    let hop = "http://echo:8080/?status=302&header=Location:/debug";
+    let r = run(
+        &ctx,
+        &[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{num_redirects}",
+            hop,
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "302 0");
+    let r = run(
+        &ctx,
+        &[
+            "curl",
+            "-sL",
+            "-w",
+            "\n%{http_code} %{num_redirects} %{url_effective}",
+            hop,
+        ],
+    )
+    .await;
+    assert!(r.stdout.contains("GET /debug HTTP/1.1"), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("\n200 1 http://echo:8080/debug"),
+        "{}",
+        r.stdout
+    );
+    server.abort();
+}

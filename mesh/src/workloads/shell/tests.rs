@@ -685,3 +685,63 @@ async fn random_scripts_never_panic() {
         }
     }
 }
+
+#[tokio::test]
+async fn wget_and_curl_retries() {
+    let world = World::new();
+    let server = with_httpbin(&world).await;
+    let ctx = world.pod();
+    let r = sh(
+        &ctx,
+        "wget -qO- http://httpbin:8000/get | grep -c '\"url\"'",
+    )
+    .await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, "1\n"), "{r:?}");
+    let r = run(
+        &ctx,
+        &["wget", "-q", "-O", "-", "http://httpbin:8000/status/404"],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "wget: server returned error: HTTP/1.1 404 Not Found\n"
+    );
+    let r = run(&ctx, &["wget", "-q", "http://nosuch/"]).await;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "wget: bad address 'nosuch:80'\n")
+    );
+    // --retry tries a 503 again, saying so unless silent; the last answer decides.
+    let r = run(
+        &ctx,
+        &[
+            "curl",
+            "--retry",
+            "2",
+            "--retry-delay",
+            "0",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "http://httpbin:8000/status/503",
+        ],
+    )
+    .await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, "503"), "{r:?}");
+    assert_eq!(
+        r.stderr
+            .matches("Warning: Problem : HTTP error. Will retry in 0 seconds.")
+            .count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("2 retries left.") && r.stderr.contains("1 retry left."),
+        "{}",
+        r.stderr
+    );
+    server.abort();
+}
