@@ -72,6 +72,10 @@ async fn logs_show_requests_with_tail_previous_and_the_errors_of_a_real_server()
     assert!(all.contains("uri=\"/anything/first-request\""), "{all}");
     assert!(all.contains("uri=\"/anything/second-request\""), "{all}");
 
+    let limited = env.ok(&["logs", &pod, "--limit-bytes=12"]).await;
+    assert_eq!(limited.len(), 12, "{limited}");
+    assert!(all.starts_with(&limited), "{limited}");
+
     let last = env.ok(&["logs", &pod, "--tail=1"]).await;
     assert_eq!(last.lines().count(), 1, "{last}");
     assert!(last.contains("second-request"), "{last}");
@@ -490,6 +494,44 @@ async fn port_forward_to_a_pod_and_to_a_service_reaches_httpbin() {
     );
     assert!(big.contains(&payload), "the echoed body is complete");
     env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_streams_end_when_the_mesh_shuts_down() {
+    if !runnable() {
+        return;
+    }
+    let env = Env::start().await;
+    let (pod, ip) = httpbin(&env).await;
+    get(&format!("{ip}:8080"), "/anything/before-shutdown")
+        .await
+        .expect("GET");
+
+    let local = free_port();
+    let mapping = format!("{local}:8080");
+    let mut forward = env.kubectl_child(&["port-forward", &format!("pod/{pod}"), &mapping]);
+    let mut forward_out = BufReader::new(forward.stdout.take().expect("stdout"));
+    read_until(&mut forward_out, "Forwarding from 127.0.0.1").await;
+    let through = get(&format!("127.0.0.1:{local}"), "/status/418")
+        .await
+        .expect("GET through port-forward");
+    assert!(through.starts_with("HTTP/1.1 418"), "{through}");
+
+    let mut follow = env.kubectl_child(&["logs", "-f", &pod]);
+    let mut follow_out = BufReader::new(follow.stdout.take().expect("stdout"));
+    read_until(&mut follow_out, "before-shutdown").await;
+
+    env.stop().await;
+    // Both kubectls see their connection end and exit on their own.
+    for child in [&mut forward, &mut follow] {
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .expect("kubectl exits once the mesh is down")
+            .expect("exit status");
+        assert!(status.code().is_some(), "{status:?}");
+    }
+    stop_child(&mut forward).await;
+    stop_child(&mut follow).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
