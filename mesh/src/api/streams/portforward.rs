@@ -427,3 +427,191 @@ impl Relay {
         tokio::join!(upload, download);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// A client side of a session: writes frames, reads the server's.
+    struct Client {
+        frames: spdy::FrameWriter,
+        reader: FrameReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>,
+        writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    }
+
+    impl Client {
+        async fn send(&mut self, bytes: Vec<u8>) {
+            self.writer.write_all(&bytes).await.expect("write");
+        }
+
+        async fn open(&mut self, id: u32, kind: &str, port: u16, request: &str) {
+            let port = port.to_string();
+            let frame = self
+                .frames
+                .syn_stream(
+                    id,
+                    false,
+                    &[
+                        ("streamtype", kind),
+                        ("port", &port),
+                        ("requestid", request),
+                    ],
+                )
+                .expect("syn");
+            self.send(frame).await;
+        }
+
+        async fn next(&mut self) -> Frame {
+            self.reader
+                .next()
+                .await
+                .expect("a frame")
+                .expect("not closed")
+        }
+    }
+
+    fn start(port_target: IpAddr) -> (Client, JoinHandle<()>, tokio::sync::watch::Sender<bool>) {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let handles = Arc::new(Handles {
+            store: Store::in_memory(),
+            shutdown,
+        });
+        let target = Target {
+            name: "web".into(),
+            uid: "u-1".into(),
+            ip: port_target,
+        };
+        let server = tokio::spawn(session(theirs, target, handles));
+        let (r, w) = tokio::io::split(ours);
+        let client = Client {
+            frames: spdy::FrameWriter::new().expect("writer"),
+            reader: FrameReader::new(r),
+            writer: w,
+        };
+        (client, server, stop)
+    }
+
+    #[tokio::test]
+    async fn relays_a_connection_answers_pings_and_reports_refused_ports() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let echo = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).await.expect("read");
+            s.write_all(&buf.to_ascii_uppercase()).await.expect("write");
+        });
+        let (mut client, server, stop) = start(IpAddr::from([127, 0, 0, 1]));
+
+        client.send(spdy::ping(9)).await;
+        assert_eq!(client.next().await, Frame::Ping(9));
+
+        client.open(1, "error", port, "0").await;
+        client.open(3, "data", port, "0").await;
+        assert_eq!(
+            client.next().await,
+            Frame::SynReply {
+                stream_id: 1,
+                fin: false
+            }
+        );
+        assert_eq!(
+            client.next().await,
+            Frame::SynReply {
+                stream_id: 3,
+                fin: false
+            }
+        );
+        client.send(spdy::data(3, false, b"hello")).await;
+        let mut got = Vec::new();
+        loop {
+            match client.next().await {
+                Frame::Data {
+                    stream_id: 3,
+                    fin: false,
+                    data,
+                } => got.extend(data),
+                Frame::Data {
+                    stream_id: 3,
+                    fin: true,
+                    ..
+                } => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got, b"HELLO");
+        assert_eq!(
+            client.next().await,
+            Frame::Data {
+                stream_id: 1,
+                fin: true,
+                data: vec![]
+            },
+            "the error stream ends empty"
+        );
+        echo.await.expect("echo server");
+        client.send(spdy::rst_stream(1, 5)).await;
+        client.send(spdy::rst_stream(3, 5)).await;
+
+        // Nothing listens on the port now: the error stream says so, as the kubelet does.
+        client.open(5, "error", port, "1").await;
+        client.open(7, "data", port, "1").await;
+        assert_eq!(
+            client.next().await,
+            Frame::SynReply {
+                stream_id: 5,
+                fin: false
+            }
+        );
+        assert_eq!(
+            client.next().await,
+            Frame::SynReply {
+                stream_id: 7,
+                fin: false
+            }
+        );
+        let Frame::Data {
+            stream_id: 5,
+            fin: true,
+            data,
+        } = client.next().await
+        else {
+            panic!("an error on the error stream");
+        };
+        let message = String::from_utf8(data).expect("text");
+        assert!(
+            message.starts_with(&format!(
+                "error forwarding port {port} to pod web, uid u-1:"
+            )),
+            "{message}"
+        );
+        assert!(message.contains("connection refused"), "{message}");
+
+        // Shutting the mesh down ends the session with a GOAWAY.
+        stop.send(true).expect("signal");
+        loop {
+            match client.reader.next().await {
+                Ok(Some(Frame::GoAway)) => break,
+                Ok(Some(_)) => {}
+                other => panic!("expected GOAWAY, got {other:?}"),
+            }
+        }
+        server.await.expect("session ends");
+    }
+
+    #[tokio::test]
+    async fn garbage_ends_the_session_without_a_panic() {
+        let (mut client, server, _stop) = start(IpAddr::from([127, 0, 0, 1]));
+        client
+            .send(vec![
+                0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0C, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                12,
+            ])
+            .await;
+        server.await.expect("session ends");
+    }
+}
