@@ -265,10 +265,25 @@ fn resolve_entry(name: &str, v: &str) -> Result<(String, u16, String), Usage> {
 }
 
 /// `-d` data: `@file` reads a file (`-d` drops its newlines, `--data-binary` keeps them).
+/// Stands for "the standard input" in `-d @-` until curl reads it.
+const STDIN_DATA: &str = "\u{0}stdin\u{0}";
+/// The same for `--data-binary @-` (newlines kept).
+const STDIN_BINARY: &str = "\u{0}stdin-binary\u{0}";
+
+/// `-d` data: `@file` reads a file (`-d` drops its newlines, `--data-binary` keeps them);
+/// `@-` is the standard input, read once the options are parsed.
 fn data_value(p: &Proc<'_>, v: &str, strip_newlines: bool) -> String {
     let Some(file) = v.strip_prefix('@') else {
         return v.to_owned();
     };
+    if file == "-" {
+        return if strip_newlines {
+            STDIN_DATA
+        } else {
+            STDIN_BINARY
+        }
+        .to_owned();
+    }
     let text = match p.fs.read(&p.path(file)) {
         Ok(d) => String::from_utf8_lossy(&d).into_owned(),
         Err(_) => String::new(),
@@ -529,6 +544,17 @@ pub(crate) async fn curl(p: &Proc<'_>, args: &[String]) -> i32 {
             jar.literal.push(c.trim().trim_end_matches(';').to_owned());
         } else if let Ok(data) = p.fs.read(&p.path(c)) {
             jar.load(&String::from_utf8_lossy(&data));
+        }
+    }
+    let mut o = o;
+    for d in &mut o.data {
+        if d == STDIN_DATA || d == STDIN_BINARY {
+            let text = String::from_utf8_lossy(&p.io.stdin.read_all().await).into_owned();
+            *d = if d == STDIN_DATA {
+                text.replace(['\r', '\n'], "")
+            } else {
+                text
+            };
         }
     }
     let write_out = match &o.write_out {

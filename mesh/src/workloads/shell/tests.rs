@@ -745,3 +745,21 @@ async fn wget_and_curl_retries() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn curl_posts_data_from_stdin() {
+    let world = World::new();
+    let server = with_httpbin(&world).await;
+    let ctx = world.pod();
+    let r = sh(
+        &ctx,
+        r#"echo 'name=jason' | curl -s -d @- http://httpbin:8000/anything | grep -o '"data": "[^"]*"'"#,
+    )
+    .await;
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "\"data\": \"name=jason\"\n"),
+        "{r:?}"
+    );
+    server.abort();
+}
