@@ -259,6 +259,16 @@ impl Env {
     /// Runs kubectl inside a pseudo-terminal (`script`), typing `input` into it: what a learner
     /// sees with `kubectl exec -it`. Output is the terminal's (stdout and stderr together).
     pub async fn kubectl_in_terminal(&self, args: &[&str], input: &[u8]) -> Out {
+        self.kubectl_in_terminal_env(args, input, &[]).await
+    }
+
+    /// [`Self::kubectl_in_terminal`] with extra environment variables for kubectl.
+    pub async fn kubectl_in_terminal_env(
+        &self,
+        args: &[&str],
+        input: &[u8],
+        vars: &[(&str, &str)],
+    ) -> Out {
         use tokio::io::AsyncWriteExt;
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let bin = kubectl_path().expect("kubectl");
@@ -275,6 +285,7 @@ impl Env {
             .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
             .env("HOME", self.home.path())
             .env_remove("KUBECONFIG")
+            .envs(vars.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -295,6 +295,17 @@ async fn exec_runs_the_containers_shell_with_stdin_and_a_terminal() {
         .await;
     assert_eq!(terminal.code, 4, "{terminal:?}");
     assert!(terminal.stdout.contains("hi-from-42"), "{terminal:?}");
+
+    // The same terminal over SPDY (a resize stream instead of channel 4).
+    let terminal = env
+        .kubectl_in_terminal_env(
+            &["exec", "-it", "deploy/httpbin", "--", "sh"],
+            b"echo spdy-$((6 * 7))\nexit 2\n",
+            &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")],
+        )
+        .await;
+    assert_eq!(terminal.code, 2, "{terminal:?}");
+    assert!(terminal.stdout.contains("spdy-42"), "{terminal:?}");
     env.stop().await;
 }
 
