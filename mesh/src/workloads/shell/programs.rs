@@ -340,6 +340,9 @@ fn unescape(s: &str) -> (String, bool) {
     (out, false)
 }
 
+/// The widest field `printf` pads to (a typo must not allocate gigabytes).
+const MAX_WIDTH: usize = 65_536;
+
 async fn printf(p: &Proc<'_>, args: &[String]) -> i32 {
     let Some((format, mut rest)) = args.split_first() else {
         p.err("printf: usage: printf FORMAT [ARGUMENT...]").await;
@@ -398,7 +401,8 @@ async fn printf(p: &Proc<'_>, args: &[String]) -> i32 {
                 .split('.')
                 .next()
                 .and_then(|w| w.parse().ok())
-                .unwrap_or(0);
+                .unwrap_or(0)
+                .min(MAX_WIDTH);
             let text = match conv {
                 's' => arg,
                 'b' => unescape(&arg).0,
@@ -427,7 +431,8 @@ async fn printf(p: &Proc<'_>, args: &[String]) -> i32 {
                         .split('.')
                         .nth(1)
                         .and_then(|p| p.parse().ok())
-                        .unwrap_or(6);
+                        .unwrap_or(6)
+                        .min(64);
                     format!("{n:.prec$}")
                 }
                 other => {
