@@ -122,7 +122,8 @@ fn parse_options(p: &Proc<'_>, args: &[String]) -> Result<Options, Usage> {
                 | "http1.0" | "globoff" | "ipv4" | "ipv6" | "no-keepalive" | "fail-early"
                 | "no-buffer" | "tcp-nodelay" | "path-as-is" | "retry-connrefused"
                 | "retry-all-errors" | "noproxy" | "cacert" | "cert" | "key" | "stderr"
-                | "interface" | "limit-rate" | "retry-max-time" => {}
+                | "interface" | "limit-rate" | "retry-max-time" | "http2" | "disable"
+                | "styled-output" | "no-styled-output" => {}
                 "output" => o.outputs.push(v),
                 "remote-name" => o.remote_name = true,
                 "write-out" => o.write_out = Some(v),
@@ -156,7 +157,8 @@ fn parse_options(p: &Proc<'_>, args: &[String]) -> Result<Options, Usage> {
                 "user" => o.user = Some(v),
                 "referer" => o.referer = Some(v),
                 "url" => o.urls.push(v),
-                "connect-to" | "proxy" | "form" | "upload-file" => {
+                "connect-to" | "proxy" | "form" | "upload-file" | "http2-prior-knowledge"
+                | "http3" | "http3-only" => {
                     return Err(Usage::Unsupported(format!("--{long}")));
                 }
                 _ => return Err(Usage::Unknown(format!("--{long}"))),
@@ -194,7 +196,7 @@ fn parse_options(p: &Proc<'_>, args: &[String]) -> Result<Options, Usage> {
                 match f {
                     's' => o.silent = true,
                     'S' => o.show_error = true,
-                    'k' | 'g' | '4' | '6' | '#' | 'N' | 'n' | 'Z' => {}
+                    'k' | 'g' | '4' | '6' | '#' | 'N' | 'n' | 'Z' | 'q' => {}
                     'o' => o.outputs.push(v),
                     'O' => o.remote_name = true,
                     'w' => o.write_out = Some(v),
