@@ -24,6 +24,9 @@ use crate::workloads::shell::{self, Stdio};
 /// The subprotocols offered to clients, preferred first.
 const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
+/// How long the client has to answer our close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 const STDIN: u8 = 0;
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
@@ -174,6 +177,10 @@ async fn session<IO>(
         status.insert(0, STATUS);
         let _ = out.send(Outgoing::Binary(status)).await;
         let _ = out.send(Outgoing::Close(1000)).await;
+        // The closing handshake: read on until the client's close frame (or hang-up). Closing
+        // with its last messages unread would reset the connection, and the client could lose
+        // the output and status still in flight.
+        let _ = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
     }
     reader.abort();
 }

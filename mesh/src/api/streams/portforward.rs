@@ -35,6 +35,9 @@ const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// The port-forward protocol carried over SPDY.
 const PORT_FORWARD_PROTOCOL: &str = "portforward.k8s.io";
 
+/// How long a tunnelled client has to answer our close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How much is read from the pod at once (one data frame).
 const CHUNK: usize = 32 * 1024;
 
@@ -176,6 +179,9 @@ where
     });
     session(spdy_side, target, handles).await;
     let _ = outbound.await;
+    // Let the client answer the close frame, so unread data does not reset the connection.
+    let mut inbound = inbound;
+    let _ = tokio::time::timeout(CLOSE_GRACE, &mut inbound).await;
     inbound.abort();
 }
 
