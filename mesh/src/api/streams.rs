@@ -143,10 +143,19 @@ fn choose_container(pod: &Value, asked: Option<&str>) -> Result<String, ApiError
         ))),
         None => match names.as_slice() {
             [only] => Ok(only.clone()),
-            _ => Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                names.join(" ")
-            ))),
+            _ => {
+                let mut message = format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    names.join(" ")
+                );
+                if !init.is_empty() {
+                    message.push_str(&format!(
+                        " or one of the init containers: [{}]",
+                        init.join(" ")
+                    ));
+                }
+                Err(ApiError::bad_request(message))
+            }
         },
     }
 }
@@ -181,5 +190,39 @@ impl Handles {
             store: state.store.clone(),
             shutdown: state.shutdown.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_container_is_the_named_or_the_only_one() {
+        let one = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "app"}]}});
+        assert_eq!(choose_container(&one, None).expect("only one"), "app");
+        assert_eq!(choose_container(&one, Some("app")).expect("named"), "app");
+        assert_eq!(
+            choose_container(&one, Some("db"))
+                .expect_err("unknown")
+                .message,
+            "container db is not valid for pod web"
+        );
+        let two = json!({"metadata": {"name": "web"}, "spec": {
+            "initContainers": [{"name": "setup"}],
+            "containers": [{"name": "app"}, {"name": "istio-proxy"}]}});
+        let e = choose_container(&two, None).expect_err("ambiguous");
+        assert_eq!(e.code, 400);
+        assert_eq!(
+            e.message,
+            "a container name must be specified for pod web, choose one of: [app istio-proxy] \
+             or one of the init containers: [setup]"
+        );
+        assert_eq!(
+            choose_container(&two, Some("setup")).expect("init"),
+            "setup"
+        );
     }
 }
