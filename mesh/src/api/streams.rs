@@ -1,5 +1,7 @@
-//! The streaming pod subresources: `log` (plain and `follow`), `exec` and `attach` (WebSocket
-//! `v5.channel.k8s.io`) and `portforward` (SPDY/3.1, plain and tunnelled in a WebSocket).
+//! The streaming pod subresources: `log` (plain and `follow`), `exec` (WebSocket
+//! `v5.channel.k8s.io`/`v4.channel.k8s.io`, or SPDY/3.1 `v4.channel.k8s.io`) and `portforward`
+//! (SPDY/3.1, plain and tunnelled in a WebSocket). `attach` is refused with a message that
+//! points to `logs -f` and `exec`: the built-in workloads' main processes take no input.
 //!
 //! Each checks the pod and container the way a real API server and kubelet do (so kubectl
 //! prints the same errors), then either answers with text or takes the connection over with an
