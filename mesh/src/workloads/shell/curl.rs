@@ -157,8 +157,13 @@ fn parse_options(p: &Proc<'_>, args: &[String]) -> Result<Options, Usage> {
                 "user" => o.user = Some(v),
                 "referer" => o.referer = Some(v),
                 "url" => o.urls.push(v),
-                "connect-to" | "proxy" | "form" | "upload-file" | "http2-prior-knowledge"
-                | "http3" | "http3-only" => {
+                "connect-to"
+                | "proxy"
+                | "form"
+                | "upload-file"
+                | "http2-prior-knowledge"
+                | "http3"
+                | "http3-only" => {
                     return Err(Usage::Unsupported(format!("--{long}")));
                 }
                 _ => return Err(Usage::Unknown(format!("--{long}"))),

@@ -5,8 +5,11 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
 use super::interp::Shell;
-use super::io::{Input, Io};
+use super::io::{Input, Io, Out, PIPE_CAPACITY};
 use super::parse;
 
 const CTRL_C: u8 = 0x03;
@@ -185,8 +188,22 @@ async fn complete_line(
             shell.run_script(&script, io).await;
         }
         Some((input, queue)) => {
+            // While the command runs, the terminal is in cooked mode for it: keys are echoed,
+            // a line goes to the command's input on Enter, Ctrl-D ends its input, Ctrl-C
+            // interrupts it. What it leaves unread is typed ahead for the shell.
+            let (tx, rx) = mpsc::channel::<Bytes>(PIPE_CAPACITY);
+            let command_input = Input::from_channel(rx);
+            let command_io = Io {
+                stdin: command_input.clone(),
+                ..io.clone()
+            };
+            let mut cooked = Cooked {
+                line: Vec::new(),
+                tx: Some(tx),
+                unsent: Vec::new(),
+            };
             let interrupted = {
-                let run = shell.run_script(&script, io);
+                let run = shell.run_script(&script, &command_io);
                 tokio::pin!(run);
                 let mut closed = false;
                 loop {
@@ -195,23 +212,101 @@ async fn complete_line(
                         chunk = input.chunk(), if !closed => match chunk {
                             Some(bytes) => {
                                 if let Some(i) = bytes.iter().position(|b| *b == CTRL_C) {
+                                    cooked.keys(&bytes[..i], &io.stdout).await;
                                     queue.extend(&bytes[i + 1..]);
                                     break true;
                                 }
-                                queue.extend(bytes);
+                                cooked.keys(&bytes, &io.stdout).await;
                             }
                             None => closed = true,
                         },
                     }
                 }
             };
+            drop(command_io);
             if interrupted {
+                // The terminal's SIGINT flushes what was typed ahead.
+                queue.clear();
                 io.stdout.print("^C\r\n").await;
                 shell.status = 130;
+                return shell.exit;
             }
+            let mut left = command_input.take_buffered();
+            left.append(&mut cooked.unsent);
+            left.append(&mut cooked.line);
+            let typed_ahead: Vec<u8> = left
+                .into_iter()
+                .map(|b| if b == b'\n' { b'\r' } else { b })
+                .chain(queue.drain(..))
+                .collect();
+            queue.extend(typed_ahead);
         }
     }
     shell.exit
+}
+
+/// The terminal's line discipline for a running command.
+struct Cooked {
+    /// The line being typed.
+    line: Vec<u8>,
+    /// The command's input; `None` after Ctrl-D.
+    tx: Option<mpsc::Sender<Bytes>>,
+    /// Lines the command has not taken yet (its input is full or closed).
+    unsent: Vec<u8>,
+}
+
+impl Cooked {
+    async fn keys(&mut self, bytes: &[u8], echo: &Out) {
+        for &b in bytes {
+            match b {
+                b'\r' | b'\n' => {
+                    echo.print("\r\n").await;
+                    self.line.push(b'\n');
+                    let line = std::mem::take(&mut self.line);
+                    self.send(line);
+                }
+                CTRL_D => {
+                    if self.line.is_empty() {
+                        self.tx = None;
+                    } else {
+                        let line = std::mem::take(&mut self.line);
+                        self.send(line);
+                    }
+                }
+                BACKSPACE | DELETE => {
+                    if !self.line.is_empty() {
+                        while let Some(c) = self.line.pop() {
+                            if c & 0xC0 != 0x80 {
+                                break;
+                            }
+                        }
+                        echo.print("\x08 \x08").await;
+                    }
+                }
+                b if b < 0x20 && b != b'\t' => {}
+                b => {
+                    self.line.push(b);
+                    echo.write(vec![b]).await;
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, line: Vec<u8>) {
+        let rejected = match &self.tx {
+            Some(tx) if self.unsent.is_empty() => {
+                tx.try_send(Bytes::from(line)).err().map(|e| match e {
+                    mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => {
+                        b.to_vec()
+                    }
+                })
+            }
+            _ => Some(line),
+        };
+        if let Some(mut line) = rejected {
+            self.unsent.append(&mut line);
+        }
+    }
 }
 
 /// `~ $ ` (the directory, `~` for home) or `> ` for a continuation line.

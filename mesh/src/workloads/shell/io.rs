@@ -104,6 +104,24 @@ impl Input {
         all
     }
 
+    /// What is buffered or already sent but not read, without waiting (typed-ahead keys a
+    /// command left unread).
+    pub(crate) fn take_buffered(&self) -> Vec<u8> {
+        let Some(inner) = &self.0 else {
+            return Vec::new();
+        };
+        let Ok(mut reader) = inner.try_lock() else {
+            return Vec::new();
+        };
+        let mut out = std::mem::take(&mut reader.buffered);
+        if let Some(rx) = reader.rx.as_mut() {
+            while let Ok(chunk) = rx.try_recv() {
+                out.extend_from_slice(&chunk);
+            }
+        }
+        out
+    }
+
     /// One line without its newline; `None` at the end of input with nothing read.
     pub(crate) async fn read_line(&self) -> Option<Vec<u8>> {
         let inner = self.0.as_ref()?;

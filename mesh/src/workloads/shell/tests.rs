@@ -557,31 +557,149 @@ async fn sleep_infinity_runs_until_dropped_and_bad_input_is_an_error() {
     );
 }
 
+/// Drives `sh` on a terminal as a person would: each step waits until the screen shows its
+/// text (after the previous step's), then types its keys one by one.
+async fn converse(ctx: &PodContext, steps: &[(&str, &str)]) -> Ran {
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(8);
+    let (err_tx, mut err_rx) = mpsc::channel::<Bytes>(8);
+    let (in_tx, in_rx) = mpsc::channel::<Bytes>(8);
+    let (screen_tx, mut screen) = tokio::sync::watch::channel(String::new());
+    let io = Stdio {
+        stdin: Some(in_rx),
+        stdout: out_tx,
+        stderr: err_tx,
+        tty: true,
+    };
+    let steps: Vec<(String, String)> = steps
+        .iter()
+        .map(|(w, k)| ((*w).to_owned(), (*k).to_owned()))
+        .collect();
+    let typist = async move {
+        let mut seen = 0;
+        for (wait, keys) in steps {
+            loop {
+                let found = screen.borrow()[seen..].find(&wait);
+                if let Some(i) = found {
+                    seen += i + wait.len();
+                    break;
+                }
+                if screen.changed().await.is_err() {
+                    return;
+                }
+            }
+            for b in keys.bytes() {
+                if in_tx.send(Bytes::from(vec![b])).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let watch_screen = async move {
+        let mut all = Vec::new();
+        while let Some(b) = out_rx.recv().await {
+            all.extend_from_slice(&b);
+            screen_tx.send_replace(String::from_utf8_lossy(&all).into_owned());
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    let errors = async move {
+        let mut all = Vec::new();
+        while let Some(b) = err_rx.recv().await {
+            all.extend_from_slice(&b);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    let argv = vec!["sh".to_owned()];
+    let ((code, ()), stdout, stderr) = tokio::join!(
+        async { tokio::join!(exec(ctx, &argv, io), typist) },
+        watch_screen,
+        errors
+    );
+    Ran {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
 #[tokio::test]
 async fn an_interactive_shell_on_a_terminal() {
     let world = World::new();
     let ctx = world.pod();
-    // Typed: "hostnamx", backspace, "e", Enter, then "exit 4", Enter.
-    let r = run_io(&ctx, &["sh"], Some("hostnamx\x7fe\rexit 4\r"), true).await;
+    // "hostnamx", backspace, "e", Enter; then "exit 4".
+    let r = converse(&ctx, &[("~ $ ", "hostnamx\x7fe\r"), ("~ $ ", "exit 4\r")]).await;
     assert_eq!(r.code, 4, "{r:?}");
-    assert!(
-        r.stdout
-            .starts_with("~ $ hostnamx\x08 \x08e\r\nsleep-7d9f8c-x2x4q\r\n~ $ exit 4\r\n"),
-        "{:?}",
-        r.stdout
+    assert_eq!(
+        r.stdout,
+        "~ $ hostnamx\x08 \x08e\r\nsleep-7d9f8c-x2x4q\r\n~ $ exit 4\r\n"
     );
     // A continuation prompt for an open quote; Ctrl-D on an empty line ends the shell.
-    let r = run_io(&ctx, &["sh"], Some("echo 'a\rb'\r\x04"), true).await;
+    let r = converse(
+        &ctx,
+        &[("~ $ ", "echo 'a\r"), ("> ", "b'\r"), ("~ $ ", "\x04")],
+    )
+    .await;
     assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, "~ $ echo 'a\r\n> b'\r\na\r\nb\r\n~ $ \r\n");
+    // Ctrl-C interrupts a running command.
+    let r = converse(
+        &ctx,
+        &[
+            ("~ $ ", "sleep 1000\r"),
+            ("\r\n", "\x03"),
+            ("~ $ ", "echo $?\r"),
+            ("~ $ ", "exit\r"),
+        ],
+    )
+    .await;
     assert!(
-        r.stdout.contains("> b'\r\na\r\nb\r\n~ $ "),
+        r.stdout.contains("^C\r\n~ $ echo $?\r\n130\r\n"),
         "{:?}",
         r.stdout
     );
-    // Ctrl-C interrupts a running command.
-    let r = run_io(&ctx, &["sh"], Some("sleep 1000\r\x03echo $?\rexit\r"), true).await;
+    // Keys typed ahead while a command runs are echoed; Ctrl-C discards them, as a tty does.
+    let r = converse(
+        &ctx,
+        &[
+            ("~ $ ", "sleep 1000\r"),
+            ("\r\n", "exit 6\r"),
+            ("exit 6\r\n", "\x03"),
+            ("~ $ ", "exit 7\r"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 7, "{r:?}");
+    assert_eq!(r.stdout, "~ $ sleep 1000\r\nexit 6\r\n^C\r\n~ $ exit 7\r\n");
+}
+
+#[tokio::test]
+async fn commands_read_lines_typed_on_the_terminal() {
+    let world = World::new();
+    let ctx = world.pod();
+    let r = converse(
+        &ctx,
+        &[
+            ("~ $ ", "cat\r"),
+            ("\r\n", "hello\r"),
+            ("hello\r\nhello\r\n", "\x04"),
+            ("~ $ ", "exit 0\r"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "~ $ cat\r\nhello\r\nhello\r\n~ $ exit 0\r\n");
+    let r = converse(
+        &ctx,
+        &[
+            ("~ $ ", "read x\r"),
+            ("\r\n", "value\r"),
+            ("~ $ ", "echo got $x\r"),
+            ("~ $ ", "exit\r"),
+        ],
+    )
+    .await;
     assert!(
-        r.stdout.contains("^C\r\n~ $ echo $?\r\n130\r\n"),
+        r.stdout.contains("~ $ echo got $x\r\ngot value\r\n"),
         "{:?}",
         r.stdout
     );
