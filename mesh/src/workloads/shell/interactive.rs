@@ -31,129 +31,118 @@ enum Escape {
 
 /// Reads and runs commands until `exit` or the end of input; returns the exit status.
 pub(crate) async fn run(shell: &mut Shell<'_>, io: &Io, tty: bool) -> i32 {
+    if tty {
+        on_terminal(shell, io).await
+    } else {
+        from_pipe(shell, io).await
+    }
+}
+
+/// `sh` on a terminal: prompt, echo, line editing; commands get their input through the
+/// terminal's cooked mode (see [`complete_line`]); stderr shows on the terminal.
+async fn on_terminal(shell: &mut Shell<'_>, io: &Io) -> i32 {
     let input = io.stdin.clone();
-    // Commands run from a terminal get no input of their own: keys go to the shell.
     let command_io = Io {
         stdin: Input::none(),
         stdout: io.stdout.clone(),
-        stderr: if tty {
-            io.stdout.clone()
-        } else {
-            io.stderr.clone()
-        },
+        stderr: io.stdout.clone(),
     };
     let mut queue: VecDeque<u8> = VecDeque::new();
     let mut line: Vec<u8> = Vec::new();
     let mut pending = String::new();
     let mut escape = Escape::None;
-    let mut eof = false;
-    if tty {
-        prompt(shell, io, false).await;
-    }
+    prompt(shell, io, false).await;
     loop {
         let Some(byte) = queue.pop_front() else {
-            if eof {
-                break;
-            }
             match input.chunk().await {
                 Some(chunk) => queue.extend(chunk),
-                None => eof = true,
+                None => break,
             }
             continue;
         };
-        if tty {
-            match escape {
-                Escape::Start => {
-                    escape = if byte == b'[' || byte == b'O' {
-                        Escape::Csi
-                    } else {
-                        Escape::None
-                    };
-                    continue;
-                }
-                Escape::Csi => {
-                    if byte.is_ascii_alphabetic() || byte == b'~' {
-                        escape = Escape::None;
-                    }
-                    continue;
-                }
-                Escape::None => {}
+        match escape {
+            Escape::Start => {
+                escape = if byte == b'[' || byte == b'O' {
+                    Escape::Csi
+                } else {
+                    Escape::None
+                };
+                continue;
             }
-            match byte {
-                ESC => escape = Escape::Start,
-                CTRL_C => {
-                    io.stdout.print("^C\r\n").await;
-                    line.clear();
-                    pending.clear();
-                    shell.status = 130;
-                    prompt(shell, io, false).await;
+            Escape::Csi => {
+                if byte.is_ascii_alphabetic() || byte == b'~' {
+                    escape = Escape::None;
                 }
-                CTRL_D => {
-                    if line.is_empty() && pending.is_empty() {
-                        io.stdout.print("\r\n").await;
-                        break;
-                    }
-                }
-                CTRL_U => {
-                    let n = String::from_utf8_lossy(&line).chars().count();
-                    io.stdout.print("\x08 \x08".repeat(n)).await;
-                    line.clear();
-                }
-                BACKSPACE | DELETE => {
-                    if !line.is_empty() {
-                        // Remove one whole UTF-8 character.
-                        while let Some(b) = line.pop() {
-                            if b & 0xC0 != 0x80 {
-                                break;
-                            }
-                        }
-                        io.stdout.print("\x08 \x08").await;
-                    }
-                }
-                b'\r' | b'\n' => {
+                continue;
+            }
+            Escape::None => {}
+        }
+        match byte {
+            ESC => escape = Escape::Start,
+            CTRL_C => {
+                io.stdout.print("^C\r\n").await;
+                line.clear();
+                pending.clear();
+                shell.status = 130;
+                prompt(shell, io, false).await;
+            }
+            CTRL_D => {
+                if line.is_empty() && pending.is_empty() {
                     io.stdout.print("\r\n").await;
-                    let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
-                    if let Some(status) = complete_line(
-                        shell,
-                        &command_io,
-                        &mut pending,
-                        &text,
-                        Some((&input, &mut queue)),
-                    )
-                    .await
-                    {
-                        return status;
+                    break;
+                }
+            }
+            CTRL_U => {
+                let n = String::from_utf8_lossy(&line).chars().count();
+                io.stdout.print("\x08 \x08".repeat(n)).await;
+                line.clear();
+            }
+            BACKSPACE | DELETE => {
+                if !line.is_empty() {
+                    // Remove one whole UTF-8 character.
+                    while let Some(b) = line.pop() {
+                        if b & 0xC0 != 0x80 {
+                            break;
+                        }
                     }
-                    prompt(shell, io, !pending.is_empty()).await;
-                }
-                b'\t' => {}
-                b if b < 0x20 => {}
-                b => {
-                    line.push(b);
-                    io.stdout.write(vec![b]).await;
+                    io.stdout.print("\x08 \x08").await;
                 }
             }
-        } else if byte == b'\n' {
-            let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
-            if let Some(status) = complete_line(shell, &command_io, &mut pending, &text, None).await
-            {
-                return status;
+            b'\r' | b'\n' => {
+                io.stdout.print("\r\n").await;
+                let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+                let terminal = Some((&input, &mut queue));
+                if let Some(status) =
+                    complete_line(shell, &command_io, &mut pending, &text, terminal).await
+                {
+                    return status;
+                }
+                prompt(shell, io, !pending.is_empty()).await;
             }
-        } else {
-            line.push(byte);
+            b if b < 0x20 => {}
+            b => {
+                line.push(b);
+                io.stdout.write(vec![b]).await;
+            }
         }
     }
-    // The end of input runs what was typed without a final newline.
-    if !tty && !line.is_empty() {
+    shell.exit.unwrap_or(shell.status)
+}
+
+/// `sh` reading a script from a pipe, one line at a time: commands share that input, so
+/// `read` takes the script's next line and `cat` the rest, as with a real shell.
+async fn from_pipe(shell: &mut Shell<'_>, io: &Io) -> i32 {
+    let mut pending = String::new();
+    while let Some(line) = io.stdin.read_line().await {
         let text = String::from_utf8_lossy(&line).into_owned();
-        if let Some(status) = complete_line(shell, &command_io, &mut pending, &text, None).await {
+        if let Some(status) = complete_line(shell, io, &mut pending, &text, None).await {
             return status;
         }
     }
     if !pending.is_empty()
         && let Err(e) = parse::parse(&pending)
     {
-        command_io.stderr.print(format!("sh: {e}\n")).await;
+        io.stderr.print(format!("sh: {e}\n")).await;
         return 2;
     }
     shell.exit.unwrap_or(shell.status)

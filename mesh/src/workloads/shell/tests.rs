@@ -881,3 +881,21 @@ async fn curl_posts_data_from_stdin() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn a_piped_script_shares_its_input_with_its_commands() {
+    let world = World::new();
+    let ctx = world.pod();
+    let r = run_io(
+        &ctx,
+        &["sh"],
+        Some("read name\njason\necho hello $name\ncat\nrest of\nthe input\n"),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "hello jason\nrest of\nthe input\n"),
+        "{r:?}"
+    );
+}
