@@ -24,17 +24,19 @@ use tokio::sync::Notify;
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
 
-use self::container::{ContainerState, Probe, Spec};
+use self::container::{ContainerState, Probe, RestartPolicy, Spec};
 use crate::controllers::events::{self, Source};
 use crate::controllers::pods;
 use crate::meta;
 use crate::net::Network;
 use crate::store::{EventType, Store};
-use crate::workloads::{self, ImageSupport, LogBuffer, PodContext};
+use crate::workloads::{self, ImageSupport, LogBuffer, LogLine, PodContext};
 
 /// How long a container with an image the mesh cannot run shows `ErrImagePull` before
 /// `ImagePullBackOff`.
 const PULL_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(2);
+/// How long the kubelet gathers changes before it writes the status they lead to.
+const REPORT_BATCH: Duration = Duration::from_millis(10);
 /// How often the kubelet re-reports status without being told something changed.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -170,7 +172,7 @@ impl Kubelet {
         namespace: &str,
         pod: &str,
         container: Option<&str>,
-    ) -> Option<(Vec<String>, tokio::sync::broadcast::Receiver<String>)> {
+    ) -> Option<(Vec<LogLine>, tokio::sync::broadcast::Receiver<LogLine>)> {
         let pods = self.lock();
         let runtime = pods
             .values()
@@ -193,6 +195,18 @@ impl Kubelet {
         container: Option<&str>,
         previous: bool,
     ) -> Option<Vec<String>> {
+        self.log_entries(namespace, pod, container, previous)
+            .map(|lines| lines.into_iter().map(|l| l.text).collect())
+    }
+
+    /// As [`Self::logs`], with the time each line was written.
+    pub fn log_entries(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Option<Vec<LogLine>> {
         let pods = self.lock();
         let runtime = pods
             .values()
@@ -203,9 +217,9 @@ impl Kubelet {
             None => return None,
         };
         if previous {
-            c.log.previous()
+            c.log.previous_entries()
         } else {
-            Some(c.log.lines())
+            Some(c.log.entries())
         }
     }
 
@@ -308,6 +322,7 @@ impl Kubelet {
                         ports,
                         probe: Probe::of(spec),
                         context: context.clone(),
+                        restart_policy: RestartPolicy::of(pod),
                     };
                     task = Some(tokio::spawn(container::supervise(
                         spec,
@@ -533,6 +548,8 @@ impl ContainerReport {
         let s = &self.state;
         let state = if let Some(started) = &s.started_at {
             json!({"running": {"startedAt": started}})
+        } else if let Some(terminated) = &s.terminated {
+            terminated.clone()
         } else if self.support == ImageSupport::Unavailable {
             let (reason, message) = if self.pulling_for < PULL_FAILURE_SHOWN_FOR {
                 (
@@ -587,6 +604,18 @@ fn pod_status(pod: &Value, reports: &[ContainerReport]) -> Value {
         .filter(|(s, _)| s.get("ready") != Some(&json!(true)))
         .map(|(_, r)| r.name.as_str())
         .collect();
+    // Every container ended for good: the pod is done.
+    let finished: Option<bool> =
+        (!reports.is_empty() && reports.iter().all(|r| r.state.terminated.is_some())).then(|| {
+            reports.iter().all(|r| {
+                r.state
+                    .terminated
+                    .as_ref()
+                    .and_then(|t| t.pointer("/terminated/exitCode"))
+                    .and_then(Value::as_i64)
+                    == Some(0)
+            })
+        });
     let condition = |kind: &str, ok: bool| {
         let status = if ok { "True" } else { "False" };
         let previous = old
@@ -600,7 +629,11 @@ fn pod_status(pod: &Value, reports: &[ContainerReport]) -> Value {
         let mut c = json!({"type": kind, "status": status, "lastProbeTime": null,
                            "lastTransitionTime": since});
         if !ok {
-            c["reason"] = json!("ContainersNotReady");
+            c["reason"] = json!(if finished.is_some() {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            });
             c["message"] = json!(format!(
                 "containers with unready status: [{}]",
                 unready.join(" ")
@@ -610,7 +643,12 @@ fn pod_status(pod: &Value, reports: &[ContainerReport]) -> Value {
     };
     let ready = unready.is_empty();
     let mut status = old.clone();
-    status["phase"] = json!(if all_created { "Running" } else { "Pending" });
+    status["phase"] = json!(match finished {
+        Some(true) => "Succeeded",
+        Some(false) => "Failed",
+        None if all_created => "Running",
+        None => "Pending",
+    });
     status["conditions"] = json!([
         condition("PodReadyToStartContainers", true),
         condition("Initialized", true),
@@ -643,10 +681,24 @@ async fn run(kubelet: Kubelet, store: Store, mut shutdown: signal::Receiver<bool
         }
     };
     let mut tick = tokio::time::interval(TICK);
+    // Status is written once per burst of changes, not once per change: a thousand pods
+    // created at once would otherwise cost a thousand passes over a thousand pods.
+    let mut report_at: Option<tokio::time::Instant> = None;
+    let soon = || Some(tokio::time::Instant::now() + REPORT_BATCH);
     loop {
+        let due = async {
+            match report_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = watch.next() => match event {
-                Some(Ok(e)) => kubelet.sync(&store, e.kind, &e.object),
+                Some(Ok(e)) => {
+                    kubelet.sync(&store, e.kind, &e.object);
+                    report_at = report_at.or_else(soon);
+                    continue;
+                }
                 Some(Err(_)) => {
                     // Fell behind: start over from the current pods.
                     let Ok(w) = store.watch(&pods(), None, None) else { break };
@@ -664,10 +716,15 @@ async fn run(kubelet: Kubelet, store: Store, mut shutdown: signal::Receiver<bool
                 }
                 None => break,
             },
-            () = changed.notified() => {}
+            () = changed.notified() => {
+                report_at = report_at.or_else(soon);
+                continue;
+            }
+            () = due => {}
             _ = tick.tick() => {}
             _ = shutdown.changed() => break,
         }
+        report_at = None;
         kubelet.report(&store);
     }
     let all: Vec<PodRuntime> = kubelet.lock().drain().map(|(_, r)| r).collect();

@@ -36,6 +36,39 @@ pub(super) struct ContainerState {
     pub last_terminated: Option<Value>,
     /// How many times the workload has crashed (for the kubelet's `BackOff` events).
     pub crashes: u32,
+    /// The `terminated` state of a container that ended and will not be restarted
+    /// (`restartPolicy` Never, or OnFailure after exit code 0).
+    pub terminated: Option<Value>,
+}
+
+/// A pod's `restartPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RestartPolicy {
+    /// Restart whenever the container ends (the default).
+    Always,
+    /// Restart only after a non-zero exit code.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+impl RestartPolicy {
+    /// The pod's policy (`Always` when missing or unknown).
+    pub fn of(pod: &Value) -> Self {
+        match pod.pointer("/spec/restartPolicy").and_then(Value::as_str) {
+            Some("OnFailure") => Self::OnFailure,
+            Some("Never") => Self::Never,
+            _ => Self::Always,
+        }
+    }
+
+    fn restarts_after(self, exit_code: i32) -> bool {
+        match self {
+            Self::Always => true,
+            Self::OnFailure => exit_code != 0,
+            Self::Never => false,
+        }
+    }
 }
 
 /// A container's shared state and what the supervisor needs to run it.
@@ -51,6 +84,8 @@ pub(super) struct Spec {
     pub probe: Option<Probe>,
     /// What the workload runs with.
     pub context: PodContext,
+    /// Whether an ended container is started again.
+    pub restart_policy: RestartPolicy,
 }
 
 /// A readiness probe's `httpGet`, resolved against the container's ports.
@@ -184,6 +219,19 @@ pub(super) async fn supervise(spec: Spec, state: Arc<Mutex<ContainerState>>, cha
             ));
         }
         let finished = meta::now_rfc3339();
+        let terminated = json!({"terminated": {
+            "exitCode": exit_code, "reason": reason, "message": message,
+            "startedAt": started, "finishedAt": finished, "containerID": id,
+        }});
+        if !spec.restart_policy.restarts_after(exit_code) {
+            update(&|s| {
+                s.terminated = Some(terminated.clone());
+                s.started_at = None;
+                s.ready = false;
+                s.waiting = None;
+            });
+            return;
+        }
         update(&|s| {
             s.last_terminated = Some(json!({"terminated": {
                 "exitCode": exit_code, "reason": reason, "message": message,

@@ -79,13 +79,14 @@ impl Env {
 
     pub async fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Out {
         let bin = kubectl_path().expect("kubectl");
+        // Global flags first, so that they stay kubectl's when `args` has a `--`.
         let out = tokio::process::Command::new(bin)
-            .args(args)
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!(
                 "--cache-dir={}",
                 self.home.path().join("cache").display()
             ))
+            .args(args)
             .env("HOME", self.home.path())
             .env_remove("KUBECONFIG")
             .stdin(std::process::Stdio::null())

@@ -251,7 +251,9 @@ async fn a_crashing_container_is_restarted_and_its_restarts_counted() {
         .flatten()
         .collect();
     assert!(
-        previous.iter().any(|l| l.contains("container crashed")),
+        previous
+            .iter()
+            .any(|l| l.contains("container exited with code 1")),
         "{previous:?}"
     );
     let described = env.ok(&["describe", "pod", "clash"]).await;
@@ -359,5 +361,81 @@ async fn pods_come_back_and_serve_after_the_mesh_restarts() {
     let (code, body) = answered.expect("httpbin answers after the restart");
     assert_eq!(code, 200);
     assert!(body.contains("\"X-Lab\""), "{body}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_that_must_not_restart_finish_as_succeeded_or_failed() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    let ok = env
+        .kubectl(&[
+            "run",
+            "done",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "echo finished",
+        ])
+        .await;
+    assert_eq!(ok.code, 0, "{ok:?}");
+    let broken = env
+        .kubectl(&[
+            "run",
+            "broken",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "exit 4",
+        ])
+        .await;
+    assert_eq!(broken.code, 0, "{broken:?}");
+    let once = env.write(
+        "once.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: once\nspec:\n  restartPolicy: OnFailure\n  containers:\n  - name: c\n    image: busybox\n    command: [\"true\"]\n",
+    );
+    env.ok(&["apply", "-f", once.to_str().unwrap()]).await;
+    let phase = "jsonpath={.status.phase}";
+    for (pod, want) in [
+        ("done", "Succeeded"),
+        ("broken", "Failed"),
+        ("once", "Succeeded"),
+    ] {
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = env.ok(&["get", "pod", pod, "-o", phase]).await;
+            if seen == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen, want, "pod {pod}");
+    }
+    let pods = env.ok(&["get", "pods", "--no-headers"]).await;
+    let status = |name: &str| -> Vec<String> {
+        pods.lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("done")[1..4], ["0/1", "Completed", "0"], "{pods}");
+    assert_eq!(status("broken")[1..4], ["0/1", "Error", "0"], "{pods}");
+    let code = env
+        .ok(&[
+            "get",
+            "pod",
+            "broken",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}",
+        ])
+        .await;
+    assert_eq!(code, "4");
+    assert_eq!(env.ok(&["logs", "done"]).await, "finished\n");
     env.stop().await;
 }
