@@ -211,14 +211,24 @@ impl Workload {
     }
 }
 
+/// One line a container wrote, with the time it was written (`kubectl logs --timestamps`,
+/// `--since`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// When the line was written.
+    pub at: jiff::Timestamp,
+    /// The line, without its newline.
+    pub text: String,
+}
+
 /// Lines a container has written, newest last, at most [`LogBuffer::CAPACITY`] of them, and
 /// the lines of its previous run (`kubectl logs --previous`).
 #[derive(Clone, Debug)]
 pub struct LogBuffer {
-    lines: Arc<Mutex<VecDeque<String>>>,
-    previous: Arc<Mutex<Option<Vec<String>>>>,
+    lines: Arc<Mutex<VecDeque<LogLine>>>,
+    previous: Arc<Mutex<Option<Vec<LogLine>>>>,
     /// New lines as they are pushed (`kubectl logs -f`).
-    live: broadcast::Sender<String>,
+    live: broadcast::Sender<LogLine>,
 }
 
 impl Default for LogBuffer {
@@ -235,8 +245,12 @@ impl LogBuffer {
     /// How many lines are kept.
     pub const CAPACITY: usize = 5000;
 
-    /// Appends one line, dropping the oldest beyond the capacity.
-    pub fn push(&self, line: String) {
+    /// Appends one line, stamped now, dropping the oldest beyond the capacity.
+    pub fn push(&self, text: String) {
+        let line = LogLine {
+            at: jiff::Timestamp::now(),
+            text,
+        };
         let mut lines = self
             .lines
             .lock()
@@ -252,7 +266,7 @@ impl LogBuffer {
 
     /// The kept lines and a receiver of every line pushed after them, atomically (no line is
     /// missed or seen twice); a receiver that falls more than 1,024 lines behind skips ahead.
-    pub fn follow(&self) -> (Vec<String>, broadcast::Receiver<String>) {
+    pub fn follow(&self) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
         let lines = self
             .lines
             .lock()
@@ -261,13 +275,18 @@ impl LogBuffer {
         (lines.iter().cloned().collect(), rx)
     }
 
-    /// All kept lines, oldest first.
-    pub fn lines(&self) -> Vec<String> {
+    /// All kept lines, oldest first, with their times.
+    pub fn entries(&self) -> Vec<LogLine> {
         let lines = self
             .lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines.iter().cloned().collect()
+    }
+
+    /// All kept lines' text, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.entries().into_iter().map(|l| l.text).collect()
     }
 
     /// Starts a new run: the current lines become the previous run's, the current log is empty.
@@ -276,19 +295,26 @@ impl LogBuffer {
             .lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let old: Vec<String> = lines.drain(..).collect();
+        let old: Vec<LogLine> = lines.drain(..).collect();
         *self
             .previous
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(old);
     }
 
-    /// The lines of the previous run; `None` when the container has not been restarted.
-    pub fn previous(&self) -> Option<Vec<String>> {
+    /// The lines of the previous run with their times; `None` when the container has not
+    /// been restarted.
+    pub fn previous_entries(&self) -> Option<Vec<LogLine>> {
         self.previous
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The text of the previous run's lines; `None` when the container has not been restarted.
+    pub fn previous(&self) -> Option<Vec<String>> {
+        self.previous_entries()
+            .map(|lines| lines.into_iter().map(|l| l.text).collect())
     }
 }
 

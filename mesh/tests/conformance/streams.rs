@@ -87,6 +87,31 @@ async fn logs_show_requests_with_tail_previous_and_the_errors_of_a_real_server()
     assert!(stamp.ends_with('Z') && stamp.contains('T'), "{stamped}");
     assert!(rest.contains("second-request"), "{stamped}");
 
+    // Each line keeps the time it was written: --since-time cuts between two requests. The
+    // API carries whole seconds, so the cut is the start of the next second.
+    let after = jiff::Timestamp::now().as_second() + 1;
+    let between = jiff::Timestamp::from_second(after).expect("time");
+    while jiff::Timestamp::now() < between {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    get(&addr, "/anything/third-request").await.expect("GET");
+    let since = format!("--since-time={between}");
+    let recent = env.ok(&["logs", &pod, &since]).await;
+    assert!(
+        recent.contains("third-request") && !recent.contains("second-request"),
+        "{recent}"
+    );
+    let stamps: Vec<String> = env
+        .ok(&["logs", &pod, "--timestamps"])
+        .await
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(t, _)| t.to_owned()))
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] <= w[1]) && stamps.first() != stamps.last(),
+        "lines carry the times they were written, not the time of the request: {stamps:?}"
+    );
+
     let previous = env.kubectl(&["logs", &pod, "--previous"]).await;
     assert_eq!(previous.code, 1, "{previous:?}");
     assert!(

@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use super::{Handles, Params, choose_container, container_status, phase, pod_name, pods};
 use crate::api::{ApiError, ApiState, Body};
 use crate::meta;
+use crate::workloads::LogLine;
 
 /// How often a follow checks that its pod still exists.
 const POD_CHECK: Duration = Duration::from_secs(1);
@@ -24,17 +25,46 @@ struct Options {
     tail: Option<u64>,
     limit_bytes: Option<u64>,
     timestamps: bool,
+    /// Only lines written at or after this time (`sinceSeconds`, `sinceTime`).
+    since: Option<jiff::Timestamp>,
 }
 
 impl Options {
-    /// Formats one log line as sent (with its timestamp when asked).
-    fn line(&self, text: &str) -> String {
+    /// Formats one log line as sent (with the time it was written when asked).
+    fn line(&self, line: &LogLine) -> String {
         if self.timestamps {
-            format!("{} {text}\n", jiff::Timestamp::now())
+            format!("{} {}\n", line.at, line.text)
         } else {
-            format!("{text}\n")
+            format!("{}\n", line.text)
         }
     }
+
+    fn wanted(&self, line: &LogLine) -> bool {
+        self.since.is_none_or(|since| line.at >= since)
+    }
+}
+
+/// The earliest time a line may have, from `sinceSeconds` or `sinceTime` (RFC 3339).
+fn since(params: &Params) -> Result<Option<jiff::Timestamp>, ApiError> {
+    if let Some(seconds) = params.number("sinceSeconds")? {
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        let span = jiff::SignedDuration::from_secs(seconds);
+        return Ok(Some(
+            jiff::Timestamp::now()
+                .checked_sub(span)
+                .unwrap_or(jiff::Timestamp::MIN),
+        ));
+    }
+    params
+        .get("sinceTime")
+        .map(|t| {
+            t.parse::<jiff::Timestamp>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value {t:?} for sinceTime: expected an RFC 3339 time"
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// Answers a log request for the pod `object`.
@@ -52,6 +82,7 @@ pub(super) async fn handle(
         tail: params.number("tailLines")?,
         limit_bytes: params.number("limitBytes")?,
         timestamps: params.flag("timestamps"),
+        since: since(params)?,
     };
     let previous = params.flag("previous");
     let follow = params.flag("follow");
@@ -60,7 +91,7 @@ pub(super) async fn handle(
     if previous {
         let lines = state
             .kubelet
-            .logs(&namespace, &name, Some(&container), true)
+            .log_entries(&namespace, &name, Some(&container), true)
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "previous terminated container \"{container}\" in pod \"{name}\" not found"
@@ -95,7 +126,7 @@ pub(super) async fn handle(
     }
     let lines = state
         .kubelet
-        .logs(&namespace, &name, Some(&container), false)
+        .log_entries(&namespace, &name, Some(&container), false)
         .ok_or_else(|| not_started(object, &container, &name))?;
     Ok(text(render(&lines, options)))
 }
@@ -124,7 +155,8 @@ fn waiting(container: &str, pod: &str, reason: &str) -> ApiError {
 }
 
 /// The lines to send for a snapshot: the last `tailLines`, cut at `limitBytes`.
-fn render(lines: &[String], options: Options) -> String {
+fn render(lines: &[LogLine], options: Options) -> String {
+    let lines: Vec<&LogLine> = lines.iter().filter(|l| options.wanted(l)).collect();
     let skip = options.tail.map_or(0, |t| {
         lines
             .len()
@@ -161,7 +193,7 @@ fn text(body: String) -> Response<Body> {
 /// State of a followed log.
 struct Follow {
     handles: std::sync::Arc<Handles>,
-    receiver: broadcast::Receiver<String>,
+    receiver: broadcast::Receiver<LogLine>,
     options: Options,
     /// Bytes still allowed by `limitBytes`.
     budget: Option<u64>,
@@ -215,7 +247,7 @@ impl Follow {
 fn follow_response(
     handles: std::sync::Arc<Handles>,
     first: String,
-    receiver: broadcast::Receiver<String>,
+    receiver: broadcast::Receiver<LogLine>,
     options: Options,
     pod: (String, String, String),
 ) -> Response<Body> {
@@ -248,17 +280,25 @@ fn follow_response(
 mod tests {
     use super::*;
 
+    fn line(text: &str) -> LogLine {
+        LogLine {
+            at: jiff::Timestamp::now(),
+            text: text.to_owned(),
+        }
+    }
+
     fn opts(tail: Option<u64>, limit: Option<u64>) -> Options {
         Options {
             tail,
             limit_bytes: limit,
             timestamps: false,
+            since: None,
         }
     }
 
     #[test]
     fn tail_and_limit_cut_the_snapshot() {
-        let lines: Vec<String> = ["a", "bb", "ccc"].map(String::from).to_vec();
+        let lines: Vec<LogLine> = ["a", "bb", "ccc"].map(line).to_vec();
         assert_eq!(render(&lines, opts(None, None)), "a\nbb\nccc\n");
         assert_eq!(render(&lines, opts(Some(1), None)), "ccc\n");
         assert_eq!(render(&lines, opts(Some(10), None)), "a\nbb\nccc\n");
@@ -272,10 +312,32 @@ mod tests {
             timestamps: true,
             ..opts(None, None)
         };
-        let out = render(&["hello".to_owned()], o);
+        let written = line("hello");
+        let out = render(std::slice::from_ref(&written), o);
         let (stamp, rest) = out.split_once(' ').expect("a timestamp and the line");
         assert_eq!(rest, "hello\n");
-        assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
+        assert_eq!(
+            stamp.parse::<jiff::Timestamp>().ok(),
+            Some(written.at),
+            "{stamp}"
+        );
+    }
+
+    #[test]
+    fn since_keeps_the_lines_written_from_then_on() {
+        let old = LogLine {
+            at: jiff::Timestamp::from_second(1_000).expect("time"),
+            text: "old".into(),
+        };
+        let new = LogLine {
+            at: jiff::Timestamp::from_second(2_000).expect("time"),
+            text: "new".into(),
+        };
+        let o = Options {
+            since: Some(jiff::Timestamp::from_second(1_500).expect("time")),
+            ..opts(None, None)
+        };
+        assert_eq!(render(&[old, new], o), "new\n");
     }
 
     #[test]
