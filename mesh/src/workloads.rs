@@ -13,11 +13,15 @@
 //! - [`shell`]: the built-in commands `kubectl exec` runs in a pod (curl, sh, sleep, env, …),
 //!   also the main process of the curl and busybox images.
 //! - [`client`]: the HTTP client the workloads use, connecting through [`crate::net`].
+//! - [`istiod`]: Istio's control plane (`istio/pilot`).
+//! - [`istio_proxy`]: Istio's proxy (`istio/proxyv2`): a real Envoy as a sidecar or a gateway.
 
 pub mod bookinfo;
 pub mod client;
 pub mod fortio;
 pub mod httpbin;
+pub mod istio_proxy;
+pub mod istiod;
 pub mod nginx;
 pub mod shell;
 
@@ -44,6 +48,10 @@ pub enum Workload {
     /// An image whose main process is the container's command run by the built-in shell
     /// (`curlimages/curl` with `sleep infinity`, busybox).
     Shell(shell::Image),
+    /// istiod, Istio's control plane.
+    Istiod,
+    /// Istio's proxy: Envoy as a sidecar (`proxy sidecar`) or gateway (`proxy router`).
+    IstioProxy,
 }
 
 /// The built-in workloads with the image they stand for and the substring that selects them.
@@ -95,6 +103,8 @@ const BUILTIN: &[(Workload, &str, &str)] = &[
         "busybox",
     ),
     (Workload::Nginx, "docker.io/library/nginx", "nginx"),
+    (Workload::Istiod, "docker.io/istio/pilot", "istio/pilot"),
+    (Workload::IstioProxy, "docker.io/istio/proxyv2", "istio/proxyv2"),
 ];
 
 /// What the reference mesh can do with an image.
@@ -191,7 +201,8 @@ impl Workload {
             Self::Bookinfo(_) => &[9080],
             Self::Nginx => &[80],
             Self::Fortio => &[8080],
-            Self::Shell(_) => &[],
+            Self::Shell(_) | Self::IstioProxy => &[],
+            Self::Istiod => &[8080, 15010, 15012, 15014, 15017],
         }
     }
 
@@ -207,6 +218,8 @@ impl Workload {
             Self::Nginx => nginx::serve(listeners, ctx).await,
             Self::Fortio => fortio::run_container(listeners, ctx).await,
             Self::Shell(image) => shell::run_container(image, ctx).await,
+            Self::Istiod => istiod::serve(listeners, ctx).await,
+            Self::IstioProxy => istio_proxy::run(listeners, ctx).await,
         }
     }
 }
