@@ -14,7 +14,7 @@ mod tests;
 
 use tokio::net::TcpListener;
 
-use super::shell::Output;
+use super::shell::{Interrupt, Output};
 use super::{PodContext, Termination};
 
 /// The fortio version the built-in one reports.
@@ -48,9 +48,10 @@ pub(crate) async fn command(
     args: &[String],
     stdout: &Output,
     stderr: &Output,
+    interrupt: &Interrupt,
 ) -> i32 {
     match args.first().map(String::as_str) {
-        Some("load") => load::load(ctx, &args[1..], stdout, stderr).await,
+        Some("load") => load::load(ctx, &args[1..], stdout, stderr, interrupt).await,
         Some("curl") => load::curl(ctx, &args[1..], stdout, stderr).await,
         Some("version") => {
             stdout.print(format!("{VERSION}\n")).await;

@@ -29,7 +29,7 @@ use super::{PodContext, Termination};
 use io::{Input, Io, Out};
 use programs::Proc;
 
-pub(crate) use io::Out as Output;
+pub(crate) use io::{Interrupt, Out as Output};
 
 /// Images whose main process is a command run by the built-in shell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub async fn exec(ctx: &PodContext, argv: &[String], io: Stdio) -> i32 {
             stdout: Out::Chan(stdout),
             stderr: Out::Chan(stderr),
         };
-        return run_argv(ctx, argv, io, false).await;
+        return run_argv(ctx, argv, io, false, Interrupt::default()).await;
     }
     // A terminal: translate LF to CRLF on the way out, stderr merged into stdout.
     let (tx, mut rx) = mpsc::channel::<Bytes>(io::PIPE_CAPACITY);
@@ -110,23 +110,34 @@ pub async fn exec(ctx: &PodContext, argv: &[String], io: Stdio) -> i32 {
             stdout: Out::Chan(tx.clone()),
             stderr: Out::Chan(tx),
         };
-        let command = run_argv(ctx, argv, io, true);
+        let interrupt = Interrupt::default();
+        let command = run_argv(ctx, argv, io, true, interrupt.clone());
         let Some((mut outer, inner)) = keys else {
             return command.await;
         };
+        // Each Ctrl-C is delivered; a program that does not handle it is stopped, one that
+        // does (fortio load) ends by itself, and a second Ctrl-C stops it.
         let watch = async move {
             let mut inner = Some(inner);
+            let mut presses = 0;
             while let Some(chunk) = outer.recv().await {
-                if let Some(i) = chunk.iter().position(|b| *b == 0x03) {
+                let mut rest = chunk;
+                while let Some(i) = rest.iter().position(|b| *b == 0x03) {
                     if let Some(tx) = &inner
                         && i > 0
                     {
-                        let _ = tx.send(chunk.slice(..i)).await;
+                        let _ = tx.send(rest.slice(..i)).await;
                     }
-                    return;
+                    let _ = out.send(Bytes::from_static(b"^C\n")).await;
+                    presses += 1;
+                    if !interrupt.fire() || presses > 1 {
+                        return;
+                    }
+                    rest = rest.slice(i + 1..);
                 }
                 if let Some(tx) = &inner
-                    && tx.send(chunk).await.is_err()
+                    && !rest.is_empty()
+                    && tx.send(rest).await.is_err()
                 {
                     inner = None;
                 }
@@ -136,10 +147,7 @@ pub async fn exec(ctx: &PodContext, argv: &[String], io: Stdio) -> i32 {
         };
         tokio::select! {
             status = command => status,
-            () = watch => {
-                let _ = out.send(Bytes::from_static(b"^C\n")).await;
-                130
-            }
+            () = watch => 130,
         }
     };
     let (status, ()) = futures::join!(run, translate);
@@ -156,7 +164,13 @@ fn is_interactive_shell(argv: &[String]) -> bool {
 }
 
 /// Runs a command line with the container's environment, in its home directory.
-async fn run_argv(ctx: &PodContext, argv: &[String], io: Io, tty: bool) -> i32 {
+async fn run_argv(
+    ctx: &PodContext,
+    argv: &[String],
+    io: Io,
+    tty: bool,
+    interrupt: Interrupt,
+) -> i32 {
     let cwd = ctx.env_var("HOME").unwrap_or("/").to_owned();
     let proc = Proc {
         ctx,
@@ -166,6 +180,7 @@ async fn run_argv(ctx: &PodContext, argv: &[String], io: Io, tty: bool) -> i32 {
         io,
         depth: 0,
         tty,
+        interrupt,
     };
     programs::run(proc, argv.to_vec(), false).await
 }
@@ -224,7 +239,7 @@ pub(crate) async fn run_logged(ctx: &PodContext, argv: &[String]) -> Termination
             stdout: Out::Chan(tx.clone()),
             stderr: Out::Chan(tx),
         };
-        run_argv(ctx, argv, io, false).await
+        run_argv(ctx, argv, io, false, Interrupt::default()).await
     };
     let (exit_code, ()) = futures::join!(run, collect);
     let shown = argv.join(" ");

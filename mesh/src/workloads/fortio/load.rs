@@ -15,7 +15,7 @@ use super::VERSION;
 use super::flags::{Flags, go_duration, go_g, level_rank, log_line};
 use crate::workloads::PodContext;
 use crate::workloads::client::{ClientError, ClientRequest, ClientResponse, Connection, split_url};
-use crate::workloads::shell::Output;
+use crate::workloads::shell::{Interrupt, Output};
 
 /// Flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
@@ -298,7 +298,10 @@ pub(super) async fn load(
     args: &[String],
     stdout: &Output,
     stderr: &Output,
+    interrupt: &Interrupt,
 ) -> i32 {
+    // Like the real one, fortio load stops on Ctrl-C and still prints what it measured.
+    interrupt.handle();
     let flags = match Flags::parse(args, BOOL_FLAGS, VALUE_FLAGS) {
         Ok(f) => f,
         Err(e) => return flag_error(stderr, &e).await,
@@ -374,9 +377,12 @@ pub(super) async fn load(
     let mut runs = Vec::new();
     for w in 0..c {
         let calls = per_thread.map(|(each, extra)| each + usize::from(w < extra));
-        runs.push(worker(ctx, &options, w, calls, deadline, stderr));
+        runs.push(worker(ctx, &options, w, calls, deadline, stderr, interrupt));
     }
     let outcomes = futures::future::join_all(runs).await;
+    if interrupt.fired() {
+        log("info", "Interrupted by signal, stopping".into(), vec![]).await;
+    }
     let elapsed = started.elapsed();
     let mut results = Results::default();
     for (worker, r) in outcomes {
@@ -466,6 +472,7 @@ async fn worker(
     calls: Option<usize>,
     deadline: Option<Instant>,
     stderr: &Output,
+    interrupt: &Interrupt,
 ) -> (Worker, Results) {
     let mut w = Worker::default();
     let mut r = Results::default();
@@ -491,12 +498,23 @@ async fn worker(
                 Some(d) if due > d => break,
                 _ => due,
             };
-            tokio::time::sleep_until(wait_until.into()).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(wait_until.into()) => {}
+                () = interrupt.wait() => break,
+            }
+        }
+        if interrupt.fired() {
+            break;
         }
         done += 1;
         let call_started = Instant::now();
-        let outcome =
-            tokio::time::timeout(o.timeout, call(ctx, o, &origin, &mut connection, &mut w)).await;
+        let attempt =
+            tokio::time::timeout(o.timeout, call(ctx, o, &origin, &mut connection, &mut w));
+        let outcome = tokio::select! {
+            outcome = attempt => outcome,
+            // A call cut short by Ctrl-C is not counted.
+            () = interrupt.wait() => break,
+        };
         let took = call_started.elapsed().as_secs_f64();
         r.durations.record(took);
         match outcome {

@@ -3,7 +3,7 @@
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::workloads::shell::tests::{Ran, World, listener, run, with_httpbin};
+use crate::workloads::shell::tests::{Ran, World, converse, listener, run, with_httpbin};
 
 /// A fortio server (the image's default process) behind Service `echo` port 8080.
 async fn with_fortio(world: &World) -> (JoinHandle<Termination>, PodContext) {
@@ -393,5 +393,53 @@ async fn curl_follows_redirects_and_saves_cookies_from_the_echo_server() {
         "{}",
         r.stdout
     );
+    server.abort();
+}
+
+/// Ctrl-C stops a load run started with `-t 0`, which still prints its report, on a terminal
+/// both when exec'd directly and from an interactive shell.
+#[tokio::test]
+async fn ctrl_c_ends_a_load_run_with_its_report() {
+    let world = World::new();
+    let server = with_httpbin(&world).await;
+    let ctx = world.pod();
+    // Each 418 logs a warning: Ctrl-C is typed once calls have been made.
+    let load = [
+        "fortio",
+        "load",
+        "-c",
+        "1",
+        "-qps",
+        "0",
+        "-t",
+        "0",
+        "-loglevel",
+        "Warning",
+        "http://httpbin:8000/status/418",
+    ];
+    let r = converse(&ctx, &load, &[("Non ok http code", "\x03")]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("until interrupted: http://httpbin:8000/status/418\r\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("^C\r\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("\r\nCode 418 : "), "{}", r.stdout);
+    assert!(r.stdout.contains("\r\nAll done "), "{}", r.stdout);
+    let r = converse(
+        &ctx,
+        &["sh"],
+        &[
+            ("~ $ ", &format!("{}\r", load.join(" "))),
+            ("Non ok http code", "\x03"),
+            ("All done", ""),
+            ("~ $ ", "exit\r"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("\r\nCode 418 : "), "{}", r.stdout);
     server.abort();
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::interp::Shell;
-use super::io::{Input, Io, Out, PIPE_CAPACITY};
+use super::io::{Input, Interrupt, Io, Out, PIPE_CAPACITY};
 use super::parse;
 
 const CTRL_C: u8 = 0x03;
@@ -191,21 +191,31 @@ async fn complete_line(
                 tx: Some(tx),
                 unsent: Vec::new(),
             };
+            // Each command gets its own Ctrl-C: a program that handles it (fortio load) ends
+            // by itself after the first, others are stopped; a second one stops any.
+            let interrupt = Interrupt::default();
+            shell.interrupt = interrupt.clone();
+            let mut presses = 0;
             let interrupted = {
                 let run = shell.run_script(&script, &command_io);
                 tokio::pin!(run);
                 let mut closed = false;
-                loop {
+                'running: loop {
                     tokio::select! {
                         _ = &mut run => break false,
                         chunk = input.chunk(), if !closed => match chunk {
                             Some(bytes) => {
-                                if let Some(i) = bytes.iter().position(|b| *b == CTRL_C) {
-                                    cooked.keys(&bytes[..i], &io.stdout).await;
-                                    queue.extend(&bytes[i + 1..]);
-                                    break true;
+                                let mut rest: &[u8] = &bytes;
+                                while let Some(i) = rest.iter().position(|b| *b == CTRL_C) {
+                                    cooked.keys(&rest[..i], &io.stdout).await;
+                                    presses += 1;
+                                    if !interrupt.fire() || presses > 1 {
+                                        break 'running true;
+                                    }
+                                    io.stdout.print("^C\r\n").await;
+                                    rest = &rest[i + 1..];
                                 }
-                                cooked.keys(&bytes, &io.stdout).await;
+                                cooked.keys(rest, &io.stdout).await;
                             }
                             None => closed = true,
                         },
@@ -213,6 +223,7 @@ async fn complete_line(
                 }
             };
             drop(command_io);
+            shell.interrupt = Interrupt::default();
             if interrupted {
                 // The terminal's SIGINT flushes what was typed ahead.
                 queue.clear();

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::fs::{self, Fs};
-use super::io::{Input, Io, Out, PIPE_CAPACITY};
+use super::io::{Input, Interrupt, Io, Out, PIPE_CAPACITY};
 use super::parse::{
     self, AndOr, Command, Connector, ParamOp, Part, Pipeline, Redir, RedirKind, Script, Word,
 };
@@ -61,6 +61,8 @@ pub(crate) struct Shell<'a> {
     pub depth: usize,
     /// Whether a terminal is attached.
     pub tty: bool,
+    /// Ctrl-C for the commands this shell runs.
+    pub interrupt: Interrupt,
     control: Option<LoopControl>,
     loops: u32,
     /// Where a command substitution's errors go while a command's words are expanded.
@@ -86,6 +88,7 @@ impl<'a> Shell<'a> {
             cwd: cwd.to_owned(),
             depth,
             tty: false,
+            interrupt: Interrupt::default(),
             control: None,
             loops: 0,
             err: None,
@@ -138,6 +141,7 @@ impl<'a> Shell<'a> {
             io,
             depth: self.depth,
             tty: self.tty,
+            interrupt: self.interrupt.clone(),
         }
     }
 

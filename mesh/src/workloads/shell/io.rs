@@ -3,9 +3,10 @@
 //! are channels (pipes, the exec stream, a file being written) or nowhere (`/dev/null`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc};
 
 /// How many chunks a pipe holds before its writer waits.
 pub(crate) const PIPE_CAPACITY: usize = 16;
@@ -146,6 +147,51 @@ impl Input {
                     return Some(std::mem::take(&mut reader.buffered));
                 }
             }
+        }
+    }
+}
+
+/// Ctrl-C on the terminal (SIGINT) for the command running in the foreground. A program that
+/// handles it (fortio load prints its report) says so with [`Interrupt::handle`]; others are
+/// stopped at once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Interrupt(Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    fired: AtomicBool,
+    handled: AtomicBool,
+    notify: Notify,
+}
+
+impl Interrupt {
+    /// Delivers the interrupt; `true` when the running program handles it itself.
+    pub(crate) fn fire(&self) -> bool {
+        self.0.fired.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+        self.0.handled.load(Ordering::SeqCst)
+    }
+
+    /// The running program handles the interrupt (it ends by itself after one).
+    pub(crate) fn handle(&self) {
+        self.0.handled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the interrupt was delivered.
+    pub(crate) fn fired(&self) -> bool {
+        self.0.fired.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the interrupt is delivered.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.fired() {
+                return;
+            }
+            notified.await;
         }
     }
 }

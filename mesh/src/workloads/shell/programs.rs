@@ -8,7 +8,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::fs::{self, Fs};
 use super::interp::{BoxFuture, MAX_DEPTH, Shell};
-use super::io::{Io, lines};
+use super::io::{Interrupt, Io, lines};
 use crate::net::CLUSTER_DOMAIN;
 use crate::workloads::PodContext;
 
@@ -28,6 +28,8 @@ pub(crate) struct Proc<'a> {
     pub depth: usize,
     /// Whether a terminal is attached (`kubectl exec -t`).
     pub tty: bool,
+    /// Ctrl-C on the terminal.
+    pub interrupt: Interrupt,
 }
 
 impl Proc<'_> {
@@ -99,7 +101,14 @@ pub(crate) fn run<'a>(p: Proc<'a>, argv: Vec<String>, in_shell: bool) -> BoxFutu
             "curl" => super::curl::curl(&p, args).await,
             "wget" => super::curl::wget(&p, args).await,
             "fortio" => {
-                crate::workloads::fortio::command(p.ctx, args, &p.io.stdout, &p.io.stderr).await
+                crate::workloads::fortio::command(
+                    p.ctx,
+                    args,
+                    &p.io.stdout,
+                    &p.io.stderr,
+                    &p.interrupt,
+                )
+                .await
             }
             "sleep" => sleep(&p, args).await,
             "echo" => echo(&p, args).await,
@@ -171,6 +180,7 @@ pub(crate) fn sh<'a>(p: Proc<'a>, args: &'a [String]) -> BoxFuture<'a, i32> {
         }
         let mut shell = Shell::new(p.ctx, &p.env, &p.cwd, p.depth + 1);
         shell.tty = p.tty;
+        shell.interrupt = p.interrupt.clone();
         let mut i = 0;
         let mut command = None;
         while i < args.len() {

@@ -557,9 +557,9 @@ async fn sleep_infinity_runs_until_dropped_and_bad_input_is_an_error() {
     );
 }
 
-/// Drives `sh` on a terminal as a person would: each step waits until the screen shows its
+/// Drives a command (`sh`) on a terminal as a person would: each step waits until the screen shows its
 /// text (after the previous step's), then types its keys one by one.
-async fn converse(ctx: &PodContext, steps: &[(&str, &str)]) -> Ran {
+pub(crate) async fn converse(ctx: &PodContext, argv: &[&str], steps: &[(&str, &str)]) -> Ran {
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(8);
     let (err_tx, mut err_rx) = mpsc::channel::<Bytes>(8);
     let (in_tx, in_rx) = mpsc::channel::<Bytes>(8);
@@ -609,7 +609,7 @@ async fn converse(ctx: &PodContext, steps: &[(&str, &str)]) -> Ran {
         }
         String::from_utf8_lossy(&all).into_owned()
     };
-    let argv = vec!["sh".to_owned()];
+    let argv: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();
     let ((code, ()), stdout, stderr) = tokio::join!(
         async { tokio::join!(exec(ctx, &argv, io), typist) },
         watch_screen,
@@ -627,7 +627,12 @@ async fn an_interactive_shell_on_a_terminal() {
     let world = World::new();
     let ctx = world.pod();
     // "hostnamx", backspace, "e", Enter; then "exit 4".
-    let r = converse(&ctx, &[("~ $ ", "hostnamx\x7fe\r"), ("~ $ ", "exit 4\r")]).await;
+    let r = converse(
+        &ctx,
+        &["sh"],
+        &[("~ $ ", "hostnamx\x7fe\r"), ("~ $ ", "exit 4\r")],
+    )
+    .await;
     assert_eq!(r.code, 4, "{r:?}");
     assert_eq!(
         r.stdout,
@@ -636,6 +641,7 @@ async fn an_interactive_shell_on_a_terminal() {
     // A continuation prompt for an open quote; Ctrl-D on an empty line ends the shell.
     let r = converse(
         &ctx,
+        &["sh"],
         &[("~ $ ", "echo 'a\r"), ("> ", "b'\r"), ("~ $ ", "\x04")],
     )
     .await;
@@ -644,6 +650,7 @@ async fn an_interactive_shell_on_a_terminal() {
     // Ctrl-C interrupts a running command.
     let r = converse(
         &ctx,
+        &["sh"],
         &[
             ("~ $ ", "sleep 1000\r"),
             ("\r\n", "\x03"),
@@ -660,6 +667,7 @@ async fn an_interactive_shell_on_a_terminal() {
     // Keys typed ahead while a command runs are echoed; Ctrl-C discards them, as a tty does.
     let r = converse(
         &ctx,
+        &["sh"],
         &[
             ("~ $ ", "sleep 1000\r"),
             ("\r\n", "exit 6\r"),
@@ -678,6 +686,7 @@ async fn commands_read_lines_typed_on_the_terminal() {
     let ctx = world.pod();
     let r = converse(
         &ctx,
+        &["sh"],
         &[
             ("~ $ ", "cat\r"),
             ("\r\n", "hello\r"),
@@ -690,6 +699,7 @@ async fn commands_read_lines_typed_on_the_terminal() {
     assert_eq!(r.stdout, "~ $ cat\r\nhello\r\nhello\r\n~ $ exit 0\r\n");
     let r = converse(
         &ctx,
+        &["sh"],
         &[
             ("~ $ ", "read x\r"),
             ("\r\n", "value\r"),
