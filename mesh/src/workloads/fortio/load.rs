@@ -356,6 +356,9 @@ pub(super) async fn load(
             options.calls.unwrap_or(0),
             each * c
         ),
+        (true, None) if options.duration.is_zero() => {
+            format!("Starting at {qps_text} qps with {c} thread(s) [gomax 2] {target}")
+        }
         (true, None) => {
             #[allow(
                 clippy::cast_possible_truncation,
