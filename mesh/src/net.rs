@@ -263,7 +263,7 @@ impl Network {
         let ip = self.resolve(origin, host)?;
         match self.service_by_ip(ip) {
             Some(service) => self.connect_service(origin, host, &service, port).await,
-            None => Self::dial(host, port, SocketAddr::new(ip, port)).await,
+            None => Self::dial(origin, host, port, SocketAddr::new(ip, port)).await,
         }
     }
 
@@ -291,16 +291,30 @@ impl Network {
             %target,
             "routing a service connection"
         );
-        Self::dial(host, port, target).await
+        Self::dial(origin, host, port, target).await
     }
 
-    /// Connects to one address, mapping failures to [`NetError`].
+    /// Connects to one address, mapping failures to [`NetError`]. A pod's connections leave
+    /// from the pod's IP, as on a cluster (httpbin's `/ip`, a server's peer address).
     pub(crate) async fn dial(
+        origin: &Origin,
         host: &str,
         port: u16,
         target: SocketAddr,
     ) -> Result<TcpStream, NetError> {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
+        let attempt = async {
+            let socket = match target {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            if let Origin::Pod { ip, .. } = origin
+                && ip.is_ipv4() == target.is_ipv4()
+            {
+                socket.bind(SocketAddr::new(*ip, 0))?;
+            }
+            socket.connect(target).await
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 Ok(stream)

@@ -214,9 +214,15 @@ pub(super) async fn supervise(spec: Spec, state: Arc<Mutex<ContainerState>>, cha
         let Termination { exit_code, message } = outcome;
         let reason = if exit_code == 0 { "Completed" } else { "Error" };
         if exit_code != 0 {
-            log.push(format!(
-                "meshwork: container exited with code {exit_code}: {message}"
-            ));
+            // Not in the container's log (`kubectl logs` shows only what the program wrote):
+            // the reason is the terminated state's message (`kubectl describe`) and the mesh log.
+            tracing::info!(
+                namespace = %spec.context.namespace,
+                pod = %spec.context.pod,
+                container = %spec.context.container,
+                exit_code,
+                "container exited: {message}"
+            );
         }
         let finished = meta::now_rfc3339();
         let terminated = json!({"terminated": {

@@ -158,6 +158,29 @@ async fn the_workshop_commands_work_on_real_running_pods() {
     }
     assert!(jason, "a reviews pod logged the end-user jason");
 
+    // A pod's connections leave from its own IP, as httpbin's /ip shows.
+    let curl_ip = env
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=curl",
+            "-o",
+            "jsonpath={.items[0].status.podIP}",
+        ])
+        .await;
+    let (code, out, err) = host_shell(
+        &env,
+        "kubectl exec deploy/curl -- curl -s http://httpbin:8000/ip",
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("\"{curl_ip}\"")),
+        "origin {curl_ip}: {out}"
+    );
+
     // fortio against httpbin.
     let (code, out, err) = host_shell(
         &env,

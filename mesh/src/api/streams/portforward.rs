@@ -27,7 +27,7 @@ use super::websocket::{self, Message, Outgoing};
 use super::{Handles, phase, pod_name, wants_websocket};
 use crate::api::{ApiError, ApiState, Body};
 use crate::meta;
-use crate::net::{NetError, Network};
+use crate::net::{NetError, Network, Origin};
 
 /// The WebSocket subprotocol that tunnels SPDY.
 const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
@@ -375,7 +375,8 @@ impl Relay {
             out,
         } = self;
         let address = SocketAddr::new(target.ip, port);
-        let stream = match Network::dial(&target.ip.to_string(), port, address).await {
+        let stream = match Network::dial(&Origin::Host, &target.ip.to_string(), port, address).await
+        {
             Ok(stream) => stream,
             Err(e) => {
                 let reason = match e {
