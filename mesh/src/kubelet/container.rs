@@ -276,9 +276,16 @@ async fn bind(ip: IpAddr, ports: &[u16]) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for port in ports {
         let addr = SocketAddr::new(ip, *port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied && *port < 1024 {
+                format!(
+                    "could not listen on {addr}: {e}; ports below 1024 need meshwork to run as root \
+                     (or `sysctl net.ipv4.ip_unprivileged_port_start=0`) — or use a containerPort of 1024 or more"
+                )
+            } else {
+                format!("could not listen on {addr}: {e}")
+            }
+        })?;
         listeners.push(listener);
     }
     Ok(listeners)
