@@ -104,7 +104,11 @@ const BUILTIN: &[(Workload, &str, &str)] = &[
     ),
     (Workload::Nginx, "docker.io/library/nginx", "nginx"),
     (Workload::Istiod, "docker.io/istio/pilot", "istio/pilot"),
-    (Workload::IstioProxy, "docker.io/istio/proxyv2", "istio/proxyv2"),
+    (
+        Workload::IstioProxy,
+        "docker.io/istio/proxyv2",
+        "istio/proxyv2",
+    ),
 ];
 
 /// What the reference mesh can do with an image.
