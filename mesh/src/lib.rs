@@ -17,9 +17,11 @@
 //! - [`kubelet`]: runs pods' containers as built-in [`workloads`] and reports their status.
 //! - [`workloads`]: the built-in programs container images select (httpbin, Bookinfo, …).
 //! - [`net`]: service networking: names, ClusterIP routing, NodePort and LoadBalancer ports.
+//! - [`inject`]: Istio's sidecar injection (the webhook's policy and template, kube-inject).
 
 pub mod api;
 mod controllers;
+pub mod inject;
 pub mod kinds;
 pub mod kubelet;
 pub mod lifecycle;

@@ -76,7 +76,12 @@ fn write_status(
 }
 
 /// A pod from a template, owned by `owner`.
-fn pod_from_template(owner: &Value, name: &str, extra_labels: &[(&str, String)]) -> Value {
+fn pod_from_template(
+    ctx: &Ctx,
+    owner: &Value,
+    name: &str,
+    extra_labels: &[(&str, String)],
+) -> Value {
     let template = owner
         .pointer("/spec/template")
         .cloned()
@@ -106,6 +111,7 @@ fn pod_from_template(owner: &Value, name: &str, extra_labels: &[(&str, String)])
         "metadata": metadata,
         "spec": template.get("spec").cloned().unwrap_or_else(|| json!({"containers": []})),
     });
+    crate::inject::admit(&ctx.store, &mut pod);
     crate::api::pod_defaults(&mut pod);
     pod
 }
@@ -138,7 +144,7 @@ pub(super) fn reconcile_replicaset(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreErr
     if current.len() < desired {
         for _ in current.len()..desired {
             let name = format!("{}-{}", r.name, meta::random_suffix(5));
-            let mut pod = pod_from_template(&rs, &name, &[]);
+            let mut pod = pod_from_template(ctx, &rs, &name, &[]);
             if let Some(m) = meta::metadata_mut(&mut pod) {
                 m.insert("generateName".into(), json!(format!("{}-", r.name)));
             }
@@ -501,6 +507,7 @@ pub(super) fn reconcile_statefulset(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreEr
             continue;
         }
         let pod = pod_from_template(
+            ctx,
             &sts,
             &name,
             &[
@@ -554,7 +561,7 @@ pub(super) fn reconcile_daemonset(ctx: &Ctx, r: &ObjRef) -> Result<(), StoreErro
     }
     if kept.is_empty() {
         let name = format!("{}-{}", r.name, meta::random_suffix(5));
-        let pod = pod_from_template(&ds, &name, &[(REVISION_HASH_LABEL, hash.clone())]);
+        let pod = pod_from_template(ctx, &ds, &name, &[(REVISION_HASH_LABEL, hash.clone())]);
         kept.push(ctx.store.create(&pods(), pod)?);
         events::record(
             &ctx.store,

@@ -59,7 +59,10 @@ pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiRe
             allocate_service(state, obj)?;
             obj["status"] = json!({"loadBalancer": {}});
         }
-        ("", "pods") => pod_defaults(obj),
+        ("", "pods") => {
+            crate::inject::admit(&state.store, obj);
+            pod_defaults(obj);
+        }
         ("apps", "deployments") => {
             ensure_object(obj, "spec");
             set_default(obj, "/spec", "replicas", json!(1));
