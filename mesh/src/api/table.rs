@@ -221,6 +221,18 @@ fn columns(resource: &str) -> Vec<Column> {
             col("Data", "string", "", 0, "Number of data entries"),
             AGE,
         ],
+        // Istio's install lists its injector this way (`kubectl get mutatingwebhookconfigurations`).
+        "mutatingwebhookconfigurations" | "validatingwebhookconfigurations" => vec![
+            NAME,
+            col(
+                "Webhooks",
+                "integer",
+                "",
+                0,
+                "Webhooks indicates the number of webhooks",
+            ),
+            AGE,
+        ],
         "secrets" => vec![
             NAME,
             col("Type", "string", "", 0, "The type of the secret"),
@@ -743,6 +755,9 @@ fn cells(resource: &str, o: &Value) -> Vec<Value> {
             json!(count(o.get("data")) + count(o.get("binaryData"))),
             json!(meta::age(o)),
         ],
+        "mutatingwebhookconfigurations" | "validatingwebhookconfigurations" => {
+            vec![json!(count(o.get("webhooks"))), json!(meta::age(o))]
+        }
         "secrets" => vec![
             json!(s(o, &["type"]).unwrap_or_else(|| "Opaque".into())),
             json!(count(o.get("data"))),
