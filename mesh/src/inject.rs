@@ -30,14 +30,14 @@ pub const WEBHOOK: &str = "istio-sidecar-injector";
 /// The image registry of Istio's images when istiod's image does not say otherwise.
 pub const DEFAULT_HUB: &str = "docker.io/istio";
 /// The Istio version of the proxy image when istiod's image does not say otherwise.
-pub const DEFAULT_TAG: &str = "1.28.0";
+pub const DEFAULT_TAG: &str = "1.24.0";
 
 /// The install-wide values the injection template uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Registry and repository of Istio's images (`docker.io/istio`).
     pub hub: String,
-    /// Istio's version, the images' tag (`1.28.0`).
+    /// Istio's version, the images' tag (`1.24.0`).
     pub tag: String,
     /// The control plane revision (`default`).
     pub revision: String,
@@ -66,13 +66,13 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The proxy image (`docker.io/istio/proxyv2:1.28.0`).
+    /// The proxy image (`docker.io/istio/proxyv2:1.24.0`).
     pub fn proxy_image(&self) -> String {
         format!("{}/proxyv2:{}", self.hub, self.tag)
     }
 
     /// The settings of the installed Istio: hub and tag from istiod's image
-    /// (`docker.io/istio/pilot:1.28.0`), defaults for what it does not say.
+    /// (`docker.io/istio/pilot:1.24.0`), defaults for what it does not say.
     pub fn from_store(store: &Store) -> Self {
         let mut settings = Self::default();
         let deployments = ResourceKey::new("apps", "v1", "deployments");

@@ -14,6 +14,7 @@ mod conformance {
     mod crds;
     pub mod harness;
     mod hostile;
+    mod injection;
     mod istio_install;
     mod kube_client;
     mod kubectl;

@@ -65,7 +65,7 @@ fn a_deployments_template_gets_istios_sidecar() {
         ]
     );
     let proxy = &t["spec"]["containers"][1];
-    assert_eq!(proxy["image"], json!("docker.io/istio/proxyv2:1.28.0"));
+    assert_eq!(proxy["image"], json!("docker.io/istio/proxyv2:1.24.0"));
     assert_eq!(
         proxy["args"].as_array().unwrap()[..5],
         [
