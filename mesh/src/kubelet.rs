@@ -657,7 +657,35 @@ fn pod_status(pod: &Value, reports: &[ContainerReport]) -> Value {
         condition("PodScheduled", true),
     ]);
     status["containerStatuses"] = json!(statuses);
+    if let Some(inits) = init_statuses(pod, &old) {
+        status["initContainerStatuses"] = inits;
+    }
     status
+}
+
+/// Init containers are not run (`istio-init`'s traffic redirection is what the network seam
+/// does): they are reported as having completed before the pod started, as a kubelet reports
+/// them once they ran.
+fn init_statuses(pod: &Value, old: &Value) -> Option<Value> {
+    let inits = pod.pointer("/spec/initContainers")?.as_array()?;
+    let at = old
+        .get("startTime")
+        .cloned()
+        .unwrap_or_else(|| json!(meta::now_rfc3339()));
+    let statuses = inits.iter().filter_map(|c| {
+        Some(json!({
+            "name": c.get("name")?.as_str()?,
+            "image": c.get("image").and_then(Value::as_str).unwrap_or(""),
+            "imageID": "",
+            "ready": true,
+            "started": false,
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                     "startedAt": at, "finishedAt": at}},
+            "lastState": {},
+        }))
+    });
+    Some(Value::Array(statuses.collect()))
 }
 
 /// Starts the kubelet; it runs until `shutdown` flips to true, then stops every container.

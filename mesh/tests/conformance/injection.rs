@@ -204,6 +204,17 @@ async fn bookinfo_in_a_labelled_namespace_runs_with_istios_sidecar() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last, "true", "the details container never became ready");
+    // istio-init shows as completed, as after a kubelet ran it.
+    let init = env
+        .ok(&[
+            "get",
+            "pod",
+            &details,
+            "-o",
+            "jsonpath={.status.initContainerStatuses[0].name} {.status.initContainerStatuses[0].state.terminated.reason}",
+        ])
+        .await;
+    assert_eq!(init, "istio-init Completed");
     let table = env.ok(&["get", "pods"]).await;
     for cells in &pods {
         let r = row(&table, &cells[0]);
