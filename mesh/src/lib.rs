@@ -17,10 +17,12 @@
 //! - [`kubelet`]: runs pods' containers as built-in [`workloads`] and reports their status.
 //! - [`workloads`]: the built-in programs container images select (httpbin, Bookinfo, …).
 //! - [`net`]: service networking: names, ClusterIP routing, NodePort and LoadBalancer ports.
+//! - [`envoy`]: the real Envoy: finding and installing it, one process per sidecar or gateway.
 //! - [`inject`]: Istio's sidecar injection (the webhook's policy and template, kube-inject).
 
 pub mod api;
 mod controllers;
+pub mod envoy;
 pub mod inject;
 pub mod kinds;
 pub mod kubelet;

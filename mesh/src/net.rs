@@ -252,6 +252,16 @@ impl Network {
             })
     }
 
+    /// The ready `podIP:targetPort` addresses behind port `port` of Service `namespace/service`
+    /// (empty when there is no such Service or no ready endpoint), for a component that dials
+    /// the pods themselves rather than the Service's address: Istio's proxy reaching istiod,
+    /// whose traffic no sidecar redirection applies to.
+    pub fn endpoints(&self, namespace: &str, service: &str, port: u16) -> Vec<SocketAddr> {
+        self.service(namespace, service)
+            .map(|s| self.ready_addresses(&s, port))
+            .unwrap_or_default()
+    }
+
     /// Opens a TCP connection from `origin` to `host:port`, routing a Service address to one of
     /// its ready endpoints (spread round-robin).
     pub async fn connect(

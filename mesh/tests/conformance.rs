@@ -12,6 +12,7 @@ mod conformance {
     mod apps;
     mod browser;
     mod crds;
+    mod envoy;
     pub mod harness;
     mod hostile;
     mod injection;

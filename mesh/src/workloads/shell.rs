@@ -17,6 +17,7 @@ mod interactive;
 mod interp;
 pub(crate) mod io;
 mod parse;
+mod pilot_agent;
 mod programs;
 
 #[cfg(test)]

@@ -59,8 +59,11 @@ pub(crate) const PROGRAMS: &[&str] = &[
     "[", "basename", "cat", "curl", "date", "dirname", "echo", "egrep", "env", "false", "fgrep",
     "fortio", "getent", "grep", "head", "hostname", "id", "ls", "mkdir", "nslookup", "printenv",
     "printf", "pwd", "rm", "seq", "sh", "ash", "sleep", "sort", "tail", "tee", "test", "touch",
-    "true", "uname", "uniq", "wc", "wget", "which", "whoami",
+    "true", "uname", "uniq", "wc", "wget", "which", "whoami", AGENT,
 ];
+
+/// Istio's agent (`pilot-agent request GET stats` in an istio-proxy container).
+const AGENT: &str = "pilot-agent";
 
 /// Directories programs are found in.
 const BIN_DIRS: &[&str] = &["/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin"];
@@ -166,6 +169,7 @@ pub(crate) fn run<'a>(p: Proc<'a>, argv: Vec<String>, in_shell: bool) -> BoxFutu
             },
             "nslookup" => nslookup(&p, args).await,
             "getent" => getent(&p, args).await,
+            "pilot-agent" => super::pilot_agent::run(&p, args).await,
             _ => 127,
         }
     })

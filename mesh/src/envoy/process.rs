@@ -1,0 +1,441 @@
+//! One running Envoy: started from a bootstrap file in its own directory with
+//! `--concurrency 1` and a base id of its own, its output streamed line by line into a
+//! container's log, its exit reported as an exit code, and stopped (SIGTERM, then SIGKILL after
+//! a grace period) when dropped.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::bootstrap::Bootstrap;
+use super::registry::{self, Registered};
+use super::{EnvoyBinary, admin_get};
+use crate::meta;
+use crate::workloads::LogBuffer;
+
+/// How long Envoy may take from exec to answering on its admin port.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopped Envoy gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// How many times a start is retried when a base id or the admin port was taken meanwhile.
+const ATTEMPTS: usize = 4;
+/// Output lines kept to explain a failed start.
+const RECENT_LINES: usize = 20;
+/// Istio's Envoy log line format, so the istio-proxy log reads as on a cluster.
+const LOG_FORMAT: &str = "%Y-%m-%dT%T.%fZ\t%l\tenvoy %n %g:%#\t%v\tthread=%t";
+
+/// A directory of its own for one Envoy (bootstrap, base id file, sockets), removed on drop.
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    /// Creates a fresh directory under the system's temporary directory (short, so Unix
+    /// socket paths in it stay within the kernel's limit).
+    pub fn create() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        let mut last = None;
+        for _ in 0..8 {
+            let suffix: String = meta::random_bytes::<6>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let path = base.join(format!("meshwork-envoy-{suffix}"));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("could not create a directory")))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// How to run one Envoy.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// The configuration it starts from.
+    pub bootstrap: Bootstrap,
+    /// `--log-level` (`warning` for sidecars, as Istio's default).
+    pub log_level: String,
+    /// `--component-log-level` (`misc:error` in Istio), if any.
+    pub component_log_level: Option<String>,
+    /// Where its stdout and stderr lines go (the container's log).
+    pub log: LogBuffer,
+    /// The pod and container it runs for, recorded in the [`registry`] while it runs:
+    /// (namespace, pod, container).
+    pub owner: Option<(String, String, String)>,
+}
+
+/// Why Envoy did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A file could not be written or the process not spawned.
+    #[error("could not start Envoy ({}): {source}", what)]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Envoy exited before its admin interface answered.
+    #[error("Envoy exited during start-up ({exit}){}", last_lines(lines))]
+    Exited {
+        /// How it ended.
+        exit: Exit,
+        /// Its last output lines.
+        lines: Vec<String>,
+    },
+    /// Envoy's admin interface did not answer in time.
+    #[error("Envoy did not answer on its admin port within {}s{}", STARTUP_TIMEOUT.as_secs(), last_lines(lines))]
+    Timeout {
+        /// Its last output lines.
+        lines: Vec<String>,
+    },
+}
+
+fn last_lines(lines: &[String]) -> String {
+    match lines.last() {
+        Some(last) => format!("; it said: {last}"),
+        None => String::new(),
+    }
+}
+
+/// How an Envoy process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Its exit code, or 128 + the signal that killed it (as a container runtime reports).
+    pub code: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.signal {
+            Some(9) => write!(f, "killed by SIGKILL"),
+            Some(15) => write!(f, "stopped by SIGTERM"),
+            Some(s) => write!(f, "killed by signal {s}"),
+            None => write!(f, "exit code {}", self.code),
+        }
+    }
+}
+
+impl Exit {
+    fn of(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self { code, signal: None },
+            (None, Some(signal)) => Self {
+                code: 128 + signal,
+                signal: Some(signal),
+            },
+            (None, None) => Self {
+                code: 1,
+                signal: None,
+            },
+        }
+    }
+}
+
+/// A running Envoy. Dropping it stops the process: SIGTERM, then SIGKILL after [`GRACE`].
+#[derive(Debug)]
+pub struct EnvoyProcess {
+    child: Option<Child>,
+    pid: u32,
+    admin: SocketAddr,
+    base_id: u64,
+    owner: Option<(String, String, String)>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl EnvoyProcess {
+    /// Starts Envoy in `dir` and returns once its admin interface answers. Retries with a new
+    /// base id and admin port when another Envoy took them meanwhile.
+    pub async fn start(
+        binary: &EnvoyBinary,
+        dir: &Path,
+        options: &StartOptions,
+    ) -> Result<Self, StartError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(binary, dir, options).await {
+                Err(StartError::Exited { exit, lines })
+                    if attempt < ATTEMPTS && lines.iter().any(|l| is_collision(l)) =>
+                {
+                    tracing::debug!(%exit, "Envoy's base id or admin port was taken; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(
+        binary: &EnvoyBinary,
+        dir: &Path,
+        options: &StartOptions,
+    ) -> Result<Self, StartError> {
+        let io = |what: String| move |source| StartError::Io { what, source };
+        let admin = free_port().map_err(io("choose a free admin port".into()))?;
+        let config = dir.join("envoy-bootstrap.json");
+        let base_id_path = dir.join("base-id");
+        let _ = std::fs::remove_file(&base_id_path);
+        let json = serde_json::to_vec_pretty(&options.bootstrap.render(admin)).unwrap_or_default();
+        std::fs::write(&config, json).map_err(io(format!("write {}", config.display())))?;
+        let mut command = Command::new(&binary.path);
+        command
+            .arg("-c")
+            .arg(&config)
+            .args([
+                "--concurrency",
+                "1",
+                "--use-dynamic-base-id",
+                "--base-id-path",
+            ])
+            .arg(&base_id_path)
+            .args([
+                "--log-level",
+                &options.log_level,
+                "--log-format",
+                LOG_FORMAT,
+            ])
+            .args(["--local-address-ip-version", "v4"]);
+        if let Some(level) = &options.component_log_level {
+            command.args(["--component-log-level", level]);
+        }
+        command
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(io(format!("run {}", binary.path.display())))?;
+        let pid = child.id().unwrap_or(0);
+        let recent: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(stream_lines(out, options.log.clone(), recent.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(stream_lines(err, options.log.clone(), recent.clone()));
+        }
+        let lines = |recent: &Arc<Mutex<VecDeque<String>>>| -> Vec<String> {
+            recent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect()
+        };
+        let started = Instant::now();
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    let exit = match status {
+                        Ok(status) => Exit::of(status),
+                        Err(_) => Exit { code: 1, signal: None },
+                    };
+                    // Its last words, before they are reported.
+                    for reader in readers {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+                    }
+                    return Err(StartError::Exited { exit, lines: lines(&recent) });
+                }
+                () = tokio::time::sleep(Duration::from_millis(25)) => {
+                    if admin_get(admin, "/server_info").await.is_ok_and(|r| r.status == 200) {
+                        break;
+                    }
+                    if started.elapsed() > STARTUP_TIMEOUT {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        return Err(StartError::Timeout { lines: lines(&recent) });
+                    }
+                }
+            }
+        }
+        let base_id = std::fs::read_to_string(&base_id_path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        if let Some((namespace, pod, container)) = &options.owner {
+            registry::register(
+                namespace,
+                pod,
+                Registered {
+                    container: container.clone(),
+                    admin,
+                    pid,
+                    base_id,
+                },
+            );
+        }
+        Ok(Self {
+            child: Some(child),
+            pid,
+            admin,
+            base_id,
+            owner: options.owner.clone(),
+            readers,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The admin interface's address (127.0.0.1:PORT).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// The base id Envoy chose (`--use-dynamic-base-id`).
+    pub fn base_id(&self) -> u64 {
+        self.base_id
+    }
+
+    /// Waits until the process ends (a crash, a kill, or [`Self::stop`] elsewhere) and returns
+    /// how; its remaining output is in the log by then.
+    pub async fn wait(&mut self) -> Exit {
+        let Some(child) = self.child.as_mut() else {
+            return Exit {
+                code: 1,
+                signal: None,
+            };
+        };
+        let exit = match child.wait().await {
+            Ok(status) => Exit::of(status),
+            Err(_) => Exit {
+                code: 1,
+                signal: None,
+            },
+        };
+        self.child = None;
+        self.forget();
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+        }
+        exit
+    }
+
+    /// Stops Envoy: SIGTERM, then SIGKILL if it is still running after [`GRACE`].
+    pub async fn stop(mut self) -> Exit {
+        if let Some(child) = self.child.take() {
+            let exit = terminate(child).await;
+            self.forget();
+            return exit;
+        }
+        Exit {
+            code: 0,
+            signal: None,
+        }
+    }
+
+    fn forget(&self) {
+        if let Some((namespace, pod, _)) = &self.owner {
+            registry::unregister(namespace, pod, self.pid);
+        }
+    }
+}
+
+impl Drop for EnvoyProcess {
+    fn drop(&mut self) {
+        self.forget();
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The child is killed on drop (SIGKILL) should the runtime end before it exits.
+            Ok(handle) => {
+                handle.spawn(async move {
+                    terminate(child).await;
+                });
+            }
+            Err(_) => drop(child),
+        }
+    }
+}
+
+/// SIGTERM, a grace period, SIGKILL; waits for the exit (so no zombie is left).
+async fn terminate(mut child: Child) -> Exit {
+    if let Some(pid) = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if let Ok(Ok(status)) = tokio::time::timeout(GRACE, child.wait()).await {
+            return Exit::of(status);
+        }
+    }
+    let _ = child.start_kill();
+    match child.wait().await {
+        Ok(status) => Exit::of(status),
+        Err(_) => Exit {
+            code: 137,
+            signal: Some(9),
+        },
+    }
+}
+
+/// Whether an output line says a base id or the admin port was taken by someone else.
+fn is_collision(line: &str) -> bool {
+    line.contains("unable to bind domain socket") || line.contains("Address already in use")
+}
+
+/// A port on 127.0.0.1 nobody listens on right now.
+fn free_port() -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.local_addr()
+}
+
+/// Pushes every line of `stream` into `log`, keeping the last few for error messages.
+fn stream_lines(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    log: LogBuffer,
+    recent: Arc<Mutex<VecDeque<String>>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\n', '\r'])
+                .to_owned();
+            {
+                let mut recent = recent.lock().unwrap_or_else(PoisonError::into_inner);
+                if recent.len() == RECENT_LINES {
+                    recent.pop_front();
+                }
+                recent.push_back(line.clone());
+            }
+            log.push(line);
+        }
+    })
+}
