@@ -103,12 +103,22 @@ pub(super) struct Probe {
     pub timeout: Duration,
     /// `failureThreshold` (default 3).
     pub failure_threshold: u32,
+    /// The container's `startupProbe.httpGet`: readiness is probed once it has succeeded (a
+    /// sidecar's 1 s startup probe makes it ready long before its 15 s readiness period).
+    pub startup: Option<Box<Probe>>,
 }
 
 impl Probe {
-    /// The container's `readinessProbe.httpGet`, `None` without one or with an unknown port name.
+    /// The container's `readinessProbe.httpGet` (with its `startupProbe`), `None` without one
+    /// or with an unknown port name.
     pub fn of(container: &Value) -> Option<Self> {
-        let probe = container.get("readinessProbe")?;
+        let mut readiness = Self::parse(container, "readinessProbe")?;
+        readiness.startup = Self::parse(container, "startupProbe").map(Box::new);
+        Some(readiness)
+    }
+
+    fn parse(container: &Value, field: &str) -> Option<Self> {
+        let probe = container.get(field)?;
         let get = probe.get("httpGet")?;
         let port = match get.get("port")? {
             Value::Number(n) => u16::try_from(n.as_u64()?).ok()?,
@@ -143,6 +153,7 @@ impl Probe {
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(3)
                 .max(1),
+            startup: None,
         })
     }
 
@@ -297,7 +308,16 @@ async fn probe_loop(probe: Option<Probe>, ip: IpAddr, reporter: &Reporter) {
     let Some(probe) = probe else {
         return std::future::pending().await;
     };
-    tokio::time::sleep(probe.initial_delay).await;
+    match &probe.startup {
+        // Readiness is probed from the startup probe's first success on.
+        Some(startup) => {
+            tokio::time::sleep(startup.initial_delay).await;
+            while !startup.check(ip).await {
+                tokio::time::sleep(startup.period).await;
+            }
+        }
+        None => tokio::time::sleep(probe.initial_delay).await,
+    }
     let mut failures = 0u32;
     loop {
         if probe.check(ip).await {

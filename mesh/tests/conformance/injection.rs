@@ -303,3 +303,46 @@ async fn opt_outs_unlabelled_namespaces_and_a_mesh_without_istio_get_no_sidecar(
     assert_eq!(late[0][1..], ["late"]);
     env.stop().await;
 }
+
+/// The sidecar's readiness probe runs every 15 s; its 1 s startup probe is what makes an
+/// injected pod ready soon after its proxy starts, as on a real kubelet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_probed_as_soon_as_the_startup_probe_succeeds() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    // Without the startup probe this pod would first be probed after an hour.
+    let pod = r"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow-readiness
+spec:
+  containers:
+  - name: httpbin
+    image: docker.io/mccutchen/go-httpbin:v2.15.0
+    ports:
+    - containerPort: 8080
+    readinessProbe:
+      httpGet: {path: /status/200, port: 8080}
+      initialDelaySeconds: 3600
+      periodSeconds: 3600
+    startupProbe:
+      httpGet: {path: /status/200, port: 8080}
+      periodSeconds: 1
+      failureThreshold: 600
+";
+    let file = env.write("slow.yaml", pod);
+    env.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    let waited = env
+        .ok(&[
+            "wait",
+            "--for=condition=ready",
+            "pod/slow-readiness",
+            "--timeout=30s",
+        ])
+        .await;
+    assert_eq!(waited.trim(), "pod/slow-readiness condition met");
+    env.stop().await;
+}
