@@ -346,3 +346,37 @@ spec:
     assert_eq!(waited.trim(), "pod/slow-readiness condition met");
     env.stop().await;
 }
+
+/// `istioctl kube-inject`'s output (the same injection over the manifest) is accepted by the
+/// real kubectl with strict field validation and runs injected pods in a namespace without
+/// the injection label, even without Istio's webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_injected_sample_applies_strictly_and_runs_injected_pods_anywhere() {
+    use serde::Deserialize;
+    const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
+    if kubectl_path().is_none() || !std::path::Path::new(HTTPBIN).exists() {
+        return;
+    }
+    let settings = meshwork_mesh::inject::Settings::default();
+    let mut out = String::new();
+    let text = std::fs::read_to_string(HTTPBIN).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let mut value = serde_json::Value::deserialize(doc).unwrap();
+        if value.is_null() {
+            continue;
+        }
+        meshwork_mesh::inject::inject_document(&mut value, &settings);
+        out.push_str(&serde_yaml::to_string(&value).unwrap());
+        out.push_str("---\n");
+    }
+    let env = Env::start().await;
+    let file = env.write("httpbin-injected.yaml", &out);
+    let applied = env
+        .kubectl(&["apply", "--validate=strict", "-f", file.to_str().unwrap()])
+        .await;
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert!(applied.stderr.is_empty(), "warnings: {}", applied.stderr);
+    let pods = pods_with_containers(&env, "default", "app=httpbin", 1).await;
+    assert_eq!(pods[0][1..], ["httpbin", "istio-proxy"]);
+    env.stop().await;
+}
