@@ -1,0 +1,386 @@
+//! pilot-lite driving the real Envoy 1.40: routing, splits, faults, timeouts, circuit breaking,
+//! pushes and NACKs, checked with real traffic through the sidecar's outbound listener.
+//!
+//! Envoy is found at `$MESHWORK_ENVOY`, on PATH or under /tmp/meshwork-envoy; without it these
+//! tests fail with what to do, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
+
+// Test helpers fail loudly: a panic there is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "envoy/support.rs"]
+mod support;
+
+use std::net::SocketAddr;
+
+use meshwork_pilot::model::Model;
+use meshwork_pilot::server::PilotEvent;
+use support::{Backend, Envoy, Net, Pilot, endpoint, envoy_binary, get, istio, service, sidecar};
+
+const PORT: u16 = 9080;
+const REVIEWS: &str = "reviews.default.svc.cluster.local";
+
+/// reviews (v1 at .10, v2 at .11) and ratings (.12) in `default`, all on 9080.
+fn bookinfo_model(net: Net) -> Model {
+    let mut model = Model::new();
+    model
+        .services
+        .push(service("reviews", PORT, Some(net.ip(100))));
+    model.services.push(service("ratings", PORT, None));
+    model.endpoints.push(endpoint(
+        "reviews",
+        "reviews-v1",
+        net.ip(10),
+        PORT,
+        &[("app", "reviews"), ("version", "v1")],
+    ));
+    model.endpoints.push(endpoint(
+        "reviews",
+        "reviews-v2",
+        net.ip(11),
+        PORT,
+        &[("app", "reviews"), ("version", "v2")],
+    ));
+    model.endpoints.push(endpoint(
+        "ratings",
+        "ratings-v1",
+        net.ip(12),
+        PORT,
+        &[("app", "ratings"), ("version", "v1")],
+    ));
+    model
+}
+
+const SUBSETS: &str = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+";
+
+struct Rig {
+    _backends: Vec<Backend>,
+    pilot: Pilot,
+    envoy: Envoy,
+    node: String,
+    outbound: SocketAddr,
+}
+
+impl Rig {
+    /// Backends, pilot with `model`, and a synced sidecar Envoy; `None` when Envoy tests are off.
+    async fn start(net: Net, model: Model) -> Option<Rig> {
+        let binary = envoy_binary()?;
+        let backends = vec![
+            Backend::start("reviews-v1", SocketAddr::new(net.ip(10), PORT)).await,
+            Backend::start("reviews-v2", SocketAddr::new(net.ip(11), PORT)).await,
+            Backend::start("ratings-v1", SocketAddr::new(net.ip(12), PORT)).await,
+            Backend::start("productpage-app", SocketAddr::new(net.ip(2), PORT)).await,
+        ];
+        let pilot = Pilot::start(model).await;
+        let proxy = sidecar(net, &[PORT]);
+        let node = proxy.node_id();
+        let envoy = Envoy::start(&binary, &pilot, &proxy).await;
+        pilot.wait_synced(&node).await;
+        Some(Rig {
+            _backends: backends,
+            pilot,
+            envoy,
+            node,
+            outbound: SocketAddr::new(net.ip(3), PORT),
+        })
+    }
+
+    async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> support::Reply {
+        get(self.outbound, host, path, headers).await
+    }
+}
+
+#[tokio::test]
+async fn routes_by_host_to_the_right_service_with_istio_names_in_the_access_log() {
+    let net = Net(1);
+    let Some(rig) = Rig::start(net, bookinfo_model(net)).await else {
+        return;
+    };
+    for host in [
+        "ratings",
+        "ratings.default",
+        "ratings.default.svc.cluster.local:9080",
+    ] {
+        let reply = rig
+            .get(host, "/ratings/0", &[("x-request-id", "rid-ratings")])
+            .await;
+        assert_eq!(reply.status, 200, "{host}: {reply:?}");
+        assert!(
+            reply.body.starts_with("ratings-v1"),
+            "{host} reached {}",
+            reply.body
+        );
+        assert_eq!(reply.header("server"), Some("istio-envoy"));
+    }
+    // The cluster IP is a domain of reviews too.
+    let reply = rig.get(&format!("{}:9080", net.ip(100)), "/", &[]).await;
+    assert!(reply.body.starts_with("reviews-v"), "{reply:?}");
+    // An unknown host goes nowhere.
+    let reply = rig.get("unknown.example.com", "/", &[]).await;
+    assert!(reply.status >= 500, "{reply:?}");
+    let line = rig
+        .envoy
+        .log_line(&[
+            "rid-ratings",
+            "outbound|9080||ratings.default.svc.cluster.local",
+        ])
+        .await;
+    assert!(line.contains(" default"), "route name in {line}");
+    // The inbound listener on the pod IP forwards to the application address.
+    let reply = get(SocketAddr::new(net.ip(1), PORT), "productpage", "/", &[]).await;
+    assert!(reply.body.starts_with("productpage-app"), "{reply:?}");
+    rig.envoy.log_line(&["inbound|9080||"]).await;
+}
+
+#[tokio::test]
+async fn weighted_split_header_match_and_a_pushed_change() {
+    let net = Net(2);
+    let mut model = bookinfo_model(net);
+    istio(&mut model, SUBSETS);
+    let base = model.clone();
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 75}
+    - {destination: {host: reviews, subset: v2}, weight: 25}
+",
+    );
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let mut v1 = 0;
+    for _ in 0..100 {
+        let reply = rig.get("reviews:9080", "/reviews/0", &[]).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        if reply.body.starts_with("reviews-v1") {
+            v1 += 1;
+        }
+    }
+    assert!(
+        (60..=90).contains(&v1),
+        "75/25 split gave {v1} of 100 to v1"
+    );
+    for _ in 0..10 {
+        let reply = rig.get("reviews", "/", &[("end-user", "jason")]).await;
+        assert!(
+            reply.body.starts_with("reviews-v2"),
+            "jason must see v2: {reply:?}"
+        );
+    }
+    let line = rig
+        .envoy
+        .log_line(&["outbound|9080|v2|reviews.default.svc.cluster.local"])
+        .await;
+    assert!(line.contains(" 200 "), "{line}");
+
+    // Everything to v1: the very next request obeys.
+    let mut all_v1 = base.clone();
+    istio(
+        &mut all_v1,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v1}}]
+",
+    );
+    rig.pilot.update(&rig.node, all_v1).await;
+    for _ in 0..10 {
+        let reply = rig.get("reviews", "/", &[("end-user", "jason")]).await;
+        assert!(
+            reply.body.starts_with("reviews-v1"),
+            "after the push: {reply:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_abort_and_delay_and_route_timeout() {
+    let net = Net(3);
+    let mut model = bookinfo_model(net);
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    fault: {abort: {httpStatus: 500, percentage: {value: 100}}}
+    route: [{destination: {host: ratings}}]
+  - match: [{uri: {prefix: /delayed}}]
+    fault: {delay: {fixedDelay: 0.2s, percentage: {value: 100.0}}}
+    route: [{destination: {host: ratings}}]
+  - name: ratings-slow
+    match: [{uri: {prefix: /slow}}]
+    timeout: 0.5s
+    route: [{destination: {host: ratings}}]
+  - route: [{destination: {host: ratings}}]
+",
+    );
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let reply = rig
+        .get(
+            "ratings",
+            "/ratings/0",
+            &[("end-user", "jason"), ("x-request-id", "rid-abort")],
+        )
+        .await;
+    assert_eq!(reply.status, 500, "{reply:?}");
+    let line = rig.envoy.log_line(&["rid-abort"]).await;
+    assert!(line.contains(" FI "), "abort flag in {line}");
+
+    let reply = rig.get("ratings", "/ratings/0", &[]).await;
+    assert_eq!(reply.status, 200, "anonymous is not aborted: {reply:?}");
+
+    let reply = rig
+        .get("ratings", "/delayed", &[("x-request-id", "rid-delay")])
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let line = rig.envoy.log_line(&["rid-delay"]).await;
+    assert!(line.contains(" DI "), "delay flag in {line}");
+
+    let reply = rig
+        .get("ratings", "/slow", &[("x-request-id", "rid-timeout")])
+        .await;
+    assert_eq!(reply.status, 504, "{reply:?}");
+    let line = rig.envoy.log_line(&["rid-timeout"]).await;
+    assert!(line.contains(" UT "), "timeout flag in {line}");
+    assert!(line.contains("ratings-slow"), "route name in {line}");
+}
+
+#[tokio::test]
+async fn circuit_breaker_overflows_with_503_and_x_envoy_overloaded() {
+    let net = Net(4);
+    let mut model = bookinfo_model(net);
+    istio(
+        &mut model,
+        "
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
+",
+    );
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let outbound = rig.outbound;
+    let requests: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(async move { get(outbound, "ratings", "/slow", &[]).await }))
+        .collect();
+    let mut ok = 0;
+    let mut overflow = 0;
+    for r in requests {
+        let reply = r.await.expect("request task");
+        match reply.status {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(
+                    reply.header("x-envoy-overloaded"),
+                    Some("true"),
+                    "{reply:?}"
+                );
+                overflow += 1;
+            }
+            other => panic!("unexpected {other}: {reply:?}"),
+        }
+    }
+    assert!(
+        ok >= 1 && overflow >= 1,
+        "{ok} passed, {overflow} overflowed"
+    );
+    let line = rig.envoy.log_line(&[" UO "]).await;
+    assert!(line.contains("outbound|9080||ratings"), "{line}");
+}
+
+#[tokio::test]
+async fn a_nack_is_reported_and_the_old_config_keeps_serving() {
+    let net = Net(5);
+    let mut model = bookinfo_model(net);
+    istio(&mut model, SUBSETS);
+    let good = model.clone();
+    let mut events = None;
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v2}}]
+",
+    );
+    let Some(rig) = Rig::start(net, model.clone()).await else {
+        return;
+    };
+    events.get_or_insert(rig.pilot.server.subscribe());
+    let mut bad = good.clone();
+    istio(
+        &mut bad,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {regex: '/reviews/(['}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+",
+    );
+    rig.pilot.model.send_replace(std::sync::Arc::new(bad));
+    let events = events.as_mut().expect("subscribed");
+    let event = support::next_event(events, |e| matches!(e, PilotEvent::Nacked(_))).await;
+    let PilotEvent::Nacked(nack) = event else {
+        unreachable!()
+    };
+    assert_eq!(nack.node, rig.node);
+    assert!(nack.type_url.ends_with("RouteConfiguration"), "{nack}");
+    assert!(!nack.message.is_empty(), "Envoy's reason is kept: {nack}");
+    let status = rig.pilot.server.status();
+    assert!(
+        status.proxies[&rig.node].nacks.contains_key("RDS"),
+        "{status:?}"
+    );
+    // The previous routes still serve: everything to v2.
+    for _ in 0..5 {
+        let reply = rig.get("reviews", "/reviews/1", &[]).await;
+        assert!(
+            reply.body.starts_with("reviews-v2"),
+            "old config: {reply:?}"
+        );
+    }
+    // A fixed model is accepted and clears the NACK.
+    rig.pilot.update(&rig.node, good).await;
+    let status = rig.pilot.server.status();
+    assert!(status.proxies[&rig.node].nacks.is_empty(), "{status:?}");
+    assert!(status.proxies[&rig.node].synced());
+    let reply = rig.get(REVIEWS, "/", &[]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
