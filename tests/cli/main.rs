@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check;
+mod envoy;
 mod hint;
 mod labs;
 mod lint;

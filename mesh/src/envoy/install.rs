@@ -158,6 +158,9 @@ fn run_pip(python: &str, dir: &Path) -> Result<(), InstallError> {
         .args(["-m", "pip", "install", "--no-input", "--target"])
         .arg(dir)
         .arg(WHEEL)
+        // Quiet advice that does not apply here (pip ignores variables it does not know).
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
