@@ -4,6 +4,7 @@
 //! - [`tui`]: `meshwork` without a subcommand.
 //! - [`labs`], [`show`], [`check`], [`hint`], [`progress`]: a learner's commands.
 //! - [`mesh`]: the bundled reference mesh's lifecycle (`up`, `down`, `status`, …).
+//! - [`istioctl`]: istioctl's commands for the reference mesh (`install`, `version`, …).
 //! - [`lint`]: for lab authors.
 //! - [`settings`]: what is remembered between runs (the target chosen in the TUI).
 //! - [`completions`], [`bench`]: for the shell and for us.
@@ -12,6 +13,7 @@ pub mod bench;
 pub mod check;
 pub mod completions;
 pub mod hint;
+pub mod istioctl;
 pub mod labs;
 pub mod lint;
 pub mod mesh;

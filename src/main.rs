@@ -108,6 +108,12 @@ enum Command {
         #[command(subcommand)]
         action: cmd::mesh::MeshCommand,
     },
+    /// Istio's istioctl commands for the reference mesh (install, version, uninstall)
+    #[command(after_help = cmd::istioctl::HELP)]
+    Istioctl {
+        #[command(subcommand)]
+        command: cmd::istioctl::IstioctlCommand,
+    },
     /// Print timings for meshwork's performance targets
     Bench {
         /// Runs per measurement
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
         Some(Command::Bench { runs, mesh }) => cmd::bench::run(&global, runs, mesh),
+        Some(Command::Istioctl { command }) => cmd::istioctl::dispatch(&global, command),
     };
     cmd::finish(result)
 }

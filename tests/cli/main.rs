@@ -9,6 +9,7 @@
 mod check;
 mod envoy;
 mod hint;
+mod istioctl;
 mod labs;
 mod lint;
 mod mesh;

@@ -1,0 +1,244 @@
+//! Installation profiles and `--set` options: which of `manifests/istio/` a profile installs, in
+//! which components, and what each `--set KEY=VALUE` means.
+
+use std::fmt;
+
+/// Where the install manifests live in the course content.
+pub const DIR: &str = "manifests/istio";
+
+/// One part of Istio that `install` reports as it goes (`✔ Istiod installed 🧠`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Component {
+    /// The name istioctl gives it (`Ingress gateways`).
+    pub name: &'static str,
+    /// The mark istioctl prints after `installed`.
+    pub emoji: &'static str,
+    /// The manifest files (under [`DIR`]) that make it, applied in this order.
+    pub files: &'static [&'static str],
+    /// The Deployments (namespace, name) that must be available before it counts as installed.
+    pub deployments: &'static [(&'static str, &'static str)],
+}
+
+/// CRDs, the namespace, the mesh config and the injector webhook.
+pub const CORE: Component = Component {
+    name: "Istio core",
+    emoji: "⛵️",
+    files: &[
+        "crds-networking.yaml",
+        "crds-security-telemetry.yaml",
+        "base.yaml",
+    ],
+    deployments: &[],
+};
+/// The control plane.
+pub const ISTIOD: Component = Component {
+    name: "Istiod",
+    emoji: "🧠",
+    files: &["istiod.yaml"],
+    deployments: &[("istio-system", "istiod")],
+};
+/// The ingress gateway.
+pub const INGRESS: Component = Component {
+    name: "Ingress gateways",
+    emoji: "🛬",
+    files: &["ingressgateway.yaml"],
+    deployments: &[("istio-system", "istio-ingressgateway")],
+};
+/// The egress gateway.
+pub const EGRESS: Component = Component {
+    name: "Egress gateways",
+    emoji: "🛫",
+    files: &["egressgateway.yaml"],
+    deployments: &[("istio-system", "istio-egressgateway")],
+};
+
+/// Every component, in install order (uninstall goes backwards).
+pub const ALL: &[Component] = &[CORE, ISTIOD, INGRESS, EGRESS];
+
+/// An installation profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// Its name (`demo`).
+    pub name: &'static str,
+    /// What it installs, in order.
+    pub components: &'static [Component],
+}
+
+/// The profiles the reference mesh offers, the default first.
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "default",
+        components: &[CORE, ISTIOD, INGRESS],
+    },
+    Profile {
+        name: "demo",
+        components: &[CORE, ISTIOD, INGRESS, EGRESS],
+    },
+    Profile {
+        name: "minimal",
+        components: &[CORE, ISTIOD],
+    },
+];
+
+/// Istio's profiles that have no meaning on the reference mesh.
+const ELSEWHERE: &[&str] = &["ambient", "empty", "preview", "remote", "openshift"];
+
+impl Profile {
+    /// The component names as istioctl lists them: `Istio core, Istiod, and Ingress gateways`.
+    pub fn component_list(&self) -> String {
+        let names: Vec<&str> = self.components.iter().map(|c| c.name).collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => (*one).to_owned(),
+            [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+        }
+    }
+}
+
+/// A `--set` option that cannot be used; the message says what would work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetError(pub String);
+
+impl fmt::Display for SetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetError {}
+
+fn profile_names() -> String {
+    PROFILES
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The profile chosen by the `--set` options (the last `profile=` wins, as in istioctl).
+pub fn choose(sets: &[String]) -> Result<Profile, SetError> {
+    let mut chosen = PROFILES[0];
+    for set in sets {
+        let Some((key, value)) = set.split_once('=') else {
+            return Err(SetError(format!(
+                "--set {set}: expected KEY=VALUE, e.g. --set profile=demo"
+            )));
+        };
+        match key.trim() {
+            "profile" => {
+                let value = value.trim();
+                chosen = match PROFILES.iter().find(|p| p.name == value) {
+                    Some(p) => *p,
+                    None if ELSEWHERE.contains(&value) => {
+                        return Err(SetError(format!(
+                            "--set profile={value}: the {value:?} profile is not available on the \
+                             reference mesh; the profiles are: {}",
+                            profile_names()
+                        )));
+                    }
+                    None => {
+                        return Err(SetError(format!(
+                            "--set profile={value}: unknown profile {value:?}; the profiles are: {}",
+                            profile_names()
+                        )));
+                    }
+                };
+            }
+            other => {
+                return Err(SetError(format!(
+                    "--set {set}: `{other}` cannot be set on the reference mesh; only `profile` \
+                     can ({}). Change the mesh config with `kubectl edit configmap istio -n \
+                     istio-system` after installing",
+                    profile_names()
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_default_profile_installs_one_gateway_and_demo_both() {
+        assert_eq!(choose(&[]).unwrap().name, "default");
+        let demo = choose(&sets(&["profile=demo"])).unwrap();
+        assert_eq!(
+            demo.component_list(),
+            "Istio core, Istiod, Ingress gateways, and Egress gateways"
+        );
+        assert_eq!(
+            choose(&sets(&["profile=demo", "profile=minimal"]))
+                .unwrap()
+                .component_list(),
+            "Istio core, and Istiod"
+        );
+    }
+
+    #[test]
+    fn unknown_profiles_and_keys_say_what_exists() {
+        let err = choose(&sets(&["profile=nope"])).unwrap_err().0;
+        assert!(err.contains("unknown profile \"nope\""), "{err}");
+        assert!(err.contains("default, demo, minimal"), "{err}");
+        let err = choose(&sets(&["profile=ambient"])).unwrap_err().0;
+        assert!(err.contains("not available on the reference mesh"), "{err}");
+        let err = choose(&sets(&["meshConfig.accessLogFile=/dev/stdout"]))
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("`meshConfig.accessLogFile` cannot be set"),
+            "{err}"
+        );
+        let err = choose(&sets(&["demo"])).unwrap_err().0;
+        assert!(err.contains("expected KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn every_file_of_the_install_belongs_to_a_component_and_exists() {
+        let content = crate::content::embedded();
+        let mut files: Vec<String> = content
+            .paths_under(DIR)
+            .filter(|p| p.ends_with(".yaml"))
+            .map(str::to_owned)
+            .collect();
+        files.sort();
+        let mut used: Vec<String> = ALL
+            .iter()
+            .flat_map(|c| c.files.iter().map(|f| format!("{DIR}/{f}")))
+            .collect();
+        used.sort();
+        assert_eq!(files, used);
+    }
+
+    #[test]
+    fn the_manifests_run_the_release_this_meshwork_reports() {
+        let content = crate::content::embedded();
+        let version = meshwork_mesh::workloads::istiod::VERSION;
+        let mut images = 0;
+        for c in ALL {
+            for f in c.files {
+                let path = format!("{DIR}/{f}");
+                let objects = meshwork_checks::manifest::objects(&content, &path).unwrap();
+                for o in objects {
+                    let containers = o
+                        .pointer("/spec/template/spec/containers")
+                        .and_then(|c| c.as_array())
+                        .cloned()
+                        .unwrap_or_default();
+                    for c in containers {
+                        let image = c["image"].as_str().unwrap();
+                        assert!(image.ends_with(&format!(":{version}")), "{path}: {image}");
+                        images += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(images, 3);
+    }
+}
