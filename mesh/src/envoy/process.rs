@@ -31,6 +31,13 @@ const RECENT_LINES: usize = 20;
 /// Istio's Envoy log line format, so the istio-proxy log reads as on a cluster.
 const LOG_FORMAT: &str = "%Y-%m-%dT%T.%fZ\t%l\tenvoy %n %g:%#\t%v\tthread=%t";
 
+/// The start of a [`WorkDir`]'s name.
+const WORK_DIR_PREFIX: &str = "meshwork-envoy-";
+/// The file in a [`WorkDir`] naming the process that created it.
+const OWNER_FILE: &str = "owner.pid";
+/// The file in a [`WorkDir`] naming the Envoy running from it.
+const ENVOY_PID_FILE: &str = "envoy.pid";
+
 /// A directory of its own for one Envoy (bootstrap, base id file, sockets), removed on drop.
 #[derive(Debug)]
 pub struct WorkDir {
@@ -48,9 +55,13 @@ impl WorkDir {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            let path = base.join(format!("meshwork-envoy-{suffix}"));
+            let path = base.join(format!("{WORK_DIR_PREFIX}{suffix}"));
             match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(Self { path }),
+                Ok(()) => {
+                    // Whose it is, so that a later mesh can clean up after one killed with -9.
+                    std::fs::write(path.join(OWNER_FILE), std::process::id().to_string())?;
+                    return Ok(Self { path });
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -175,6 +186,8 @@ impl EnvoyProcess {
         dir: &Path,
         options: &StartOptions,
     ) -> Result<Self, StartError> {
+        static REAPED: std::sync::Once = std::sync::Once::new();
+        REAPED.call_once(reap_orphans);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -232,6 +245,7 @@ impl EnvoyProcess {
             .spawn()
             .map_err(io(format!("run {}", binary.path.display())))?;
         let pid = child.id().unwrap_or(0);
+        let _ = std::fs::write(dir.join(ENVOY_PID_FILE), pid.to_string());
         let recent: Arc<Mutex<VecDeque<String>>> = Arc::default();
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -438,4 +452,104 @@ fn stream_lines(
             log.push(line);
         }
     })
+}
+
+/// Ends the Envoys a meshwork process left running when it was killed (`kill -9` gives it no
+/// chance to stop them): every [`WorkDir`] whose owner process is gone has its Envoy killed
+/// (if that PID still runs Envoy from that directory) and is removed.
+pub fn reap_orphans() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(WORK_DIR_PREFIX)
+        {
+            continue;
+        }
+        let read_pid = |file: &str| -> Option<u32> {
+            std::fs::read_to_string(dir.join(file))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let Some(owner) = read_pid(OWNER_FILE) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        if let Some(envoy) = read_pid(ENVOY_PID_FILE) {
+            let cmdline = std::fs::read(format!("/proc/{envoy}/cmdline")).unwrap_or_default();
+            let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy());
+            if ours
+                && let Some(pid) = i32::try_from(envoy)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+            {
+                tracing::info!(pid = envoy, dir = %dir.display(), "ending an Envoy left by a killed mesh");
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envoys_left_by_a_killed_mesh_are_ended_and_their_dirs_removed() {
+        use std::os::unix::process::ExitStatusExt;
+        // A process that is gone: the killed mesh.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let orphan_dir = WorkDir::create().unwrap();
+        let orphan_path = orphan_dir.path().to_path_buf();
+        std::fs::write(orphan_path.join(OWNER_FILE), gone.id().to_string()).unwrap();
+        // Its "Envoy": a process whose command line names the directory, as Envoy's `-c` does.
+        let mut left = std::process::Command::new("sh")
+            .args(["-c", "sleep 600", &orphan_path.to_string_lossy()])
+            .spawn()
+            .unwrap();
+        std::fs::write(orphan_path.join(ENVOY_PID_FILE), left.id().to_string()).unwrap();
+        // A directory of a live owner (this test) is left alone.
+        let live = WorkDir::create().unwrap();
+
+        reap_orphans();
+
+        assert_eq!(left.wait().unwrap().signal(), Some(9));
+        assert!(!orphan_path.exists());
+        assert!(live.path().exists());
+    }
+
+    #[test]
+    fn a_pid_reused_by_another_program_is_not_killed() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let dir = WorkDir::create().unwrap();
+        let path = dir.path().to_path_buf();
+        std::fs::write(path.join(OWNER_FILE), gone.id().to_string()).unwrap();
+        // The recorded Envoy PID now belongs to something that has nothing to do with it.
+        let mut other = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        std::fs::write(path.join(ENVOY_PID_FILE), other.id().to_string()).unwrap();
+
+        reap_orphans();
+
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "an unrelated process was killed"
+        );
+        assert!(!path.exists());
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
 }
