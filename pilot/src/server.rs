@@ -160,6 +160,7 @@ struct Inner {
     status: Mutex<PilotStatus>,
     events: broadcast::Sender<PilotEvent>,
     nonce: AtomicU64,
+    closing: watch::Sender<bool>,
 }
 
 impl Inner {
@@ -204,6 +205,7 @@ impl AdsServer {
     /// again whenever the model changes.
     pub fn new(model: watch::Receiver<Arc<Model>>) -> AdsServer {
         let (events, _) = broadcast::channel(1024);
+        let (closing, _) = watch::channel(false);
         AdsServer {
             inner: Arc::new(Inner {
                 model,
@@ -211,6 +213,7 @@ impl AdsServer {
                 status: Mutex::new(PilotStatus::default()),
                 events,
                 nonce: AtomicU64::new(0),
+                closing,
             }),
         }
     }
@@ -261,15 +264,27 @@ impl AdsServer {
             .max_decoding_message_size(64 * 1024 * 1024)
     }
 
-    /// Serves ADS on `listener` until `shutdown` completes.
+    /// Ends every open ADS stream (the proxies keep their configuration and reconnect), and
+    /// every stream opened later. Call it when hosting [`AdsServer::service`] yourself and
+    /// shutting down: a graceful gRPC shutdown waits for streams, which never end on their own.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Serves ADS on `listener` until `shutdown` completes, then ends the open streams.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let closer = self.clone();
+        let signal = async move {
+            shutdown.await;
+            closer.close();
+        };
         tonic::transport::Server::builder()
-            .serve_with_incoming_shutdown(self.service(), incoming, shutdown)
+            .serve_with_incoming_shutdown(self.service(), incoming, signal)
             .await?;
         Ok(())
     }
@@ -418,8 +433,13 @@ struct Stream {
 impl Stream {
     async fn run(&mut self, mut requests: Streaming<DiscoveryRequest>) {
         let mut model = self.server.inner.model.clone();
+        let mut closing = self.server.inner.closing.subscribe();
         loop {
+            if *closing.borrow_and_update() {
+                break;
+            }
             tokio::select! {
+                _ = closing.changed() => {}
                 request = requests.next() => match request {
                     Some(Ok(request)) => {
                         if !self.handle(request).await {

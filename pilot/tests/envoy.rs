@@ -64,6 +64,7 @@ spec:
 struct Rig {
     _backends: Vec<Backend>,
     pilot: Pilot,
+    proxy: meshwork_pilot::Proxy,
     envoy: Envoy,
     node: String,
     outbound: SocketAddr,
@@ -84,9 +85,11 @@ impl Rig {
         let node = proxy.node_id();
         let envoy = Envoy::start(&binary, &pilot, &proxy).await;
         pilot.wait_synced(&node).await;
+        let proxy = proxy.clone();
         Some(Rig {
             _backends: backends,
             pilot,
+            proxy,
             envoy,
             node,
             outbound: SocketAddr::new(net.ip(3), PORT),
@@ -383,4 +386,147 @@ spec:
     assert!(status.proxies[&rig.node].synced());
     let reply = rig.get(REVIEWS, "/", &[]).await;
     assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
+async fn new_subsets_get_their_endpoints_at_once_after_a_cluster_push() {
+    let net = Net(6);
+    let Some(rig) = Rig::start(net, bookinfo_model(net)).await else {
+        return;
+    };
+    let reply = rig.get("reviews", "/", &[]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // New clusters (subsets) and a route to one: Envoy re-requests endpoints after the cluster
+    // update; unanswered, the new cluster would warm for 15 s and requests would fail meanwhile.
+    let mut model = bookinfo_model(net);
+    istio(&mut model, SUBSETS);
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v2}}]
+",
+    );
+    rig.pilot.update(&rig.node, model).await;
+    let reply = rig.get("reviews", "/", &[]).await;
+    assert!(reply.body.starts_with("reviews-v2"), "{reply:?}");
+    let status = rig.pilot.server.status();
+    assert!(status.proxies[&rig.node].synced(), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_pilot_resyncs_the_running_envoy() {
+    let net = Net(7);
+    let Some(mut rig) = Rig::start(net, bookinfo_model(net)).await else {
+        return;
+    };
+    let reply = rig.get("reviews", "/", &[("end-user", "jason")]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let addr = rig.pilot.addr;
+    let node = rig.node.clone();
+    // Stop the control plane: Envoy keeps serving its last configuration.
+    rig.pilot.stop();
+    let reply = rig.get("ratings", "/", &[]).await;
+    assert!(
+        reply.body.starts_with("ratings-v1"),
+        "served while pilot is down: {reply:?}"
+    );
+    // A new pilot on the same address, with a route the old one never had.
+    let mut model = bookinfo_model(net);
+    istio(&mut model, SUBSETS);
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v1}}]
+",
+    );
+    rig.pilot = Pilot::start_at(addr, model).await;
+    rig.pilot.wait_synced(&node).await;
+    for _ in 0..5 {
+        let reply = rig.get("reviews", "/", &[]).await;
+        assert!(
+            reply.body.starts_with("reviews-v1"),
+            "after the resync: {reply:?}"
+        );
+    }
+    assert_eq!(rig.proxy.node_id(), node);
+}
+
+#[tokio::test]
+async fn gateway_routes_bound_virtual_services_and_404s_the_rest() {
+    let net = Net(8);
+    let Some(binary) = envoy_binary() else {
+        return;
+    };
+    let _backend = Backend::start("productpage-v1", SocketAddr::new(net.ip(20), PORT)).await;
+    let mut model = Model::new();
+    model.services.push(service("productpage", PORT, None));
+    model.endpoints.push(endpoint(
+        "productpage",
+        "productpage-v1",
+        net.ip(20),
+        PORT,
+        &[("app", "productpage"), ("version", "v1")],
+    ));
+    let mut gw_service = service("istio-ingressgateway", 80, None);
+    gw_service.namespace = "istio-system".into();
+    gw_service.ports[0].target_port = 8080;
+    gw_service.selector = support::labels(&[("istio", "ingressgateway")]);
+    model.services.push(gw_service);
+    istio(
+        &mut model,
+        "
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+kind: VirtualService
+metadata: {name: bookinfo, namespace: default}
+spec:
+  hosts: ['*']
+  gateways: [bookinfo-gateway]
+  http:
+  - match: [{uri: {exact: /productpage}}, {uri: {prefix: /static}}]
+    route: [{destination: {host: productpage, port: {number: 9080}}}]
+",
+    );
+    let pilot = Pilot::start(model).await;
+    let mut proxy = sidecar(net, &[8080]);
+    proxy.kind = meshwork_pilot::ProxyKind::Gateway;
+    proxy.namespace = "istio-system".into();
+    proxy.pod = format!("istio-ingressgateway-{}", net.0);
+    proxy.labels = support::labels(&[("istio", "ingressgateway"), ("app", "istio-ingressgateway")]);
+    proxy.app_ip = proxy.ip;
+    proxy.outbound_ip = proxy.ip;
+    let node = proxy.node_id();
+    assert!(node.starts_with("router~"), "{node}");
+    let envoy = Envoy::start(&binary, &pilot, &proxy).await;
+    pilot.wait_synced(&node).await;
+    let ingress = SocketAddr::new(proxy.ip, 8080);
+    let reply = get(ingress, "bookinfo.example.com", "/productpage", &[]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.starts_with("productpage-v1"), "{reply:?}");
+    assert_eq!(reply.header("server"), Some("istio-envoy"));
+    let reply = get(
+        ingress,
+        "bookinfo.example.com",
+        "/admin",
+        &[("x-request-id", "rid-404")],
+    )
+    .await;
+    assert_eq!(reply.status, 404, "an unrouted path: {reply:?}");
+    // An edge proxy sets its own request id, so find the line by path.
+    let line = envoy.log_line(&["GET /admin "]).await;
+    assert!(line.contains(" 404 NR "), "no-route flag in {line}");
 }

@@ -145,9 +145,24 @@ pub struct Pilot {
 
 impl Pilot {
     pub async fn start(model: Model) -> Pilot {
+        Pilot::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), model).await
+    }
+
+    /// A pilot on `addr` (retrying while a previous one releases it).
+    pub async fn start_at(addr: SocketAddr, model: Model) -> Pilot {
         let (tx, rx) = watch::channel(Arc::new(model));
         let server = AdsServer::new(rx);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind ADS");
+        let mut bound = None;
+        for _ in 0..100 {
+            match TcpListener::bind(addr).await {
+                Ok(l) => {
+                    bound = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let listener = bound.expect("bind ADS");
         let addr = listener.local_addr().expect("ADS address");
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = server.clone();
@@ -213,11 +228,18 @@ fn settled(status: &ProxyStatus) -> bool {
     })
 }
 
-impl Drop for Pilot {
-    fn drop(&mut self) {
+impl Pilot {
+    /// Stops serving: open streams end and the address is released.
+    pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+impl Drop for Pilot {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
