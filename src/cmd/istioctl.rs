@@ -5,9 +5,11 @@
 //! - `install`: applies `manifests/istio/` for a profile ([`profile`]) through the kube crate
 //!   ([`apply`]) and waits for the Deployments, component by component;
 //! - `version`: client, control plane and data plane versions;
-//! - `uninstall --purge` (also `x uninstall --purge`): removes everything `install` creates.
+//! - `uninstall --purge` (also `x uninstall --purge`): removes everything `install` creates;
+//! - `kube-inject`: manual sidecar injection of manifests ([`kube_inject`]).
 
 pub mod apply;
+pub mod kube_inject;
 pub mod profile;
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +59,9 @@ pub enum IstioctlCommand {
     Version,
     /// Remove Istio from the reference mesh (needs --purge)
     Uninstall(UninstallArgs),
+    /// Print manifests with Istio's sidecar injected into their workloads (for `kubectl apply -f -`)
+    #[command(after_help = kube_inject::EXAMPLES)]
+    KubeInject(kube_inject::KubeInjectArgs),
     /// Experimental commands (`x uninstall`)
     X {
         #[command(subcommand)]
@@ -134,6 +139,7 @@ pub fn dispatch(global: &Global, command: IstioctlCommand) -> CmdResult {
     match command {
         IstioctlCommand::Install(args) => install(global, &args),
         IstioctlCommand::Version => version(),
+        IstioctlCommand::KubeInject(args) => kube_inject::run(&args),
         IstioctlCommand::Uninstall(args)
         | IstioctlCommand::X {
             command: Experimental::Uninstall(args),

@@ -10,6 +10,7 @@ mod check;
 mod envoy;
 mod hint;
 mod istioctl;
+mod kube_inject;
 mod labs;
 mod lint;
 mod mesh;
