@@ -267,3 +267,64 @@ async fn the_readiness_port_answers_from_envoys_admin() {
     );
     assert!(!process_exists(pid));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoys_xds_connection_waits_for_istiod_and_then_reaches_its_pod() {
+    if kubectl_path().is_none() || !envoy_present() {
+        return;
+    }
+    let env = Env::start().await;
+    let manifest = env.write("web.yaml", &proxy_pod("web"));
+    env.ok(&["apply", "-f", manifest.to_str().unwrap()]).await;
+    running_envoy("default", "web", None).await;
+    // No Istio yet: the agent holds Envoy's xDS connection and says what it waits for.
+    eventually("the agent to wait for istiod", || async {
+        let out = env.ok(&["logs", "web", "-c", "istio-proxy"]).await;
+        out.contains("xDS: waiting for istiod.istio-system.svc:15010")
+            .then_some(())
+    })
+    .await;
+    // Something listening as istiod's pod on 15010 (a stand-in: only the connection matters).
+    let istiod = env.write(
+        "istiod.yaml",
+        r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: istiod
+  namespace: istio-system
+spec:
+  selector:
+    app: istiod
+  ports:
+  - name: grpc-xds
+    port: 15010
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: istiod-standin
+  namespace: istio-system
+  labels:
+    app: istiod
+spec:
+  containers:
+  - name: discovery
+    image: docker.io/library/nginx:1.27
+    ports:
+    - containerPort: 15010
+"#,
+    );
+    env.ok(&["apply", "-f", istiod.to_str().unwrap()]).await;
+    eventually("the agent to reach istiod's pod", || async {
+        let out = env.ok(&["logs", "web", "-c", "istio-proxy"]).await;
+        out.contains("xDS: connected to istiod.istio-system.svc:15010")
+            .then_some(())
+    })
+    .await;
+    env.stop().await;
+}
