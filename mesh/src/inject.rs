@@ -29,8 +29,9 @@ pub use policy::Decision;
 pub const WEBHOOK: &str = "istio-sidecar-injector";
 /// The image registry of Istio's images when istiod's image does not say otherwise.
 pub const DEFAULT_HUB: &str = "docker.io/istio";
-/// The Istio version of the proxy image when istiod's image does not say otherwise.
-pub const DEFAULT_TAG: &str = "1.24.0";
+/// The Istio version of the proxy image when istiod's image does not say otherwise: the one
+/// the reference install runs.
+pub const DEFAULT_TAG: &str = crate::workloads::istiod::VERSION;
 
 /// The install-wide values the injection template uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
