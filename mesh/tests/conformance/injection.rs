@@ -380,3 +380,56 @@ async fn a_kube_injected_sample_applies_strictly_and_runs_injected_pods_anywhere
     assert_eq!(pods[0][1..], ["httpbin", "istio-proxy"]);
     env.stop().await;
 }
+
+/// With the reference install applied (not a stand-in webhook), `kubectl run` in a labelled
+/// namespace gives an injected pod whose proxy image is istiod's version, while the gateways in
+/// `istio-system` (not labelled) run alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_install_turns_injection_on_and_leaves_its_gateways_alone() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let install = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio");
+    let env = Env::start().await;
+    env.ok(&["apply", "-f", install.to_str().unwrap()]).await;
+    let istiod_image = env
+        .ok(&[
+            "get",
+            "deployment",
+            "istiod",
+            "-n",
+            "istio-system",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    let tag = istiod_image.rsplit_once(':').unwrap().1.to_owned();
+    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
+        .await;
+    env.ok(&[
+        "run",
+        "web",
+        "--image=docker.io/mccutchen/go-httpbin:v2.15.0",
+        "--port=8080",
+    ])
+    .await;
+    let pods = pods_with_containers(&env, "default", "run=web", 1).await;
+    assert_eq!(pods[0][1..], ["web", "istio-proxy"]);
+    let image = env
+        .ok(&[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.spec.containers[1].image}",
+        ])
+        .await;
+    assert_eq!(image, format!("docker.io/istio/proxyv2:{tag}"));
+    let gateway = pods_with_containers(&env, "istio-system", "istio=ingressgateway", 1).await;
+    assert_eq!(
+        gateway[0][1..],
+        ["istio-proxy"],
+        "the gateway is not injected"
+    );
+    env.stop().await;
+}
