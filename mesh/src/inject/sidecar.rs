@@ -398,10 +398,11 @@ fn volumes() -> Vec<Value> {
 }
 
 /// The `sidecar.istio.io/status` value, with Istio's key order.
-fn status(settings: &Settings) -> String {
+fn status(settings: &Settings, with_init: bool) -> String {
+    let inits: &[&str] = if with_init { &[INIT_CONTAINER] } else { &[] };
     format!(
-        "{{\"initContainers\":[{}],\"containers\":[{}],\"volumes\":{},\"imagePullSecrets\":null,\"revision\":{}}}",
-        json!(INIT_CONTAINER),
+        "{{\"initContainers\":{},\"containers\":[{}],\"volumes\":{},\"imagePullSecrets\":null,\"revision\":{}}}",
+        json!(inits),
         json!(PROXY_CONTAINER),
         json!(VOLUMES),
         json!(settings.revision),
@@ -500,7 +501,10 @@ pub(super) fn inject(template: &mut Value, owner: &Owner, settings: &Settings) {
         annotations.insert("prometheus.io/port".into(), json!(STATUS_PORT.to_string()));
         annotations.insert("prometheus.io/scrape".into(), json!("true"));
     }
-    annotations.insert(STATUS_ANNOTATION.into(), json!(status(settings)));
+    annotations.insert(
+        STATUS_ANNOTATION.into(),
+        json!(status(settings, mode != "NONE")),
+    );
     meta.insert("annotations".into(), Value::Object(annotations));
 
     obj.insert("metadata".into(), Value::Object(meta));

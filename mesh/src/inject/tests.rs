@@ -355,3 +355,24 @@ fn a_pod_without_a_controller_is_its_own_workload() {
         }
     );
 }
+
+#[test]
+fn interception_mode_none_adds_no_init_container() {
+    let mut doc = deployment();
+    doc["spec"]["template"]["metadata"]["annotations"] =
+        json!({"sidecar.istio.io/interceptionMode": "NONE"});
+    inject_document(&mut doc, &Settings::default());
+    let t = &doc["spec"]["template"];
+    assert!(t["spec"].get("initContainers").is_none());
+    let status: Value = serde_json::from_str(
+        t["metadata"]["annotations"]["sidecar.istio.io/status"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["initContainers"], json!([]));
+    assert_eq!(
+        env(&t["spec"]["containers"][1], "ISTIO_META_INTERCEPTION_MODE").unwrap()["value"],
+        json!("NONE")
+    );
+}
