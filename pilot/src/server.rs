@@ -8,7 +8,7 @@
 //! again; a repeated request for the latest, already acknowledged response (Envoy re-requests
 //! endpoints after every cluster update) is answered; a reconnect (empty nonce) gets everything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -348,55 +348,66 @@ struct TypeState {
     sent_nonce: String,
     sent_version: String,
     sent_names: BTreeSet<String>,
+    sent_content: Option<Content>,
     answered: bool,
-    rejected: HashSet<String>,
+    /// Contents Envoy rejected (compared by value: protobuf maps encode in no fixed order).
+    rejected: Vec<Content>,
 }
 
-/// The current translation, as named Any resources per type.
-struct Current {
-    by_type: HashMap<String, Vec<(String, Any)>>,
+/// The resources of one type as sent, comparable by value.
+#[derive(Clone, PartialEq)]
+enum Content {
+    Clusters(Vec<Cluster>),
+    Endpoints(Vec<ClusterLoadAssignment>),
+    Listeners(Vec<Listener>),
+    Routes(Vec<RouteConfiguration>),
 }
 
-impl Current {
-    fn new(resources: &Resources) -> Current {
-        let mut by_type = HashMap::new();
-        let pack = |v: Vec<(String, Any)>| v;
-        by_type.insert(
-            cluster_type(),
-            pack(
-                resources
-                    .clusters
-                    .iter()
-                    .map(|r| (r.name.clone(), any(r)))
-                    .collect(),
-            ),
-        );
-        by_type.insert(
-            endpoint_type(),
-            resources
-                .endpoints
-                .iter()
-                .map(|r| (r.cluster_name.clone(), any(r)))
-                .collect(),
-        );
-        by_type.insert(
-            listener_type(),
-            resources
-                .listeners
-                .iter()
-                .map(|r| (r.name.clone(), any(r)))
-                .collect(),
-        );
-        by_type.insert(
-            route_type(),
-            resources
-                .routes
-                .iter()
-                .map(|r| (r.name.clone(), any(r)))
-                .collect(),
-        );
-        Current { by_type }
+impl Content {
+    fn named<T: Clone>(
+        all: &[T],
+        name: impl Fn(&T) -> &str,
+        names: Option<&BTreeSet<String>>,
+    ) -> Vec<T> {
+        all.iter()
+            .filter(|r| names.is_none_or(|n| n.contains(name(r))))
+            .cloned()
+            .collect()
     }
+
+    /// The resources of `type_url` in `resources`, only `names` unless wildcard.
+    fn of(resources: &Resources, type_url: &str, names: &BTreeSet<String>) -> Option<Content> {
+        let names = (!wildcard(type_url)).then_some(names);
+        Some(if type_url == cluster_type() {
+            Content::Clusters(Self::named(&resources.clusters, |r| &r.name, names))
+        } else if type_url == endpoint_type() {
+            Content::Endpoints(Self::named(
+                &resources.endpoints,
+                |r| &r.cluster_name,
+                names,
+            ))
+        } else if type_url == listener_type() {
+            Content::Listeners(Self::named(&resources.listeners, |r| &r.name, names))
+        } else if type_url == route_type() {
+            Content::Routes(Self::named(&resources.routes, |r| &r.name, names))
+        } else {
+            return None;
+        })
+    }
+
+    fn packed(&self) -> Vec<(String, Any)> {
+        match self {
+            Content::Clusters(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
+            Content::Endpoints(v) => v.iter().map(|r| (r.cluster_name.clone(), any(r))).collect(),
+            Content::Listeners(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
+            Content::Routes(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
+        }
+    }
+}
+
+/// The current translation for this stream's proxy.
+struct Current {
+    resources: Resources,
 }
 
 fn any<T: Message + Name>(value: &T) -> Any {
@@ -500,7 +511,7 @@ impl Stream {
                 warnings: resources.warnings.clone(),
             });
         }
-        self.current = Some(Current::new(&resources));
+        self.current = Some(Current { resources });
     }
 
     /// Handles one request; false when the stream must end.
@@ -545,7 +556,14 @@ impl Stream {
         }
         if let Some(error) = &req.error_detail {
             let version = state.sent_version.clone();
-            state.rejected.insert(version.clone());
+            if let Some(content) = state.sent_content.clone()
+                && !state.rejected.contains(&content)
+            {
+                if state.rejected.len() >= 8 {
+                    state.rejected.remove(0);
+                }
+                state.rejected.push(content);
+            }
             state.answered = true;
             let nack = Nack {
                 node: node.clone(),
@@ -614,21 +632,17 @@ impl Stream {
         let Some(state) = self.types.get_mut(type_url) else {
             return true;
         };
-        let all = current.by_type.get(type_url).cloned().unwrap_or_default();
-        let resources: Vec<(String, Any)> = if wildcard(type_url) {
-            all
-        } else {
-            all.into_iter()
-                .filter(|(name, _)| state.names.contains(name))
-                .collect()
+        let Some(content) = Content::of(&current.resources, type_url, &state.names) else {
+            return true;
         };
+        if state.rejected.contains(&content) {
+            return true;
+        }
+        if !always && state.sent_content.as_ref() == Some(&content) {
+            return true;
+        }
+        let resources = content.packed();
         let version = content_version(&resources);
-        if state.rejected.contains(&version) {
-            return true;
-        }
-        if !always && version == state.sent_version {
-            return true;
-        }
         let nonce = self
             .server
             .inner
@@ -638,6 +652,7 @@ impl Stream {
         state.sent_nonce.clone_from(&nonce);
         state.sent_version.clone_from(&version);
         state.sent_names = state.names.clone();
+        state.sent_content = Some(content);
         state.answered = false;
         if let Some((node, _)) = &self.node {
             self.server.inner.with_status(node, |s| {

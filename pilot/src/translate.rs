@@ -14,7 +14,7 @@ mod cluster;
 mod listeners;
 mod routes;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -112,11 +112,7 @@ pub fn gateway_route_name(port: u16) -> String {
 
 /// Translates the model for one proxy. Pure: same inputs, same output.
 pub fn translate(model: &Model, proxy: &Proxy) -> Resources {
-    let mut ctx = Ctx {
-        model,
-        proxy,
-        warnings: Vec::new(),
-    };
+    let mut ctx = Ctx::new(model, proxy);
     let hosts = ctx.visible_hosts();
     let mut out = Resources::default();
     cluster::outbound(&mut ctx, &hosts, &mut out);
@@ -140,6 +136,11 @@ pub(crate) struct Ctx<'a> {
     pub model: &'a Model,
     pub proxy: &'a Proxy,
     pub warnings: Vec<Warning>,
+    /// DestinationRules by resolved host.
+    rules_by_host: HashMap<String, Vec<&'a Config<DestinationRule>>>,
+    /// VirtualServices (index in the model) by resolved exact host, and the wildcard ones.
+    vs_by_host: HashMap<String, Vec<usize>>,
+    vs_wildcards: Vec<(String, usize)>,
 }
 
 /// A destination host: a Kubernetes Service or a ServiceEntry host.
@@ -175,7 +176,37 @@ pub(crate) enum HostSource {
     Entry(Config<ServiceEntry>),
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(model: &'a Model, proxy: &'a Proxy) -> Ctx<'a> {
+        let mut rules_by_host: HashMap<String, Vec<&'a Config<DestinationRule>>> = HashMap::new();
+        for dr in &model.destination_rules {
+            rules_by_host
+                .entry(resolve_host(model, &dr.spec.host, &dr.namespace))
+                .or_default()
+                .push(dr);
+        }
+        let mut vs_by_host: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut vs_wildcards = Vec::new();
+        for (i, vs) in model.virtual_services.iter().enumerate() {
+            for host in &vs.spec.hosts {
+                let resolved = resolve_host(model, host, &vs.namespace);
+                if resolved.starts_with('*') {
+                    vs_wildcards.push((resolved, i));
+                } else {
+                    vs_by_host.entry(resolved).or_default().push(i);
+                }
+            }
+        }
+        Ctx {
+            model,
+            proxy,
+            warnings: Vec::new(),
+            rules_by_host,
+            vs_by_host,
+            vs_wildcards,
+        }
+    }
+
     pub fn warn(&mut self, resource: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Warning {
             resource: resource.into(),
@@ -288,13 +319,11 @@ impl Ctx<'_> {
 
     /// The DestinationRule for `host` as seen from this proxy: the proxy's namespace first, then
     /// the host's namespace, then the root namespace, then any.
-    pub fn destination_rule(&self, host: &Host) -> Option<&Config<DestinationRule>> {
-        let matching: Vec<&Config<DestinationRule>> = self
-            .model
-            .destination_rules
-            .iter()
-            .filter(|dr| self.resolve_host(&dr.spec.host, &dr.namespace) == host.name)
-            .collect();
+    pub fn destination_rule(&self, host: &Host) -> Option<&'a Config<DestinationRule>> {
+        let matching: &[&Config<DestinationRule>] = self
+            .rules_by_host
+            .get(&host.name)
+            .map_or(&[], Vec::as_slice);
         [
             self.proxy.namespace.as_str(),
             host.namespace.as_str(),
@@ -306,17 +335,24 @@ impl Ctx<'_> {
     }
 
     /// The VirtualServices bound to `gateway` (`mesh` for sidecars) that name `host`.
-    pub fn virtual_services_for(&self, gateway: &str, host: &str) -> Vec<&Config<VirtualService>> {
-        self.model
-            .virtual_services
-            .iter()
+    pub fn virtual_services_for(
+        &self,
+        gateway: &str,
+        host: &str,
+    ) -> Vec<&'a Config<VirtualService>> {
+        let mut indices: Vec<usize> = self.vs_by_host.get(host).cloned().unwrap_or_default();
+        indices.extend(
+            self.vs_wildcards
+                .iter()
+                .filter(|(pattern, _)| host_matches(pattern, host))
+                .map(|(_, i)| *i),
+        );
+        indices.sort_unstable();
+        indices.dedup();
+        indices
+            .into_iter()
+            .filter_map(|i| self.model.virtual_services.get(i))
             .filter(|vs| vs_bound_to(vs, gateway))
-            .filter(|vs| {
-                vs.spec
-                    .hosts
-                    .iter()
-                    .any(|h| host_matches(&self.resolve_host(h, &vs.namespace), host))
-            })
             .collect()
     }
 }
