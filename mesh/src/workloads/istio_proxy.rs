@@ -242,6 +242,7 @@ pub async fn run(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination {
             () = &mut ready, if !announced => announced = true,
         }
     };
+    // As pilot-agent does; the kubelet puts the message in the container's last state.
     let message = format!("Envoy exited: {exit}");
     agent_log(&ctx.log, "error", &message);
     drop(dir);
@@ -253,6 +254,7 @@ pub async fn run(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination {
 
 /// Logs `Envoy proxy is ready` once the admin says `LIVE`, as pilot-agent does.
 async fn announce_ready(admin: SocketAddr, log: LogBuffer) {
+    let mut pause = Duration::from_millis(100);
     loop {
         if let Ok(r) = envoy::admin_get(admin, "/ready").await
             && r.status == 200
@@ -260,7 +262,8 @@ async fn announce_ready(admin: SocketAddr, log: LogBuffer) {
             agent_log(&log, "info", "Envoy proxy is ready");
             return;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
 
