@@ -85,7 +85,7 @@ pub struct InstallArgs {
     /// Do not ask for confirmation
     #[arg(long = "skip-confirmation", short = 'y')]
     pub yes: bool,
-    /// How long to wait for the Deployments to become available (`300s`, `5m`)
+    /// How long to wait for each component's Deployments to become available (`300s`, `5m`)
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub readiness_timeout: Duration,
 }
@@ -268,48 +268,56 @@ async fn install_parts(
 ) -> CmdResult {
     let client = mesh_client().await?;
     let mut applier = Applier::new(client);
-    let deadline = Instant::now() + timeout;
     let mut spinner = Spinner::new();
     let mut failed = Vec::new();
-    for (component, objects) in parts {
-        spinner.tick(&format!("Processing resources for {}.", component.name));
-        for obj in objects {
-            if let Err(e) = applier.apply(obj).await {
-                spinner.clear();
-                println!("✘ {} encountered an error: {e:#}", component.name);
-                return Err(e.context(format!(
-                    "installing the {:?} profile stopped at {}; fix the cause and run the same \
-                     command again (it is safe to repeat)",
-                    profile.name, component.name
-                )));
+    // Components of one stage (the gateways) are applied together and come up side by side,
+    // as istioctl installs them in parallel once istiod is there.
+    for stage in parts.chunk_by(|a, b| a.0.stage == b.0.stage) {
+        for (component, objects) in stage {
+            spinner.tick(&format!("Processing resources for {}.", component.name));
+            for obj in objects {
+                if let Err(e) = applier.apply(obj).await {
+                    spinner.clear();
+                    println!("✘ {} encountered an error: {e:#}", component.name);
+                    return Err(e.context(format!(
+                        "installing the {:?} profile stopped at {}; fix the cause and run the \
+                         same command again (it is safe to repeat)",
+                        profile.name, component.name
+                    )));
+                }
             }
         }
-        let pending = apply::wait_available(&applier, component.deployments, deadline, |what| {
-            spinner.tick(&format!(
-                "Processing resources for {}. Waiting for {what}",
-                component.name
-            ));
-        })
-        .await?;
-        spinner.clear();
-        if pending.is_empty() {
-            println!("✔ {} installed {}", component.name, component.emoji);
-            continue;
+        for (component, _) in stage {
+            // As in istioctl, the readiness timeout is per component.
+            let deadline = Instant::now() + timeout;
+            let pending =
+                apply::wait_available(&applier, component.deployments, deadline, |what| {
+                    spinner.tick(&format!(
+                        "Processing resources for {}. Waiting for {what}",
+                        component.name
+                    ));
+                })
+                .await?;
+            spinner.clear();
+            if pending.is_empty() {
+                println!("✔ {} installed {}", component.name, component.emoji);
+                continue;
+            }
+            println!(
+                "✘ {} encountered an error: failed to wait for resource: resources not ready \
+                 after {}: context deadline exceeded",
+                component.name,
+                go_duration(timeout)
+            );
+            for (ns, name) in &pending {
+                let why = applier
+                    .why_not_ready(ns, name)
+                    .await
+                    .unwrap_or_else(|| "not available".to_owned());
+                println!("  Deployment/{ns}/{name} ({why})");
+            }
+            failed.push(component.name);
         }
-        println!(
-            "✘ {} encountered an error: failed to wait for resource: resources not ready after {}: \
-             context deadline exceeded",
-            component.name,
-            go_duration(timeout)
-        );
-        for (ns, name) in &pending {
-            let why = applier
-                .why_not_ready(ns, name)
-                .await
-                .unwrap_or_else(|| "not available".to_owned());
-            println!("  Deployment/{ns}/{name} ({why})");
-        }
-        failed.push(component.name);
     }
     if failed.is_empty() {
         println!("✔ Installation complete");

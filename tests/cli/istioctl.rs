@@ -154,6 +154,38 @@ fn install_prints_istioctls_progress_and_istio_runs() {
     );
 }
 
+#[test]
+fn install_demo_runs_istiod_and_both_gateways() {
+    // The gateways run the real Envoy, which must be there unless Envoy tests are off.
+    if meshwork_mesh::envoy::tests_skipped() {
+        return;
+    }
+    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
+        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
+    });
+    let sb = Sandbox::new();
+    let out = sb
+        .env
+        .cmd_default_target()
+        .args(["istioctl", "install", "--set", "profile=demo", "-y"])
+        .env("MESHWORK_ENVOY", &envoy.path)
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(
+        text,
+        "✔ Istio core installed ⛵️\n✔ Istiod installed 🧠\n✔ Ingress gateways installed 🛬\n\
+         ✔ Egress gateways installed 🛫\n✔ Installation complete\n"
+    );
+    let version = stdout(&sb.meshwork(&["istioctl", "version"]));
+    assert!(
+        version.ends_with("data plane version: 1.24.0 (2 proxies)\n"),
+        "{version}"
+    );
+}
+
 /// Copies a directory tree.
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -4,7 +4,22 @@
 
 use std::path::PathBuf;
 
+use meshwork_mesh::envoy;
+
 use super::harness::{Env, header_line, kubectl_path, row};
+
+/// Whether the gateways can run: their `istio/proxyv2` containers run the real Envoy, which
+/// must be there unless the run turned Envoy tests off (`MESHWORK_SKIP_ENVOY=1`).
+fn envoy_present() -> bool {
+    if envoy::tests_skipped() {
+        eprintln!("not checking the gateway pods: MESHWORK_SKIP_ENVOY is set");
+        return false;
+    }
+    if let Err(missing) = envoy::locate() {
+        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
+    }
+    true
+}
 
 const BOOKINFO_NETWORKING: &str = "/work/shared/istio-samples/samples/bookinfo/networking";
 
@@ -126,6 +141,29 @@ async fn the_install_looks_like_istio_on_a_real_cluster() {
     assert_eq!(cells[1..3], ["1/1", "Running"], "{pods}");
     assert!(pods.contains("istio-ingressgateway-"), "{pods}");
     assert!(pods.contains("istio-egressgateway-"), "{pods}");
+    if envoy_present() {
+        // The gateways run the real Envoy and report ready on their status port.
+        env.ok(&[
+            "wait",
+            "-n",
+            "istio-system",
+            "--for=condition=ready",
+            "pod",
+            "-l",
+            "app in (istio-ingressgateway,istio-egressgateway)",
+            "--timeout=120s",
+        ])
+        .await;
+        let pods = env.ok(&["get", "pods", "-n", "istio-system"]).await;
+        for gateway in ["istio-ingressgateway-", "istio-egressgateway-"] {
+            let line = pods
+                .lines()
+                .find(|l| l.starts_with(gateway))
+                .unwrap_or_else(|| panic!("no {gateway} pod:\n{pods}"));
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cells[1..3], ["1/1", "Running"], "{pods}");
+        }
+    }
     let svc = env
         .ok(&["get", "svc", "-n", "istio-system", "istiod"])
         .await;

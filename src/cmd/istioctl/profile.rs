@@ -17,6 +17,8 @@ pub struct Component {
     pub files: &'static [&'static str],
     /// The Deployments (namespace, name) that must be available before it counts as installed.
     pub deployments: &'static [(&'static str, &'static str)],
+    /// Components of the same stage are installed side by side; stages one after the other.
+    pub stage: u8,
 }
 
 /// CRDs, the namespace, the mesh config and the injector webhook.
@@ -29,6 +31,7 @@ pub const CORE: Component = Component {
         "base.yaml",
     ],
     deployments: &[],
+    stage: 0,
 };
 /// The control plane.
 pub const ISTIOD: Component = Component {
@@ -36,6 +39,7 @@ pub const ISTIOD: Component = Component {
     emoji: "🧠",
     files: &["istiod.yaml"],
     deployments: &[("istio-system", "istiod")],
+    stage: 1,
 };
 /// The ingress gateway.
 pub const INGRESS: Component = Component {
@@ -43,6 +47,7 @@ pub const INGRESS: Component = Component {
     emoji: "🛬",
     files: &["ingressgateway.yaml"],
     deployments: &[("istio-system", "istio-ingressgateway")],
+    stage: 2,
 };
 /// The egress gateway.
 pub const EGRESS: Component = Component {
@@ -50,6 +55,7 @@ pub const EGRESS: Component = Component {
     emoji: "🛫",
     files: &["egressgateway.yaml"],
     deployments: &[("istio-system", "istio-egressgateway")],
+    stage: 2,
 };
 
 /// Every component, in install order (uninstall goes backwards).
