@@ -72,10 +72,36 @@ impl Settings {
         format!("{}/proxyv2:{}", self.hub, self.tag)
     }
 
-    /// The settings of the installed Istio: hub and tag from istiod's image
-    /// (`docker.io/istio/pilot:1.24.0`), defaults for what it does not say.
+    /// The settings of the installed Istio: the injector's values (`global.hub`, `global.tag`,
+    /// `global.proxy.clusterDomain` in the `istio-sidecar-injector` ConfigMap), else hub and tag
+    /// from istiod's image (`docker.io/istio/pilot:1.24.0`), else the defaults.
     pub fn from_store(store: &Store) -> Self {
         let mut settings = Self::default();
+        let config_maps = ResourceKey::new("", "v1", "configmaps");
+        let values = store
+            .get(&config_maps, Some(&settings.istio_namespace), WEBHOOK)
+            .ok()
+            .and_then(|cm| {
+                let text = cm.pointer("/data/values")?.as_str()?;
+                serde_json::from_str::<Value>(text).ok()
+            });
+        if let Some(values) = values {
+            let text = |pointer: &str| {
+                values
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            };
+            if let (Some(hub), Some(tag)) = (text("/global/hub"), text("/global/tag")) {
+                settings.hub = hub;
+                settings.tag = tag;
+                if let Some(domain) = text("/global/proxy/clusterDomain") {
+                    settings.cluster_domain = domain;
+                }
+                return settings;
+            }
+        }
         let deployments = ResourceKey::new("apps", "v1", "deployments");
         let Ok(istiod) = store.get(&deployments, Some(&settings.istio_namespace), "istiod") else {
             return settings;

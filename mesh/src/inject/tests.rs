@@ -376,3 +376,19 @@ fn interception_mode_none_adds_no_init_container() {
         json!("NONE")
     );
 }
+
+#[test]
+fn the_injectors_values_choose_the_proxy_image_first() {
+    let store = Store::in_memory();
+    store
+        .create(
+            &ResourceKey::new("", "v1", "configmaps"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": WEBHOOK, "namespace": "istio-system"},
+                   "data": {"values": "{\"global\": {\"hub\": \"gcr.io/istio-release\", \"tag\": \"1.24.2\", \"proxy\": {\"clusterDomain\": \"corp.local\"}}}"}}),
+        )
+        .unwrap();
+    let s = Settings::from_store(&store);
+    assert_eq!(s.proxy_image(), "gcr.io/istio-release/proxyv2:1.24.2");
+    assert_eq!(s.cluster_domain, "corp.local");
+}
