@@ -271,7 +271,16 @@ impl Kubelet {
             .cloned()
             .unwrap_or_default();
         let mut containers = Vec::new();
+        // With a sidecar the application listens on the pod's inner address and the sidecar's
+        // inbound listeners take the pod IP (see `crate::net::sidecar`).
+        let sidecar = crate::net::sidecar::has_sidecar(pod)
+            .then(|| crate::net::sidecar::SidecarAddresses::of(ip))
+            .flatten();
         for spec in &specs {
+            let bind_ip = match sidecar {
+                Some(addresses) if !crate::net::sidecar::is_proxy_container(spec) => addresses.app,
+                _ => ip,
+            };
             let name = spec
                 .get("name")
                 .and_then(Value::as_str)
@@ -318,7 +327,7 @@ impl Kubelet {
                     }
                     let spec = Spec {
                         workload,
-                        ip,
+                        ip: bind_ip,
                         ports,
                         probe: Probe::of(spec),
                         context: context.clone(),

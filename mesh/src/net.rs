@@ -28,6 +28,7 @@ use dns::Record;
 
 pub(crate) mod dns;
 pub(crate) mod proxy;
+pub mod sidecar;
 #[cfg(test)]
 mod tests;
 
@@ -271,10 +272,41 @@ impl Network {
         port: u16,
     ) -> Result<TcpStream, NetError> {
         let ip = self.resolve(origin, host)?;
-        match self.service_by_ip(ip) {
+        let service = self.service_by_ip(ip);
+        // A pod with a sidecar sends its Service traffic to the sidecar's outbound listener for
+        // that port, as the sidecar's redirection does on a cluster. Nothing listening there
+        // (no such port in the sidecar's configuration yet) passes the connection through to
+        // its original destination, as Istio's PassthroughCluster does.
+        if service.is_some()
+            && let Some(addresses) = self.sidecar_of(origin)
+        {
+            let outbound = SocketAddr::new(addresses.outbound, port);
+            if let Ok(stream) = Self::dial(origin, host, port, outbound).await {
+                return Ok(stream);
+            }
+        }
+        match service {
             Some(service) => self.connect_service(origin, host, &service, port).await,
             None => Self::dial(origin, host, port, SocketAddr::new(ip, port)).await,
         }
+    }
+
+    /// The sidecar addresses of the pod a connection comes from, when it has a sidecar.
+    pub fn sidecar_of(&self, origin: &Origin) -> Option<sidecar::SidecarAddresses> {
+        let Origin::Pod {
+            namespace,
+            name,
+            ip,
+            ..
+        } = origin
+        else {
+            return None;
+        };
+        let pod = self.store.get(&pods(), Some(namespace), name).ok()?;
+        if !sidecar::has_sidecar(&pod) {
+            return None;
+        }
+        sidecar::SidecarAddresses::of(*ip)
     }
 
     /// Routes a connection for a Service port to one of its ready endpoints, as kube-proxy's
@@ -342,10 +374,13 @@ impl Network {
         }
     }
 
-    /// Inside a pod, 127.0.0.1 is the pod's own loopback: its IP here.
+    /// Inside a pod, 127.0.0.1 is the pod's own loopback: its IP here (the application's
+    /// address when the pod has a sidecar: localhost traffic is never redirected).
     fn own_address(&self, origin: &Origin, ip: IpAddr) -> IpAddr {
         match origin {
-            Origin::Pod { ip: own, .. } if ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => *own,
+            Origin::Pod { ip: own, .. } if ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => self
+                .sidecar_of(origin)
+                .map_or(*own, |addresses| addresses.app),
             _ => ip,
         }
     }

@@ -406,3 +406,65 @@ fn node_ports_and_load_balancer_ports_are_wanted_and_others_not() {
         ]
     );
 }
+
+/// Accepts one connection on `listener` and answers it with `name`.
+async fn answer_once(listener: TcpListener, name: &'static str) {
+    if let Ok((mut s, _)) = listener.accept().await {
+        let _ = s.write_all(name.as_bytes()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pod_with_a_sidecar_sends_service_traffic_to_its_outbound_listener_else_passes_through() {
+    let store = Store::in_memory();
+    namespace(&store, "default");
+    service(&store, "default", "web", "10.96.0.40", 18080);
+    endpoints_of(&store, "default", "web", &[("127.1.77.2", 18080)], &[]);
+    create(
+        &store,
+        pods(),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "client", "namespace": "default"},
+               "spec": {"containers": [
+                   {"name": "app", "image": "docker.io/curlimages/curl"},
+                   {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.0"}]}}),
+    );
+    let network = Network::new(store);
+    let origin = Origin::Pod {
+        namespace: "default".into(),
+        name: "client".into(),
+        ip: ip("127.1.77.1"),
+    };
+    let addresses = network
+        .sidecar_of(&origin)
+        .expect("the client has a sidecar");
+    assert_eq!(addresses.outbound, ip("127.3.77.1"));
+    let endpoint = TcpListener::bind("127.1.77.2:18080").await.expect("bind");
+    let sidecar = TcpListener::bind("127.3.77.1:18080").await.expect("bind");
+
+    // The sidecar's outbound listener takes the Service's connection, and it comes from the pod.
+    let served = tokio::spawn(async move {
+        let (mut s, peer) = sidecar.accept().await.expect("accept");
+        s.write_all(b"sidecar").await.expect("write");
+        peer.ip()
+    });
+    let stream = network
+        .connect(&origin, "web", 18080)
+        .await
+        .expect("connects");
+    assert_eq!(read_all(stream).await, "sidecar");
+    assert_eq!(served.await.expect("served"), ip("127.1.77.1"));
+
+    // Nothing on the outbound port (the sidecar has no listener for it): passed through to a
+    // ready endpoint, as Istio's PassthroughCluster does.
+    let passthrough = tokio::spawn(answer_once(endpoint, "endpoint"));
+    let stream = network
+        .connect(&origin, "web.default.svc.cluster.local", 18080)
+        .await
+        .expect("passes through");
+    assert_eq!(read_all(stream).await, "endpoint");
+    passthrough.await.expect("served");
+
+    // Inside the pod, localhost is the application's own address.
+    assert_eq!(network.resolve(&origin, "localhost"), Ok(ip("127.2.77.1")));
+}

@@ -47,6 +47,9 @@ struct Target {
     name: String,
     uid: String,
     ip: IpAddr,
+    /// The application's address in a pod with a sidecar: port-forward enters the pod's
+    /// network namespace, so it reaches the application itself, not the sidecar's inbound.
+    app_ip: Option<IpAddr>,
 }
 
 /// Checks the pod, then upgrades the connection (SPDY or a WebSocket tunnel) and serves the
@@ -70,10 +73,15 @@ pub(super) fn handle(
         .ok_or_else(|| {
             ApiError::bad_request(format!("pod {name} has no IP address yet; try again"))
         })?;
+    let app_ip = crate::net::sidecar::has_sidecar(&object)
+        .then(|| crate::net::sidecar::SidecarAddresses::of(ip))
+        .flatten()
+        .map(|a| a.app);
     let target = Target {
         uid: meta::meta_str(&object, "uid").unwrap_or("").to_owned(),
         name,
         ip,
+        app_ip,
     };
     let handles = Handles::new(state);
     if wants_websocket(req.headers()) {
@@ -374,9 +382,18 @@ impl Relay {
             data,
             out,
         } = self;
-        let address = SocketAddr::new(target.ip, port);
-        let stream = match Network::dial(&Origin::Host, &target.ip.to_string(), port, address).await
-        {
+        let mut address = SocketAddr::new(target.ip, port);
+        // The application first (a sidecar pod's app address), then the pod IP (the sidecar's
+        // own ports, or a pod without one).
+        let mut dialled = Err(NetError::Timeout(0));
+        for ip in target.app_ip.into_iter().chain([target.ip]) {
+            address = SocketAddr::new(ip, port);
+            dialled = Network::dial(&Origin::Host, &ip.to_string(), port, address).await;
+            if dialled.is_ok() {
+                break;
+            }
+        }
+        let stream = match dialled {
             Ok(stream) => stream,
             Err(e) => {
                 let reason = match e {
@@ -489,6 +506,7 @@ mod tests {
             name: "web".into(),
             uid: "u-1".into(),
             ip: port_target,
+            app_ip: None,
         };
         let server = tokio::spawn(session(theirs, target, handles));
         let (r, w) = tokio::io::split(ours);
