@@ -48,7 +48,7 @@ impl WorkDir {
     /// Creates a fresh directory under the system's temporary directory (short, so Unix
     /// socket paths in it stay within the kernel's limit).
     pub fn create() -> std::io::Result<Self> {
-        let base = std::env::temp_dir();
+        let base = work_base();
         let mut last = None;
         for _ in 0..8 {
             let suffix: String = meta::random_bytes::<6>()
@@ -71,6 +71,17 @@ impl WorkDir {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Where [`WorkDir`]s are made: the temporary directory, or `/tmp` when its path is so long
+/// that a Unix socket in a work dir would not fit the kernel's 108 bytes.
+fn work_base() -> PathBuf {
+    let base = std::env::temp_dir();
+    if base.as_os_str().len() > 64 {
+        PathBuf::from("/tmp")
+    } else {
+        base
     }
 }
 
@@ -458,7 +469,7 @@ fn stream_lines(
 /// chance to stop them): every [`WorkDir`] whose owner process is gone has its Envoy killed
 /// (if that PID still runs Envoy from that directory) and is removed.
 pub fn reap_orphans() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    let Ok(entries) = std::fs::read_dir(work_base()) else {
         return;
     };
     for entry in entries.flatten() {

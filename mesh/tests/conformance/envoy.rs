@@ -274,12 +274,12 @@ async fn envoys_xds_connection_waits_for_istiod_and_then_reaches_its_pod() {
         return;
     }
     let env = Env::start().await;
-    let manifest = env.write("web.yaml", &proxy_pod("web"));
+    let manifest = env.write("xds.yaml", &proxy_pod("xds"));
     env.ok(&["apply", "-f", manifest.to_str().unwrap()]).await;
-    running_envoy("default", "web", None).await;
+    running_envoy("default", "xds", None).await;
     // No Istio yet: the agent holds Envoy's xDS connection and says what it waits for.
     eventually("the agent to wait for istiod", || async {
-        let out = env.ok(&["logs", "web", "-c", "istio-proxy"]).await;
+        let out = env.ok(&["logs", "xds", "-c", "istio-proxy"]).await;
         out.contains("xDS: waiting for istiod.istio-system.svc:15010")
             .then_some(())
     })
@@ -321,7 +321,7 @@ spec:
     );
     env.ok(&["apply", "-f", istiod.to_str().unwrap()]).await;
     eventually("the agent to reach istiod's pod", || async {
-        let out = env.ok(&["logs", "web", "-c", "istio-proxy"]).await;
+        let out = env.ok(&["logs", "xds", "-c", "istio-proxy"]).await;
         out.contains("xDS: connected to istiod.istio-system.svc:15010")
             .then_some(())
     })
