@@ -5,8 +5,11 @@
 //! [`Service`]s from `v1/Service`, [`Endpoint`]s from the pods selected by each Service, and Istio
 //! resources with [`Model::add_istio_object`], which parses `networking.istio.io` objects into the
 //! typed specs of [`istio`] and names the resource and the field when a spec is malformed.
+//! [`Model::from_objects`] and [`Proxy::from_pod`] ([`kube`]) do all of it from the JSON objects
+//! the API server stores.
 
 pub mod istio;
+pub mod kube;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

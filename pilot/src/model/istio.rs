@@ -17,6 +17,10 @@ pub struct VirtualService {
     pub gateways: Vec<String>,
     /// HTTP rules, in order.
     pub http: Vec<HttpRoute>,
+    /// TCP rules (not translated by pilot-lite yet; reported as a warning).
+    pub tcp: Vec<serde_json::Value>,
+    /// TLS rules (not translated by pilot-lite yet; reported as a warning).
+    pub tls: Vec<serde_json::Value>,
 }
 
 /// One HTTP rule of a VirtualService.
@@ -52,6 +56,8 @@ pub struct HttpRoute {
     pub cors_policy: Option<CorsPolicy>,
     /// Header manipulation.
     pub headers: Option<Headers>,
+    /// Delegation to another VirtualService (not translated by pilot-lite yet).
+    pub delegate: Option<serde_json::Value>,
 }
 
 /// A string match: exactly one of exact, prefix, regex.

@@ -109,7 +109,21 @@ pub(crate) fn black_hole() -> Cluster {
     }
 }
 
-/// Istio's `PassthroughCluster`: the original destination.
+/// An original-destination load balancer that takes the destination from the
+/// `x-envoy-original-dst-host` header only. Without iptables a connection's local address is the
+/// proxy's own listener, so using it would send the request back to the proxy in a loop; a
+/// request without the header fails with 503 instead.
+fn original_dst_by_header() -> LbConfig {
+    LbConfig::OriginalDstLbConfig(
+        envoy_types::pb::envoy::config::cluster::v3::cluster::OriginalDstLbConfig {
+            use_http_header: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// Istio's `PassthroughCluster`: the original destination (by header, see
+/// [`original_dst_by_header`]).
 pub(crate) fn passthrough() -> Cluster {
     Cluster {
         name: PASSTHROUGH_CLUSTER.to_owned(),
@@ -120,6 +134,7 @@ pub(crate) fn passthrough() -> Cluster {
             DiscoveryType::OriginalDst as i32,
         )),
         lb_policy: LbPolicy::ClusterProvided as i32,
+        lb_config: Some(original_dst_by_header()),
         circuit_breakers: Some(default_breakers()),
         ..Default::default()
     }
@@ -322,6 +337,7 @@ fn build(
                         DiscoveryType::OriginalDst as i32,
                     ));
                     cluster.lb_policy = LbPolicy::ClusterProvided as i32;
+                    cluster.lb_config = Some(original_dst_by_header());
                 }
             }
         }
@@ -438,6 +454,7 @@ fn apply_lb(
                 DiscoveryType::OriginalDst as i32,
             ));
             cluster.eds_cluster_config = None;
+            cluster.lb_config = Some(original_dst_by_header());
             LbPolicy::ClusterProvided
         }
         Some(other) => {

@@ -109,6 +109,17 @@ pub(crate) fn vs_routes(
     scope: &Scope<'_>,
 ) -> Vec<Route> {
     let resource = format!("VirtualService {}/{}", vs.namespace, vs.name);
+    for (section, present) in [
+        ("tcp", !vs.spec.tcp.is_empty()),
+        ("tls", !vs.spec.tls.is_empty()),
+    ] {
+        if present {
+            ctx.warn(
+                &resource,
+                format!("field `{section}`: {section} routes are not supported by the reference mesh yet; they are ignored"),
+            );
+        }
+    }
     let mut routes = Vec::new();
     for (i, rule) in vs.spec.http.iter().enumerate() {
         let rule_name = rule
@@ -407,6 +418,13 @@ fn rule_action(
     resource: &str,
 ) -> Option<Action> {
     let ns = vs.namespace.as_str();
+    if rule.delegate.is_some() {
+        ctx.warn(
+            resource,
+            format!("field `http[{i}].delegate`: delegation is not supported by the reference mesh yet; the rule is skipped"),
+        );
+        return None;
+    }
     if let Some(redirect) = &rule.redirect {
         let code = match redirect.redirect_code.unwrap_or(301) {
             301 => RedirectResponseCode::MovedPermanently,

@@ -727,6 +727,12 @@ spec:
   hosts: [reviews]
   http:
   - route: [{destination: {host: reviews}}]
+---
+kind: VirtualService
+metadata: {name: ratings-tcp}
+spec:
+  hosts: [ratings]
+  tcp: [{route: [{destination: {host: ratings}}]}]
 ",
     );
     let res = translate(&model, &proxy("default", "productpage"));
@@ -746,6 +752,10 @@ spec:
     );
     assert!(has("field `http[2]`: the rule has no route"), "{text:#?}");
     assert!(has("VirtualService default/second"), "{text:#?}");
+    assert!(
+        has("VirtualService default/ratings-tcp: field `tcp`: tcp routes are not supported"),
+        "{text:#?}"
+    );
     // The unknown subset still routes (to a cluster that does not exist: 503, as in Istio).
     let routes = &vhost(&res, "9080", &format!("{REVIEWS}:9080")).routes;
     assert_eq!(
