@@ -524,8 +524,11 @@ mod tests {
         let orphan_path = orphan_dir.path().to_path_buf();
         std::fs::write(orphan_path.join(OWNER_FILE), gone.id().to_string()).unwrap();
         // Its "Envoy": a process whose command line names the directory, as Envoy's `-c` does.
-        let mut left = std::process::Command::new("sh")
-            .args(["-c", "sleep 600", &orphan_path.to_string_lossy()])
+        let mut left = std::process::Command::new("tail")
+            .arg("-f")
+            .arg(orphan_path.join(OWNER_FILE))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         std::fs::write(orphan_path.join(ENVOY_PID_FILE), left.id().to_string()).unwrap();
