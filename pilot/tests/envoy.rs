@@ -609,3 +609,112 @@ spec:
         "{reply:?}"
     );
 }
+
+#[tokio::test]
+async fn envoy_accepts_every_feature_pilot_translates() {
+    let net = Net(10);
+    let mut model = bookinfo_model(net);
+    let mut db = service("mongodb", 27017, None);
+    db.ports[0].name = "tcp-mongo".into();
+    model.services.push(db);
+    let mut grpc = service("grpc-echo", 7070, None);
+    grpc.ports[0].name = "grpc".into();
+    model.services.push(grpc);
+    istio(&mut model, "
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+    connectionPool:
+      tcp: {maxConnections: 100, connectTimeout: 30ms}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 100, maxRequestsPerConnection: 5, maxRetries: 3, idleTimeout: 30s}
+    outlierDetection: {consecutiveErrors: 5, consecutive5xxErrors: 7, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50, minHealthPercent: 20}
+    portLevelSettings:
+    - port: {number: 9080}
+      loadBalancer:
+        consistentHash: {httpCookie: {name: user, ttl: 0s}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer:
+        consistentHash: {useSourceIp: true}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer: {simple: PASSTHROUGH}
+---
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpQueryParameterName: user, minimumRingSize: 64}
+---
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews, reviews.default.svc.cluster.local]
+  http:
+  - match: [{uri: {regex: '/r/[0-9]+'}, method: {exact: GET}, queryParams: {a: {exact: b}}, withoutHeaders: {x-no: {prefix: y}}}]
+    rewrite: {uri: /rewritten, authority: reviews.internal}
+    route: [{destination: {host: reviews, subset: v1}}]
+  - match: [{authority: {prefix: reviews}, scheme: {exact: http}, ignoreUriCase: true, uri: {exact: /CaSe}}]
+    directResponse: {status: 418, body: {string: teapot}}
+  - match: [{uri: {prefix: /mirror}}]
+    mirror: {host: ratings}
+    mirrorPercentage: {value: 50.5}
+    corsPolicy:
+      allowOrigins: [{regex: 'https://.*[.]example'}]
+      allowMethods: [GET, PUT]
+      allowHeaders: [x-a]
+      exposeHeaders: [x-b]
+      maxAge: 24h
+      allowCredentials: true
+    fault:
+      delay: {fixedDelay: 1ms, percent: 1}
+      abort: {httpStatus: 503, percentage: {value: 0.1}}
+    retries: {attempts: 3, perTryTimeout: 1s, retryOn: 'connect-failure,refused-stream,503'}
+    timeout: 10s
+    route:
+    - {destination: {host: reviews, subset: v1, port: {number: 9080}}, weight: 60, headers: {request: {set: {x-w: a}}, response: {remove: [x-r]}}}
+    - {destination: {host: reviews, subset: v2}, weight: 40}
+  - redirect: {uri: /elsewhere, authority: x.example, port: 8443, scheme: https, redirectCode: 308}
+---
+kind: ServiceEntry
+metadata: {name: external, namespace: default}
+spec:
+  hosts: [www.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+kind: ServiceEntry
+metadata: {name: vms, namespace: default}
+spec:
+  hosts: [vm.internal]
+  ports: [{number: 8081, name: http, protocol: HTTP, targetPort: 9081}]
+  resolution: STATIC
+  endpoints: [{address: 127.77.10.50, labels: {version: v1}}]
+---
+kind: ServiceEntry
+metadata: {name: passthrough, namespace: default}
+spec:
+  hosts: ['*.wild.example']
+  ports: [{number: 8082, name: http, protocol: HTTP}]
+  resolution: NONE
+");
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let status = rig.pilot.server.status();
+    let proxy = &status.proxies[&rig.node];
+    assert!(proxy.nacks.is_empty(), "Envoy rejected: {:?}", proxy.nacks);
+    assert!(proxy.synced(), "{proxy:?}");
+    let reply = rig.get("reviews", "/CASE", &[]).await;
+    assert_eq!(reply.status, 418, "{reply:?}");
+    assert!(reply.body.contains("teapot"));
+}
