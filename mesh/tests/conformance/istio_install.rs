@@ -398,3 +398,26 @@ async fn istios_bookinfo_networking_samples_apply_unchanged_after_the_install() 
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_rolling_update_without_a_type_keeps_its_values_as_istios_chart_writes_it() {
+    if kubectl_path().is_none() {
+        return;
+    }
+    let env = Env::start().await;
+    // Istio's Helm chart gives istiod `rollingUpdate` values but no strategy type.
+    let file = env.write(
+        "strategy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: surge\nspec:\n  selector:\n    matchLabels: {app: surge}\n  strategy:\n    rollingUpdate:\n      maxSurge: 100%\n  template:\n    metadata:\n      labels: {app: surge}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n",
+    );
+    env.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    let strategy = env
+        .ok(&["get", "deploy", "surge", "-o", "jsonpath={.spec.strategy}"])
+        .await;
+    let strategy: serde_json::Value = serde_json::from_str(&strategy).unwrap();
+    assert_eq!(
+        strategy,
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}})
+    );
+    env.stop().await;
+}

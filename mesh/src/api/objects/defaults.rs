@@ -68,13 +68,19 @@ pub(super) fn on_create(state: &ApiState, kind: &Kind, obj: &mut Value) -> ApiRe
             set_default(obj, "/spec", "replicas", json!(1));
             set_default(obj, "/spec", "revisionHistoryLimit", json!(10));
             set_default(obj, "/spec", "progressDeadlineSeconds", json!(600));
-            // `kubectl create deployment` sends `strategy: {}`, which defaults like a missing one.
+            // `kubectl create deployment` sends `strategy: {}`, which defaults like a missing one;
+            // a `rollingUpdate` without a type (istiod's Deployment) keeps the values it gives.
             if obj
                 .pointer("/spec/strategy/type")
                 .and_then(Value::as_str)
                 .is_none_or(str::is_empty)
             {
-                obj["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+                let given = obj.pointer("/spec/strategy/rollingUpdate").cloned();
+                let mut rolling = given.filter(Value::is_object).unwrap_or_else(|| json!({}));
+                set_default(&mut rolling, "", "maxUnavailable", json!("25%"));
+                set_default(&mut rolling, "", "maxSurge", json!("25%"));
+                obj["spec"]["strategy"] =
+                    json!({"type": "RollingUpdate", "rollingUpdate": rolling});
             }
         }
         ("apps", "replicasets" | "statefulsets") => {
