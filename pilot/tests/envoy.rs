@@ -718,3 +718,40 @@ spec:
     assert_eq!(reply.status, 418, "{reply:?}");
     assert!(reply.body.contains("teapot"));
 }
+
+#[tokio::test]
+async fn outlier_detection_ejects_a_failing_endpoint() {
+    let net = Net(11);
+    let mut model = bookinfo_model(net);
+    model.endpoints.push(endpoint(
+        "ratings",
+        "ratings-broken",
+        net.ip(13),
+        PORT,
+        &[("app", "ratings"), ("version", "v1")],
+    ));
+    istio(&mut model, "
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100}
+");
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let _failing = Backend::start("failing-ratings", SocketAddr::new(net.ip(13), PORT)).await;
+    for _ in 0..20 {
+        rig.get("ratings", "/ratings/0", &[]).await;
+    }
+    let stat = "cluster.outbound|9080||ratings.default.svc.cluster.local.outlier_detection.ejections_enforced_consecutive_5xx";
+    let ejected = rig.envoy.stat(stat).await;
+    assert!(ejected >= 1, "{stat} = {ejected}");
+    // With the failing endpoint ejected, every request reaches the healthy one.
+    for _ in 0..10 {
+        let reply = rig.get("ratings", "/ratings/0", &[]).await;
+        assert!(reply.body.starts_with("ratings-v1"), "{reply:?}");
+    }
+}

@@ -276,7 +276,6 @@ pub async fn next_event(
 pub struct Envoy {
     _child: Child,
     /// The admin address (127.0.0.1:<free port>).
-    #[allow(dead_code)] // read by some test binaries only
     pub admin: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -337,6 +336,17 @@ impl Envoy {
         }
     }
 
+    /// The value of a counter from the admin `/stats` page (0 when absent).
+    pub async fn stat(&self, name: &str) -> u64 {
+        let reply = get(self.admin, "admin", &format!("/stats?filter={name}"), &[]).await;
+        reply
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Every line Envoy printed so far (access log and its own log).
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("log lock").clone()
@@ -365,7 +375,7 @@ fn free_port() -> u16 {
 }
 
 /// A tiny HTTP/1.1 backend standing for a pod: answers `<name> <path>`; `/slow` waits 2 s,
-/// `/status/<code>` answers that code.
+/// `/status/<code>` answers that code; a backend named `failing…` answers 503 to everything.
 pub struct Backend {
     stop: Option<oneshot::Sender<()>>,
 }
@@ -439,6 +449,9 @@ async fn serve_backend(conn: TcpStream, name: String) {
         }
         if let Some(code) = path.strip_prefix("/status/") {
             status = code.parse().unwrap_or(200);
+        }
+        if name.starts_with("failing") {
+            status = 503;
         }
         let echoed: Vec<&String> = headers
             .iter()
