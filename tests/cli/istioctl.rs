@@ -326,3 +326,39 @@ fn help_shows_examples() {
     assert!(text.contains("--skip-confirmation"), "{text}");
     assert!(text.contains("Profiles: default"), "{text}");
 }
+
+#[test]
+fn on_a_terminal_install_asks_and_does_what_the_answer_says() {
+    use crate::tui_pty::Tmux;
+    let sb = Sandbox::new();
+    let args = ["istioctl", "install", "--set", "profile=minimal"];
+
+    // No: nothing is installed, nothing is started.
+    let tmux = Tmux::start_meshwork(&sb.env, "no-such-kubeconfig", &args);
+    // Keep the screen once the command has ended, to read its last words.
+    tmux.run(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
+    tmux.wait_for(&[
+        "This will install the Istio 1.24.0 \"minimal\" profile (with components: Istio core,",
+        "Proceed? (y/N)",
+    ]);
+    tmux.keys(&["n", "Enter"]);
+    tmux.wait_for(&["Cancelled."]);
+    assert!(
+        sb.server_pid().is_none(),
+        "a cancelled install started the mesh"
+    );
+    drop(tmux);
+
+    // Yes: installed, with the spinner cleared from the lines that stay.
+    let tmux = Tmux::start_meshwork(&sb.env, "no-such-kubeconfig", &args);
+    tmux.run(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
+    tmux.wait_for(&["Proceed? (y/N)"]);
+    tmux.keys(&["y", "Enter"]);
+    tmux.wait_for(&[
+        "✔ Istio core installed",
+        "✔ Istiod installed",
+        "✔ Installation complete",
+    ]);
+    let screen = tmux.screen();
+    assert!(!screen.contains("Processing resources"), "{screen}");
+}
