@@ -275,6 +275,7 @@ pub async fn next_event(
 /// A running Envoy; killed (by PID, through kill_on_drop) when dropped.
 pub struct Envoy {
     _child: Child,
+    bootstrap: PathBuf,
     /// The admin address (127.0.0.1:<free port>).
     pub admin: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
@@ -331,6 +332,7 @@ impl Envoy {
         }
         Envoy {
             _child: child,
+            bootstrap: path,
             admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
             logs,
         }
@@ -372,6 +374,13 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        // The process is killed by kill_on_drop; its bootstrap file goes too.
+        let _ = std::fs::remove_file(&self.bootstrap);
+    }
 }
 
 /// A tiny HTTP/1.1 backend standing for a pod: answers `<name> <path>`; `/slow` waits 2 s,
