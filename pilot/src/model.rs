@@ -354,6 +354,12 @@ pub struct Proxy {
     pub outbound_ip: IpAddr,
     /// The pod's container ports (inbound listeners for sidecars, gateway listener ports).
     pub ports: Vec<ContainerPort>,
+    /// Ports this Envoy cannot bind (below 1024 without privileges) → the port its listener
+    /// binds instead, on the same address. Names keep the original port (`O_80` listener, `80`
+    /// route configuration, `Host: sleep:80`). Whoever connects to such a listener (the mesh's
+    /// network, other proxies through [`Endpoint::ports`]) must use the remapped port.
+    #[serde(default)]
+    pub port_map: BTreeMap<u16, u16>,
 }
 
 /// A container port of the proxy's pod.
@@ -416,6 +422,7 @@ mod tests {
             app_ip: "127.2.0.7".parse().unwrap(),
             outbound_ip: "127.3.0.7".parse().unwrap(),
             ports: vec![],
+            port_map: BTreeMap::new(),
         };
         assert_eq!(
             proxy.node_id(),

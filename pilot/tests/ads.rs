@@ -82,6 +82,7 @@ fn proxy() -> Proxy {
             name: "http".into(),
             port: 9080,
         }],
+        port_map: Default::default(),
     }
 }
 

@@ -238,6 +238,7 @@ impl Proxy {
             app_ip,
             outbound_ip,
             ports: app_ports(pod),
+            port_map: BTreeMap::new(),
         })
     }
 }

@@ -32,7 +32,7 @@ use super::{
     ACCESS_LOG_FORMAT, BLACK_HOLE_CLUSTER, Ctx, Host, HostSource, Resources, gateway_route_name,
     host_matches, inbound_cluster_name, outbound_cluster_name, qualify_gateway,
 };
-use crate::model::{PortProtocol, labels_match, protocol_from_name};
+use crate::model::{PortProtocol, Proxy, labels_match, protocol_from_name};
 
 const HCM: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY: &str = "envoy.filters.network.tcp_proxy";
@@ -102,10 +102,12 @@ fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
     }
 }
 
-fn listener(name: &str, ip: &str, port: u16, filter: Filter) -> Listener {
+/// A listener for `port`, bound on the proxy's remapped port if it has one.
+fn listener(proxy: &Proxy, name: &str, ip: &str, port: u16, filter: Filter) -> Listener {
+    let bind = proxy.port_map.get(&port).copied().unwrap_or(port);
     Listener {
         name: name.to_owned(),
-        address: Some(socket_address(ip, port)),
+        address: Some(socket_address(ip, bind)),
         filter_chains: vec![FilterChain {
             filters: vec![filter],
             ..Default::default()
@@ -169,7 +171,8 @@ pub(crate) fn inbound(ctx: &mut Ctx<'_>, out: &mut Resources) {
             };
             hcm(&stat, RouteSpecifier::RouteConfig(config), false)
         };
-        out.listeners.push(listener(&name, &ip, port.port, filter));
+        out.listeners
+            .push(listener(proxy, &name, &ip, port.port, filter));
     }
 }
 
@@ -225,12 +228,18 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
                 );
             }
             let cluster = outbound_cluster_name(port, "", &first.name);
-            out.listeners
-                .push(listener(&name, &ip, port, tcp_proxy(&stat, &cluster)));
+            out.listeners.push(listener(
+                ctx.proxy,
+                &name,
+                &ip,
+                port,
+                tcp_proxy(&stat, &cluster),
+            ));
             continue;
         }
         let route_name = port.to_string();
         out.listeners.push(listener(
+            ctx.proxy,
             &name,
             &ip,
             port,
@@ -361,6 +370,7 @@ pub(crate) fn gateway(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
     for (bind, entries) in servers {
         let route_name = gateway_route_name(bind);
         out.listeners.push(listener(
+            proxy,
             &format!("{ip}_{bind}"),
             &ip,
             bind,

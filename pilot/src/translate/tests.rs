@@ -81,6 +81,7 @@ fn proxy(ns: &str, app: &str) -> Proxy {
             name: "http".into(),
             port: 9080,
         }],
+        port_map: Default::default(),
     }
 }
 
@@ -98,6 +99,7 @@ fn gateway_proxy() -> Proxy {
             name: "http2".into(),
             port: 8080,
         }],
+        port_map: Default::default(),
     }
 }
 
@@ -796,4 +798,40 @@ fn translation_is_deterministic() {
     yaml(&mut model, &sample("virtual-service-reviews-80-20.yaml"));
     let p = proxy("default", "productpage");
     assert_eq!(translate(&model, &p), translate(&model, &p));
+}
+
+#[test]
+fn remapped_ports_change_where_listeners_bind_but_not_their_names() {
+    let mut model = bookinfo();
+    model
+        .services
+        .push(svc("default", "sleep", &[80], Some("10.0.0.80")));
+    let mut p = proxy("default", "productpage");
+    p.port_map = [(80, 15080), (9080, 19080)].into_iter().collect();
+    let res = translate(&model, &p);
+    let port_of = |name: &str| {
+        let l = res
+            .listener(name)
+            .unwrap_or_else(|| panic!("no listener {name}"));
+        match l.address.as_ref().and_then(|a| a.address.clone()) {
+            Some(envoy_types::pb::envoy::config::core::v3::address::Address::SocketAddress(s)) => {
+                (s.address, format!("{:?}", s.port_specifier))
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        port_of("127.3.0.5_80"),
+        ("127.3.0.5".into(), "Some(PortValue(15080))".into())
+    );
+    assert_eq!(
+        port_of("127.1.0.5_9080"),
+        ("127.1.0.5".into(), "Some(PortValue(19080))".into())
+    );
+    assert!(
+        res.route("80").is_some(),
+        "the route configuration keeps the service port"
+    );
+    let vh = vhost(&res, "80", "sleep.default.svc.cluster.local:80");
+    assert!(vh.domains.iter().any(|d| d == "sleep:80"));
 }

@@ -122,6 +122,7 @@ pub fn sidecar(net: Net, ports: &[u16]) -> Proxy {
                 port: *p,
             })
             .collect(),
+        port_map: Default::default(),
     }
 }
 
