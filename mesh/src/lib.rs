@@ -19,6 +19,7 @@
 //! - [`net`]: service networking: names, ClusterIP routing, NodePort and LoadBalancer ports.
 //! - [`envoy`]: the real Envoy: finding and installing it, one process per sidecar or gateway.
 //! - [`inject`]: Istio's sidecar injection (the webhook's policy and template, kube-inject).
+//! - [`xds`]: istiod's xDS: pilot-lite's ADS server fed from the store's objects.
 
 pub mod api;
 mod controllers;
@@ -34,6 +35,7 @@ mod seed;
 mod server;
 pub mod store;
 pub mod workloads;
+pub mod xds;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -141,6 +141,11 @@ impl Network {
         }
     }
 
+    /// The object store the network reads Services and Pods from (istiod's xDS reads it too).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Resolves `host` as a pod in `origin`'s namespace would (see `dns`): an IP literal as
     /// is, `localhost` to the pod's own IP, a Service name to its ClusterIP (or, for a headless
     /// Service, the IP of one ready endpoint, in turn), a StatefulSet pod's name under its

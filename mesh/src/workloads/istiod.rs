@@ -4,8 +4,8 @@
 //! gives each the job istiod gives it:
 //! - `8080`: readiness (`GET /ready`) and `/version` ([`http`]);
 //! - `15014`: monitoring, `/metrics` in Prometheus' text format and `/version` ([`http`]);
-//! - `15010`: xDS for the proxies ([`xds`]): the port is held open and every connection is
-//!   logged until the ADS server (crate `meshwork-pilot`) is hosted there;
+//! - `15010`: xDS for the proxies ([`xds`]): pilot-lite's ADS server (crate `meshwork-pilot`,
+//!   hosted by [`crate::xds`]), configured from the store;
 //! - any other port (`15012` CA/DNS, `15017` injection webhook): held open, each connection
 //!   logged and closed, so nothing pretends to serve what is not there.
 //!
@@ -148,7 +148,7 @@ pub async fn serve(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination 
                 ports.spawn(http::serve(http::Port::Monitoring, listener, istiod));
             }
             XDS_PORT => {
-                ports.spawn(xds::serve(listener, istiod));
+                ports.spawn(xds::serve(listener, istiod, ctx.network.store().clone()));
             }
             _ => {
                 ports.spawn(xds::hold(listener, istiod));

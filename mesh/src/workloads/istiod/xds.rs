@@ -1,45 +1,32 @@
 //! istiod's xDS port (15010) and the ports it holds without serving them.
 //!
-//! The ADS server (crate `meshwork-pilot`, `AdsServer`) is hosted by [`serve`]: it gets the
-//! bound listener and istiod's shared state ([`Istiod::xds_connected`] and
-//! [`Istiod::xds_disconnected`] keep `pilot_xds` honest). Until it is, the port stays open and
-//! every connection is logged and closed — nothing here pretends to speak xDS.
+//! The ADS server (crate `meshwork-pilot`, `AdsServer`) is hosted by [`serve`] through
+//! [`crate::xds`]: it gets the bound listener, the store and istiod as its [`Reporter`] (the
+//! log, and [`Istiod::xds_connected`] and [`Istiod::xds_disconnected`] keep `pilot_xds` honest).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::net::TcpListener;
 
 use super::Istiod;
+use crate::store::Store;
+use crate::xds::Reporter;
 
-/// Serves xDS on `listener` until accepting fails; returns why it stopped.
-pub(super) async fn serve(listener: TcpListener, istiod: Arc<Istiod>) -> String {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    istiod.log(
-        "info",
-        "ads",
-        &format!(
-            "xDS port open at {addr}: the xDS server is not available yet in this build; \
-             connections are logged and closed"
-        ),
-    );
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                istiod.xds_unserved.fetch_add(1, Ordering::Relaxed);
-                istiod.log(
-                    "info",
-                    "ads",
-                    &format!("connection from {peer} closed: xDS server not available yet"),
-                );
-                drop(stream);
-            }
-            Err(e) => return format!("could not accept on the xDS port {addr}: {e}"),
-        }
+impl Reporter for Istiod {
+    fn log(&self, level: &str, scope: &str, message: &str) {
+        Istiod::log(self, level, scope, message);
     }
+    fn connected(&self) {
+        self.xds_connected();
+    }
+    fn disconnected(&self) {
+        self.xds_disconnected();
+    }
+}
+
+/// Serves xDS on `listener` from `store` until accepting fails; returns why it stopped.
+pub(super) async fn serve(listener: TcpListener, istiod: Arc<Istiod>, store: Store) -> String {
+    crate::xds::serve(listener, store, istiod).await
 }
 
 /// Holds a port istiod declares but the reference mesh does not serve (15012 CA and DNS,

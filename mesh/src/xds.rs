@@ -1,0 +1,198 @@
+//! istiod's xDS: pilot-lite (crate `meshwork-pilot`) hosted in the reference mesh.
+//!
+//! [`serve`] runs on the listener istiod's workload binds on its xDS port (15010). It builds
+//! pilot's [`Model`] from the store — Services, Pods (the endpoints pilot derives from the ready
+//! pods each Service selects; Endpoints and EndpointSlices changes trigger a rebuild too) and
+//! every stored networking.istio.io resource (VirtualService, DestinationRule, Gateway,
+//! ServiceEntry, Sidecar, whatever version they are stored as) — and keeps it current from the
+//! store's watch, publishing each new model on a `watch` channel to [`AdsServer`]. Each pod
+//! that runs Istio's proxy is registered as a [`Proxy`] ([`source::proxies`]): a sidecar with
+//! its pod IP P, application address A and outbound address O (see [`crate::net::sidecar`]),
+//! or a gateway (`istio: ingressgateway|egressgateway`, or `proxy router`).
+//!
+//! Everything the learner should know — malformed Istio resources, translation warnings,
+//! configurations Envoy rejected, proxies connecting and leaving — is written to istiod's log
+//! through a [`Reporter`] ([`report`]), in words that name the resource.
+
+pub mod report;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshwork_pilot::{AdsServer, Model, Proxy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::store::{ResourceKey, Store};
+
+pub use report::Reporter;
+
+/// How long a burst of store changes is gathered before the model is rebuilt once.
+const SETTLE: Duration = Duration::from_millis(5);
+
+/// Serves ADS on `listener` from the objects in `store`, reporting to `reporter`, until
+/// accepting fails; returns why it stopped. Dropping the future stops the server, its streams
+/// and its watch (the proxies keep their configuration and reconnect to the next istiod).
+pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Reporter>) -> String {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut state = State::default();
+    let (model, proxies) = state.snapshot(&store, &*reporter);
+    let (tx, rx) = watch::channel(Arc::new(model));
+    let server = AdsServer::new(rx);
+    state.register(&server, proxies);
+    let _closer = CloseOnDrop(server.clone());
+    reporter.log(
+        "info",
+        "ads",
+        &format!("starting gRPC discovery service (xDS) at {addr}"),
+    );
+    let mut tasks = JoinSet::new();
+    let events = server.subscribe();
+    let logging = Arc::clone(&reporter);
+    tasks.spawn(async move {
+        report::follow(events, logging).await;
+        "the xDS server's events ended".to_owned()
+    });
+    let serving = server.clone();
+    tasks.spawn(async move {
+        match serving.serve(listener, std::future::pending()).await {
+            Ok(()) => format!("the xDS server at {addr} stopped"),
+            Err(e) => format!("{e} (at {addr})"),
+        }
+    });
+    tokio::select! {
+        () = follow(store, tx, server, state, Arc::clone(&reporter)) => {
+            "the object store closed: the mesh is shutting down".to_owned()
+        }
+        Some(done) = tasks.join_next() => match done {
+            Ok(reason) => reason,
+            Err(e) => format!("the xDS server failed: {e}"),
+        },
+    }
+}
+
+/// Ends the ADS streams when [`serve`] is dropped (a stopped istiod container).
+struct CloseOnDrop(AdsServer);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// What the model builder remembers between rebuilds.
+#[derive(Default)]
+struct State {
+    /// The proxies registered with the server, by node id.
+    registered: BTreeMap<String, Proxy>,
+    /// Malformed Istio resources already reported (reported again once fixed and broken anew).
+    reported: Vec<String>,
+}
+
+impl State {
+    /// The model and proxies of the store's objects now; new parse errors are reported.
+    fn snapshot(&mut self, store: &Store, reporter: &dyn Reporter) -> (Model, Vec<Proxy>) {
+        let snapshot = source::Snapshot::of(store);
+        let (model, errors) = snapshot.model();
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for m in messages.iter().filter(|m| !self.reported.contains(m)) {
+            reporter.log("warn", "validation", &report::invalid_resource(m));
+        }
+        self.reported = messages;
+        (model, snapshot.proxies())
+    }
+
+    /// Registers new or changed proxies and forgets those whose pods are gone.
+    fn register(&mut self, server: &AdsServer, proxies: Vec<Proxy>) {
+        let current: BTreeMap<String, Proxy> =
+            proxies.into_iter().map(|p| (p.node_id(), p)).collect();
+        for gone in self.registered.keys().filter(|k| !current.contains_key(*k)) {
+            server.unregister(gone);
+        }
+        for (id, proxy) in &current {
+            if self.registered.get(id) != Some(proxy) {
+                server.register(proxy.clone());
+            }
+        }
+        self.registered = current;
+    }
+}
+
+/// Whether a change to objects of `resource` can change the model or the proxies.
+fn relevant(resource: &ResourceKey) -> bool {
+    match resource.group.as_str() {
+        "" => matches!(
+            resource.resource.as_str(),
+            "services" | "pods" | "endpoints"
+        ),
+        "discovery.k8s.io" => resource.resource == "endpointslices",
+        group => group == source::ISTIO_NETWORKING,
+    }
+}
+
+/// Follows the store: after each burst of relevant changes, rebuilds the model, registers the
+/// proxies and publishes the model if it changed. Returns when the store is gone.
+async fn follow(
+    store: Store,
+    tx: watch::Sender<Arc<Model>>,
+    server: AdsServer,
+    mut state: State,
+    reporter: Arc<dyn Reporter>,
+) {
+    loop {
+        // Anything may have changed before the watch started (or while it fell behind).
+        let (mut changes, _) = store.watch_all();
+        rebuild(&store, &tx, &server, &mut state, &*reporter);
+        'watch: loop {
+            match changes.next().await {
+                None => return,
+                Some(Err(_)) => break 'watch,
+                Some(Ok(event)) if relevant(&event.resource) => {
+                    let settle = tokio::time::sleep(SETTLE);
+                    tokio::pin!(settle);
+                    loop {
+                        tokio::select! {
+                            () = &mut settle => break,
+                            next = changes.next() => match next {
+                                None => return,
+                                Some(Err(_)) => break 'watch,
+                                Some(Ok(_)) => {}
+                            },
+                        }
+                    }
+                    rebuild(&store, &tx, &server, &mut state, &*reporter);
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+fn rebuild(
+    store: &Store,
+    tx: &watch::Sender<Arc<Model>>,
+    server: &AdsServer,
+    state: &mut State,
+    reporter: &dyn Reporter,
+) {
+    let (model, proxies) = state.snapshot(store, reporter);
+    // Proxies first: a push after a model change translates for the registered proxy.
+    state.register(server, proxies);
+    tx.send_if_modified(|current| {
+        if **current == model {
+            false
+        } else {
+            *current = Arc::new(model);
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;
