@@ -84,8 +84,8 @@ pub(crate) fn assignment(cluster: &str, endpoints: Vec<LbEndpoint>) -> ClusterLo
 }
 
 /// A STATIC cluster with one endpoint (inbound clusters).
-pub(crate) fn static_cluster(name: &str, ip: IpAddr, port: u16) -> Cluster {
-    Cluster {
+pub(crate) fn static_cluster(name: &str, ip: IpAddr, port: u16, http2: bool) -> Cluster {
+    let mut cluster = Cluster {
         name: name.to_owned(),
         connect_timeout: Some(pb_duration(std::time::Duration::from_secs(
             CONNECT_TIMEOUT_SECS,
@@ -93,6 +93,31 @@ pub(crate) fn static_cluster(name: &str, ip: IpAddr, port: u16) -> Cluster {
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32)),
         load_assignment: Some(assignment(name, vec![lb_endpoint(&ip.to_string(), port)])),
         circuit_breakers: Some(default_breakers()),
+        ..Default::default()
+    };
+    if http2 {
+        cluster.typed_extension_protocol_options.insert(
+            UPSTREAM_OPTIONS.to_owned(),
+            pack_any(explicit_http(true, None)),
+        );
+    }
+    cluster
+}
+
+/// Upstream HTTP options: HTTP/1.1 or HTTP/2, with optional common options.
+fn explicit_http(http2: bool, common: Option<CoreHttpOptions>) -> HttpProtocolOptions {
+    let protocol = if http2 {
+        ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())
+    } else {
+        ProtocolConfig::HttpProtocolOptions(Http1ProtocolOptions::default())
+    };
+    HttpProtocolOptions {
+        common_http_protocol_options: common,
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            ExplicitHttpConfig {
+                protocol_config: Some(protocol),
+            },
+        )),
         ..Default::default()
     }
 }
@@ -403,20 +428,7 @@ fn build(
     }
     let http2 = port.protocol == PortProtocol::Http2;
     if (http_set || http2) && port.protocol != PortProtocol::Tcp {
-        let protocol = if http2 {
-            ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())
-        } else {
-            ProtocolConfig::HttpProtocolOptions(Http1ProtocolOptions::default())
-        };
-        let options = HttpProtocolOptions {
-            common_http_protocol_options: http_set.then_some(http),
-            upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
-                ExplicitHttpConfig {
-                    protocol_config: Some(protocol),
-                },
-            )),
-            ..Default::default()
-        };
+        let options = explicit_http(http2, http_set.then_some(http));
         cluster
             .typed_extension_protocol_options
             .insert(UPSTREAM_OPTIONS.to_owned(), pack_any(options));

@@ -123,23 +123,53 @@ fn rds(name: &str) -> RouteSpecifier {
     })
 }
 
-/// Inbound listeners on `P:<containerPort>` forwarding to `inbound|port||` → `A:port`.
-pub(crate) fn inbound(ctx: &mut Ctx<'_>, out: &mut Resources) {
+/// The protocol of a container port: that of a service port targeting it (the service's port
+/// names are what Istio reads), else from the container port's own name.
+fn inbound_protocol(ctx: &Ctx<'_>, port: &crate::model::ContainerPort) -> PortProtocol {
     let proxy = ctx.proxy;
-    let ip = proxy.ip.to_string();
-    for port in &proxy.ports {
-        let cluster = inbound_cluster_name(port.port);
-        out.clusters
-            .push(static_cluster(&cluster, proxy.app_ip, port.port));
+    let from_service = ctx
+        .model
+        .endpoints
+        .iter()
+        .filter(|e| e.pod == proxy.pod && e.namespace == proxy.namespace)
+        .find_map(|e| {
+            let service_port = e.ports.iter().find(|(_, target)| **target == port.port)?.0;
+            ctx.model
+                .services
+                .iter()
+                .find(|s| s.name == e.service && s.namespace == e.namespace)?
+                .ports
+                .iter()
+                .find(|p| p.port == *service_port)
+                .map(crate::model::ServicePort::protocol_kind)
+        });
+    from_service.unwrap_or_else(|| {
         let hint = port
             .name
             .split('-')
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
+        protocol_from_name(&hint, "TCP")
+    })
+}
+
+/// Inbound listeners on `P:<containerPort>` forwarding to `inbound|port||` → `A:port`.
+pub(crate) fn inbound(ctx: &mut Ctx<'_>, out: &mut Resources) {
+    let proxy = ctx.proxy;
+    let ip = proxy.ip.to_string();
+    for port in &proxy.ports {
+        let cluster = inbound_cluster_name(port.port);
+        let protocol = inbound_protocol(ctx, port);
+        out.clusters.push(static_cluster(
+            &cluster,
+            proxy.app_ip,
+            port.port,
+            protocol == PortProtocol::Http2,
+        ));
         let name = format!("{ip}_{}", port.port);
         let stat = format!("inbound_{ip}_{}", port.port);
-        let filter = if protocol_from_name(&hint, "TCP") == PortProtocol::Tcp {
+        let filter = if protocol == PortProtocol::Tcp {
             tcp_proxy(&stat, &cluster)
         } else {
             let route = Route {

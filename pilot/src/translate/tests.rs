@@ -835,3 +835,41 @@ fn remapped_ports_change_where_listeners_bind_but_not_their_names() {
     let vh = vhost(&res, "80", "sleep.default.svc.cluster.local:80");
     assert!(vh.domains.iter().any(|d| d == "sleep:80"));
 }
+
+#[test]
+fn inbound_protocol_comes_from_the_service_port_targeting_the_container_port() {
+    let mut model = bookinfo();
+    let mut grpc = svc("default", "productpage", &[9080], None);
+    grpc.ports[0].name = "grpc-api".into();
+    model.services[0] = grpc;
+    let p = proxy("default", "productpage");
+    for e in &mut model.endpoints {
+        if e.service == "productpage" {
+            e.pod.clone_from(&p.pod);
+        }
+    }
+    let res = translate(&model, &p);
+    let inbound = res.cluster("inbound|9080||").unwrap();
+    let options = inbound
+        .typed_extension_protocol_options
+        .get("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+        .expect("HTTP/2 to the application");
+    let options =
+        envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions::decode(
+            options.value.as_slice(),
+        )
+        .unwrap();
+    assert!(
+        format!("{options:?}").contains("Http2ProtocolOptions"),
+        "{options:?}"
+    );
+    // Without a service naming the port, the container port's name decides (HTTP/1.1 here).
+    let plain = translate(&bookinfo(), &p);
+    assert!(
+        plain
+            .cluster("inbound|9080||")
+            .unwrap()
+            .typed_extension_protocol_options
+            .is_empty()
+    );
+}
