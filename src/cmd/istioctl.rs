@@ -176,10 +176,21 @@ fn objects(content: &Content, component: &Component) -> anyhow::Result<Vec<Value
     Ok(out)
 }
 
-/// The reference mesh's client, starting the mesh when it does not run.
-async fn mesh_client() -> anyhow::Result<kube::Client> {
+/// The reference mesh's client. `install` starts the mesh when it does not run; the other
+/// commands have nothing to look at then, and say so.
+async fn mesh_client(start: bool) -> anyhow::Result<kube::Client> {
     use meshwork_checks::Target as _;
-    let target = super::mesh::reference_target(true).await;
+    if !start {
+        let dir = super::mesh::state_dir()?;
+        match meshwork_mesh::lifecycle::status(&dir).await? {
+            meshwork_mesh::lifecycle::State::Running(_) => {}
+            _ => anyhow::bail!(
+                "the reference mesh is not running, so there is no Istio to look at; start it \
+                 with `meshwork mesh up` (or install Istio with `meshwork istioctl install`)"
+            ),
+        }
+    }
+    let target = super::mesh::reference_target(start).await;
     target.client().cloned().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -266,7 +277,7 @@ async fn install_parts(
     parts: &[(Component, Vec<Value>)],
     timeout: Duration,
 ) -> CmdResult {
-    let client = mesh_client().await?;
+    let client = mesh_client(true).await?;
     let mut applier = Applier::new(client);
     let mut spinner = Spinner::new();
     let mut failed = Vec::new();
@@ -356,7 +367,7 @@ fn version() -> CmdResult {
     println!("client version: {VERSION}");
     let rt = runtime()?;
     rt.block_on(async {
-        let client = mesh_client().await?;
+        let client = mesh_client(false).await?;
         let explain = |e: kube::Error| anyhow::anyhow!(meshwork_checks::target::status::explain(&e));
         let running = |p: &Pod| {
             p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
@@ -442,7 +453,7 @@ fn uninstall(global: &Global, args: &UninstallArgs) -> CmdResult {
     }
     let rt = runtime()?;
     rt.block_on(async {
-        let mut applier = Applier::new(mesh_client().await?);
+        let mut applier = Applier::new(mesh_client(false).await?);
         let mut removed = 0;
         // Workloads first, CRDs and the namespace last, as they were created in reverse.
         for obj in all.iter().rev() {

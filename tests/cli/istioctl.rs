@@ -290,6 +290,22 @@ fn unknown_profiles_and_settings_are_refused_with_what_exists() {
     let out = sb.meshwork(&["istioctl", "uninstall", "-y"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--purge"), "{}", stderr(&out));
+    // Without a mesh, version and uninstall have nothing to look at, and start nothing.
+    let out = sb.meshwork(&["istioctl", "version"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "client version: 1.24.0\n");
+    assert!(
+        stderr(&out).contains("the reference mesh is not running"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sb.meshwork(&["istioctl", "uninstall", "--purge", "-y"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("meshwork mesh up"),
+        "{}",
+        stderr(&out)
+    );
     assert!(sb.server_pid().is_none());
 }
 
