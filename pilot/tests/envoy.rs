@@ -510,6 +510,14 @@ spec:
   http:
   - match: [{uri: {exact: /productpage}}, {uri: {prefix: /static}}]
     route: [{destination: {host: productpage, port: {number: 9080}}}]
+---
+kind: VirtualService
+metadata: {name: named, namespace: default}
+spec:
+  hosts: [named.example.com]
+  gateways: [default/bookinfo-gateway]
+  http:
+  - route: [{destination: {host: productpage}}]
 ",
     );
     let pilot = Pilot::start(model).await;
@@ -529,6 +537,11 @@ spec:
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(reply.body.starts_with("productpage-v1"), "{reply:?}");
     assert_eq!(reply.header("server"), Some("istio-envoy"));
+    // A named host wins over `*`, with or without a port in Host.
+    for host in ["named.example.com", "named.example.com:8080"] {
+        let reply = get(ingress, host, "/anything", &[]).await;
+        assert_eq!(reply.status, 200, "{host}: {reply:?}");
+    }
     let reply = get(
         ingress,
         "bookinfo.example.com",

@@ -425,17 +425,24 @@ pub(crate) fn gateway(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
                 })
                 .collect();
             for vs in bound {
-                let vs_hosts: Vec<String> = vs
-                    .spec
-                    .hosts
-                    .iter()
-                    .map(|h| ctx.resolve_host(h, &vs.namespace))
-                    .filter(|h| {
-                        server_hosts
-                            .iter()
-                            .any(|s| host_matches(s, h) || host_matches(h, s))
-                    })
-                    .collect();
+                // The intersection of the VirtualService's and the server's hosts: the more
+                // specific of each matching pair (`*` with `bookinfo.com` is `bookinfo.com`).
+                let mut vs_hosts: Vec<String> = Vec::new();
+                for h in &vs.spec.hosts {
+                    let h = ctx.resolve_host(h, &vs.namespace);
+                    for s in server_hosts {
+                        let host = if host_matches(s, &h) {
+                            h.clone()
+                        } else if host_matches(&h, s) {
+                            s.clone()
+                        } else {
+                            continue;
+                        };
+                        if !vs_hosts.contains(&host) {
+                            vs_hosts.push(host);
+                        }
+                    }
+                }
                 if vs_hosts.is_empty() {
                     continue;
                 }

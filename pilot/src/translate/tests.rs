@@ -873,3 +873,36 @@ fn inbound_protocol_comes_from_the_service_port_targeting_the_container_port() {
             .is_empty()
     );
 }
+
+#[test]
+fn gateway_hosts_are_the_intersection_of_server_and_virtual_service_hosts() {
+    let mut model = bookinfo();
+    yaml(&mut model, "
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ['default/bookinfo.example.com']}]
+---
+kind: VirtualService
+metadata: {name: all}
+spec:
+  hosts: ['*']
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: productpage}}]}]
+---
+kind: VirtualService
+metadata: {name: other}
+spec:
+  hosts: [other.example.com]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: reviews}}]}]
+");
+    let res = translate(&model, &gateway_proxy());
+    let config = res.route("http.8080").unwrap();
+    assert_eq!(config.virtual_hosts.len(), 1, "{:?}", config.virtual_hosts);
+    assert_eq!(
+        config.virtual_hosts[0].domains,
+        ["bookinfo.example.com", "bookinfo.example.com:*"]
+    );
+}
