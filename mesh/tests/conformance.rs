@@ -20,6 +20,7 @@ mod conformance {
     mod kube_client;
     mod kubectl;
     mod kubelet;
+    mod mesh_traffic;
     mod network;
     mod server_side_apply;
     mod streams;

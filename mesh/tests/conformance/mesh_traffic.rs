@@ -1,0 +1,376 @@
+//! Traffic through the mesh with the real kubectl and the real Envoy: Istio installed from
+//! `manifests/istio/`, Bookinfo injected, and Istio's own samples (unchanged) routing requests
+//! through the ingress gateway's Envoy and the sidecars' Envoys, all configured by istiod's
+//! pilot-lite.
+//!
+//! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
+//! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use meshwork_mesh::envoy;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::harness::{Env, kubectl_path};
+
+const SAMPLES: &str = "/work/shared/istio-samples/samples/bookinfo";
+
+fn envoy_present() -> bool {
+    if envoy::tests_skipped() {
+        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
+        return false;
+    }
+    if let Err(missing) = envoy::locate() {
+        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
+    }
+    true
+}
+
+fn sample(path: &str) -> String {
+    format!("{SAMPLES}/{path}")
+}
+
+fn install_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
+}
+
+/// Polls `check` until it gives a value; fails after `limit` with `what`.
+async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One HTTP/1.1 response: status, lower-cased headers and body.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` on 127.0.0.1:port (the ingress gateway's NodePort), `Connection: close`.
+async fn get(port: u16, path: &str) -> Option<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: bookinfo.example\r\nUser-Agent: meshwork-test\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn full_stars(page: &str) -> usize {
+    page.matches("glyphicon glyphicon-star\"").count()
+}
+
+/// The admin address of the Envoy in the first pod whose name starts with `prefix`.
+async fn envoy_admin(env: &Env, namespace: &str, prefix: &str) -> std::net::SocketAddr {
+    let pods = env
+        .ok(&["get", "pods", "-n", namespace, "-o", "name"])
+        .await;
+    let pod = pods
+        .lines()
+        .map(|l| l.trim_start_matches("pod/"))
+        .find(|p| p.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no pod {prefix}* in {namespace}: {pods}"))
+        .to_owned();
+    eventually(
+        &format!("an Envoy for {namespace}/{pod}"),
+        Duration::from_secs(60),
+        || async { envoy::registered(namespace, &pod).map(|r| r.admin) },
+    )
+    .await
+}
+
+/// Waits until the Envoy at `admin` has a route configuration mentioning `cluster`.
+async fn routes_to(admin: std::net::SocketAddr, cluster: &str) {
+    eventually(
+        &format!("a route to {cluster} at the Envoy on {admin}"),
+        Duration::from_secs(30),
+        || async {
+            let dump = envoy::admin_get(admin, "/config_dump?resource=dynamic_route_configs")
+                .await
+                .ok()?;
+            dump.text().contains(cluster).then_some(())
+        },
+    )
+    .await;
+}
+
+/// `count` product pages through the gateway.
+async fn pages(port: u16, count: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let response = get(port, "/productpage").await.expect("a response");
+        assert_eq!(response.status, 200, "{response:?}");
+        out.push(response.body);
+    }
+    out
+}
+
+/// Every process id of an Envoy the mesh runs for `pods` (namespace, name).
+fn envoy_pids(pods: &[(String, String)]) -> Vec<u32> {
+    pods.iter()
+        .filter_map(|(ns, pod)| envoy::registered(ns, pod).map(|r| r.pid))
+        .collect()
+}
+
+async fn all_pods(env: &Env) -> Vec<(String, String)> {
+    env.ok(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}",
+    ])
+    .await
+    .lines()
+    .filter_map(|l| l.split_once('/'))
+    .map(|(ns, p)| (ns.to_owned(), p.to_owned()))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
+    if kubectl_path().is_none() || !envoy_present() {
+        return;
+    }
+    let env = Env::start().await;
+    env.ok(&["apply", "-f", install_dir().to_str().unwrap()])
+        .await;
+    for selector in ["app=istiod", "istio=ingressgateway"] {
+        env.ok(&[
+            "wait",
+            "-n",
+            "istio-system",
+            "--for=condition=ready",
+            "pod",
+            "-l",
+            selector,
+            "--timeout=120s",
+        ])
+        .await;
+    }
+    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
+        .await;
+    env.ok(&["apply", "-f", &sample("platform/kube/bookinfo.yaml")])
+        .await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "--all",
+        "--timeout=180s",
+    ])
+    .await;
+    let table = env.ok(&["get", "pods"]).await;
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 6, "{table}");
+    for row in &rows {
+        assert_eq!(
+            row.split_whitespace().nth(1),
+            Some("2/2"),
+            "every Bookinfo pod runs its app and a sidecar:\n{table}"
+        );
+    }
+    env.ok(&["apply", "-f", &sample("networking/bookinfo-gateway.yaml")])
+        .await;
+    let port: u16 = env
+        .ok(&[
+            "get",
+            "svc",
+            "-n",
+            "istio-system",
+            "istio-ingressgateway",
+            "-o",
+            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
+        ])
+        .await
+        .trim()
+        .parse()
+        .expect("the gateway's http2 nodePort");
+
+    // The gateway's Envoy gets the Gateway's listener and the VirtualService's routes.
+    let page = eventually(
+        "/productpage through the ingress gateway",
+        Duration::from_secs(60),
+        || async { get(port, "/productpage").await.filter(|r| r.status == 200) },
+    )
+    .await;
+    assert!(
+        page.body.contains("<title>Simple Bookstore App</title>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.header("server"), Some("istio-envoy"), "{page:?}");
+    assert!(
+        page.body.contains("Book Details") && page.body.contains("Book Reviews"),
+        "productpage reached details and reviews through its sidecar: {}",
+        page.body
+    );
+    let unrouted = get(port, "/no-such-page").await.expect("a response");
+    assert_eq!(unrouted.status, 404, "{unrouted:?}");
+    assert_eq!(
+        unrouted.header("server"),
+        Some("istio-envoy"),
+        "{unrouted:?}"
+    );
+
+    // Every review from v1: no stars at all.
+    env.ok(&[
+        "apply",
+        "-f",
+        &sample("networking/destination-rule-all.yaml"),
+    ])
+    .await;
+    env.ok(&[
+        "apply",
+        "-f",
+        &sample("networking/virtual-service-all-v1.yaml"),
+    ])
+    .await;
+    let productpage = envoy_admin(&env, "default", "productpage-v1-").await;
+    routes_to(
+        productpage,
+        "outbound|9080|v1|reviews.default.svc.cluster.local",
+    )
+    .await;
+    let v1 = pages(port, 30).await;
+    let starred = v1.iter().filter(|p| full_stars(p) > 0).count();
+    assert_eq!(starred, 0, "0 of 30 pages may show stars with reviews v1");
+    assert!(v1.iter().all(|p| p.contains("Book Reviews")));
+
+    // reviews v3: red stars on every page.
+    env.ok(&[
+        "apply",
+        "-f",
+        &sample("networking/virtual-service-reviews-v3.yaml"),
+    ])
+    .await;
+    routes_to(
+        productpage,
+        "outbound|9080|v3|reviews.default.svc.cluster.local",
+    )
+    .await;
+    let v3 = pages(port, 30).await;
+    let red = v3
+        .iter()
+        .filter(|p| {
+            full_stars(p) > 0 && p.contains("text-red-500") && !p.contains("text-black-500")
+        })
+        .count();
+    assert_eq!(red, 30, "every page shows red stars with reviews v3");
+
+    // From inside the mesh: ratings' app → its sidecar → productpage's sidecar → productpage.
+    let inside = env
+        .kubectl(&[
+            "exec",
+            "deploy/ratings-v1",
+            "-c",
+            "ratings",
+            "--",
+            "curl",
+            "-sS",
+            "productpage:9080/productpage",
+        ])
+        .await;
+    assert_eq!(inside.code, 0, "{inside:?}");
+    assert!(
+        inside
+            .stdout
+            .contains("<title>Simple Bookstore App</title>"),
+        "{inside:?}"
+    );
+    let stats = envoy::admin_get(productpage, "/stats?filter=inbound")
+        .await
+        .expect("productpage's Envoy admin")
+        .text();
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.contains("upstream_rq_completed") && !l.ends_with(": 0")),
+        "productpage's sidecar counted inbound requests:\n{stats}"
+    );
+
+    // istiod's log tells which proxies connected.
+    let log = env
+        .ok(&["logs", "-n", "istio-system", "deploy/istiod"])
+        .await;
+    assert!(
+        log.contains("ADS: new connection for node:sidecar~")
+            && log.contains("ADS: new connection for node:router~"),
+        "{log}"
+    );
+
+    let pods = all_pods(&env).await;
+    let pids = envoy_pids(&pods);
+    assert!(pids.len() >= 8, "6 sidecars and 2 gateways: {pids:?}");
+    env.stop().await;
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "Envoy {pid} outlived the mesh"
+        );
+    }
+}
