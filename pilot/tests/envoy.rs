@@ -768,3 +768,88 @@ spec:
         assert!(reply.body.starts_with("ratings-v1"), "{reply:?}");
     }
 }
+
+#[tokio::test]
+async fn consistent_hash_keeps_a_user_on_one_endpoint() {
+    let net = Net(12);
+    let mut model = bookinfo_model(net);
+    istio(
+        &mut model,
+        "
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpHeaderName: x-user}
+",
+    );
+    let Some(rig) = Rig::start(net, model).await else {
+        return;
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    for user in ["alice", "bob", "carol", "dave"] {
+        for _ in 0..10 {
+            let reply = rig.get("reviews", "/", &[("x-user", user)]).await;
+            assert_eq!(reply.status, 200, "{reply:?}");
+            let backend = reply
+                .body
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            seen.entry(user)
+                .or_insert_with(std::collections::BTreeSet::new)
+                .insert(backend);
+        }
+    }
+    for (user, backends) in &seen {
+        assert_eq!(backends.len(), 1, "{user} went to {backends:?}");
+    }
+}
+
+#[tokio::test]
+async fn pushes_while_traffic_flows_lose_no_request() {
+    let net = Net(13);
+    let mut base = bookinfo_model(net);
+    istio(&mut base, SUBSETS);
+    let Some(rig) = Rig::start(net, base.clone()).await else {
+        return;
+    };
+    let outbound = rig.outbound;
+    let traffic = tokio::spawn(async move {
+        let mut failures = Vec::new();
+        for _ in 0..150 {
+            let reply = get(outbound, "reviews", "/reviews/0", &[]).await;
+            if reply.status != 200 {
+                failures.push(reply);
+            }
+        }
+        failures
+    });
+    for round in 0..6 {
+        let subset = if round % 2 == 0 { "v1" } else { "v2" };
+        let mut model = base.clone();
+        istio(
+            &mut model,
+            &format!(
+                "
+kind: VirtualService
+metadata: {{name: reviews, namespace: default}}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{{destination: {{host: reviews, subset: {subset}}}}}]
+"
+            ),
+        );
+        rig.pilot.update(&rig.node, model).await;
+    }
+    let failures = traffic.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} requests failed during pushes: {failures:?}",
+        failures.len()
+    );
+}

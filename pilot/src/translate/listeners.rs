@@ -27,7 +27,7 @@ use envoy_types::pb::google::protobuf::{BoolValue, Duration as PbDuration};
 use envoy_types::util::pack_any;
 
 use super::cluster::{ads_source, socket_address, static_cluster};
-use super::routes::{CORS_FILTER, FAULT_FILTER, Scope, default_route, vs_routes};
+use super::routes::{CORS_FILTER, FAULT_FILTER, Scope, default_route, hash_policy, vs_routes};
 use super::{
     ACCESS_LOG_FORMAT, BLACK_HOLE_CLUSTER, Ctx, Host, HostSource, Resources, gateway_route_name,
     host_matches, inbound_cluster_name, outbound_cluster_name, qualify_gateway,
@@ -303,7 +303,19 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
             }
             let routes = match vss.first() {
                 Some(vs) => vs_routes(ctx, vs, &scope),
-                None => vec![default_route(&outbound_cluster_name(port, "", &host.name))],
+                None => {
+                    let mut route = default_route(&outbound_cluster_name(port, "", &host.name));
+                    let dest = crate::model::istio::Destination {
+                        host: host.name.clone(),
+                        subset: None,
+                        port: Some(crate::model::istio::PortSelector { number: port }),
+                    };
+                    let hash = hash_policy(ctx, &dest, &host.namespace, &scope);
+                    if let Some(Action::Route(action)) = &mut route.action {
+                        action.hash_policy = hash;
+                    }
+                    vec![route]
+                }
             };
             let domains: Vec<String> = host_domains(ctx, host, port)
                 .into_iter()

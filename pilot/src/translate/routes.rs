@@ -355,7 +355,7 @@ pub(crate) fn destination_cluster(
 }
 
 /// The hash policy of a destination's consistent-hash load balancer, if any.
-fn hash_policy(
+pub(crate) fn hash_policy(
     ctx: &mut Ctx<'_>,
     dest: &Destination,
     ns: &str,
