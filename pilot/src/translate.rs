@@ -114,6 +114,7 @@ pub fn gateway_route_name(port: u16) -> String {
 pub fn translate(model: &Model, proxy: &Proxy) -> Resources {
     let mut ctx = Ctx::new(model, proxy);
     let hosts = ctx.visible_hosts();
+    ctx.check_hosts_exist();
     let mut out = Resources::default();
     cluster::outbound(&mut ctx, &hosts, &mut out);
     out.clusters.push(cluster::black_hole());
@@ -285,6 +286,46 @@ impl<'a> Ctx<'a> {
             }
         }
         hosts
+    }
+
+    /// Warns about DestinationRules and mesh VirtualServices naming hosts that no Service or
+    /// ServiceEntry defines (a typo there silently does nothing on a real mesh).
+    fn check_hosts_exist(&mut self) {
+        let model = self.model;
+        let known = |host: &str| {
+            host.starts_with('*')
+                || model
+                    .services
+                    .iter()
+                    .any(|s| model.fqdn(&s.namespace, &s.name) == host)
+                || model
+                    .service_entries
+                    .iter()
+                    .any(|se| se.spec.hosts.iter().any(|h| host_matches(h, host)))
+        };
+        for dr in &model.destination_rules {
+            let host = resolve_host(model, &dr.spec.host, &dr.namespace);
+            if !known(&host) {
+                self.warn(
+                    format!("DestinationRule {}/{}", dr.namespace, dr.name),
+                    format!("field `host`: no service or ServiceEntry named {host}; the rule applies to nothing"),
+                );
+            }
+        }
+        for vs in &model.virtual_services {
+            if !vs_bound_to(vs, "mesh") {
+                continue;
+            }
+            for (i, h) in vs.spec.hosts.iter().enumerate() {
+                let host = resolve_host(model, h, &vs.namespace);
+                if !known(&host) {
+                    self.warn(
+                        format!("VirtualService {}/{}", vs.namespace, vs.name),
+                        format!("field `hosts[{i}]`: no service or ServiceEntry named {host}; sidecars get no routes for it"),
+                    );
+                }
+            }
+        }
     }
 
     /// The Sidecar resource that applies to this proxy: one selecting it, else the namespace's

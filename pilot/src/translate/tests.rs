@@ -758,6 +758,38 @@ spec:
         has("VirtualService default/ratings-tcp: field `tcp`: tcp routes are not supported"),
         "{text:#?}"
     );
+    assert!(
+        !has("field `hosts[0]`: no service"),
+        "known hosts are not reported: {text:#?}"
+    );
+    let mut typo = bookinfo();
+    yaml(
+        &mut typo,
+        "
+kind: VirtualService
+metadata: {name: typo}
+spec:
+  hosts: [reveiws]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+kind: DestinationRule
+metadata: {name: typo}
+spec:
+  host: ratngs
+",
+    );
+    let typo_res = translate(&typo, &proxy("default", "productpage"));
+    let typo_text: Vec<String> = typo_res.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        typo_text.iter().any(|w| w.starts_with("VirtualService default/typo: field `hosts[0]`: no service or ServiceEntry named reveiws.default.svc.cluster.local")),
+        "{typo_text:#?}"
+    );
+    assert!(
+        typo_text.iter().any(|w| w.starts_with(
+            "DestinationRule default/typo: field `host`: no service or ServiceEntry named ratngs"
+        )),
+        "{typo_text:#?}"
+    );
     // The unknown subset still routes (to a cluster that does not exist: 503, as in Istio).
     let routes = &vhost(&res, "9080", &format!("{REVIEWS}:9080")).routes;
     assert_eq!(
