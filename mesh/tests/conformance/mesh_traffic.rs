@@ -200,6 +200,27 @@ async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
     env.ok(&["apply", "-f", install_dir().to_str().unwrap()])
         .await;
     for selector in ["app=istiod", "istio=ingressgateway"] {
+        // `kubectl wait` fails when no pod matches yet: wait for the Deployment's pod first.
+        eventually(
+            &format!("a pod {selector} in istio-system"),
+            Duration::from_secs(60),
+            || async {
+                let pods = env
+                    .ok(&[
+                        "get",
+                        "pods",
+                        "-n",
+                        "istio-system",
+                        "-l",
+                        selector,
+                        "-o",
+                        "name",
+                    ])
+                    .await;
+                (!pods.trim().is_empty()).then_some(())
+            },
+        )
+        .await;
         env.ok(&[
             "wait",
             "-n",
@@ -216,6 +237,11 @@ async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
         .await;
     env.ok(&["apply", "-f", &sample("platform/kube/bookinfo.yaml")])
         .await;
+    eventually("the six Bookinfo pods", Duration::from_secs(60), || async {
+        let pods = env.ok(&["get", "pods", "-o", "name"]).await;
+        (pods.lines().count() == 6).then_some(())
+    })
+    .await;
     env.ok(&[
         "wait",
         "--for=condition=ready",
@@ -363,14 +389,94 @@ async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
         "{log}"
     );
 
+    // A mistake in a VirtualService is explained in istiod's log, naming the resource.
+    let typo = env.write(
+        "ratings-typo.yaml",
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ratings
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - destination: {host: ratings, subset: v9}
+",
+    );
+    env.ok(&["apply", "-f", typo.to_str().unwrap()]).await;
+    let warning = eventually(
+        "istiod's warning about subset v9",
+        Duration::from_secs(30),
+        || async {
+            let log = env
+                .ok(&["logs", "-n", "istio-system", "deploy/istiod"])
+                .await;
+            log.lines()
+                .find(|l| l.contains("VirtualService default/ratings:"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(
+        warning.contains("\twarn\t")
+            && warning.contains("subset \"v9\"")
+            && warning.contains("not defined by any DestinationRule"),
+        "{warning}"
+    );
+    env.ok(&[
+        "apply",
+        "-f",
+        &sample("networking/virtual-service-all-v1.yaml"),
+    ])
+    .await;
+    env.ok(&[
+        "apply",
+        "-f",
+        &sample("networking/virtual-service-reviews-v3.yaml"),
+    ])
+    .await;
+
+    // The mesh restarted mid-lab resumes with the same configuration.
+    let mut env = env;
+    env.restart().await;
+    env.ok(&[
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "--all",
+        "-A",
+        "--timeout=180s",
+    ])
+    .await;
+    let productpage = envoy_admin(&env, "default", "productpage-v1-").await;
+    routes_to(
+        productpage,
+        "outbound|9080|v3|reviews.default.svc.cluster.local",
+    )
+    .await;
+    let page = eventually(
+        "/productpage through the ingress gateway after a restart",
+        Duration::from_secs(60),
+        || async { get(port, "/productpage").await.filter(|r| r.status == 200) },
+    )
+    .await;
+    assert!(
+        full_stars(&page.body) > 0 && page.body.contains("text-red-500"),
+        "reviews v3 after the restart: {}",
+        page.body
+    );
+
     let pods = all_pods(&env).await;
     let pids = envoy_pids(&pods);
     assert!(pids.len() >= 8, "6 sidecars and 2 gateways: {pids:?}");
     env.stop().await;
+    // Stopped containers' Envoys get SIGTERM (SIGKILL after a grace period) as the mesh stops.
     for pid in pids {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "Envoy {pid} outlived the mesh"
-        );
+        eventually(
+            &format!("Envoy {pid} to exit after the mesh stopped"),
+            Duration::from_secs(15),
+            || async { (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()) },
+        )
+        .await;
     }
 }
