@@ -167,3 +167,68 @@ fn only_changes_pilot_reads_trigger_a_rebuild() {
     assert!(!relevant(&ResourceKey::new("", "v1", "events")));
     assert!(!relevant(&ResourceKey::new("apps", "v1", "replicasets")));
 }
+
+#[tokio::test]
+async fn rejections_and_warnings_are_logged_in_words_naming_the_pod_and_resource() {
+    use meshwork_pilot::server::{Nack, PilotEvent};
+    use meshwork_pilot::translate::Warning;
+    let (tx, rx) = tokio::sync::broadcast::channel(16);
+    let collected = Arc::new(Collect::default());
+    let reporter: Arc<dyn Reporter> = collected.clone();
+    let task = tokio::spawn(report::follow(rx, reporter));
+    let node = "sidecar~127.1.0.9~reviews-v1-abc.default~default.svc.cluster.local";
+    let warning = Warning {
+        resource: "VirtualService default/reviews".into(),
+        message: "field `http[0].route[0].destination.subset`: subset \"v9\" is not defined".into(),
+    };
+    let events = [
+        PilotEvent::Connected { node: node.into() },
+        PilotEvent::Nacked(Nack {
+            node: node.into(),
+            type_url: "type.googleapis.com/envoy.config.listener.v3.Listener".into(),
+            version: "7".into(),
+            message: "error adding listener '127.1.0.9_9080': duplicate listener".into(),
+        }),
+        // The same warning for two proxies is logged once.
+        PilotEvent::Warnings {
+            node: node.into(),
+            warnings: vec![warning.clone()],
+        },
+        PilotEvent::Warnings {
+            node: "router~127.1.0.3~gw.istio-system~istio-system.svc.cluster.local".into(),
+            warnings: vec![warning],
+        },
+        PilotEvent::UnknownNode {
+            node: "sidecar~127.1.0.50~gone.default~default.svc.cluster.local".into(),
+        },
+    ];
+    for e in events {
+        tx.send(e).unwrap();
+    }
+    drop(tx);
+    task.await.unwrap();
+    let lines = collected.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines[0].starts_with("info\tads\tADS: new connection for node:sidecar~"));
+    assert!(
+        lines[0].contains("(pod default/reviews-v1-abc)"),
+        "{}",
+        lines[0]
+    );
+    let nack = &lines[1];
+    assert!(nack.starts_with("warn\tads\tADS:LDS ACK ERROR"), "{nack}");
+    for part in [
+        "pod default/reviews-v1-abc",
+        "listeners (LDS)",
+        "version 7",
+        "duplicate listener",
+        "keeps serving its previous configuration",
+    ] {
+        assert!(nack.contains(part), "{part:?} missing: {nack}");
+    }
+    assert_eq!(
+        lines[2],
+        "warn\tmodel\tVirtualService default/reviews: field `http[0].route[0].destination.subset`: subset \"v9\" is not defined"
+    );
+    assert!(lines[3].contains("no pod default/gone"), "{}", lines[3]);
+}
