@@ -45,7 +45,7 @@ pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Report
     let (model, proxies) = state.snapshot(&store, &*reporter);
     let (tx, rx) = watch::channel(Arc::new(model));
     let server = AdsServer::new(rx);
-    state.register(&server, proxies);
+    let _ = state.register(&server, proxies);
     let _closer = CloseOnDrop(server.clone());
     reporter.log(
         "info",
@@ -108,8 +108,9 @@ impl State {
         (model, snapshot.proxies())
     }
 
-    /// Registers new or changed proxies and forgets those whose pods are gone.
-    fn register(&mut self, server: &AdsServer, proxies: Vec<Proxy>) {
+    /// Registers new or changed proxies and forgets those whose pods are gone; true if any
+    /// proxy changed.
+    fn register(&mut self, server: &AdsServer, proxies: Vec<Proxy>) -> bool {
         let current: BTreeMap<String, Proxy> =
             proxies.into_iter().map(|p| (p.node_id(), p)).collect();
         for gone in self.registered.keys().filter(|k| !current.contains_key(*k)) {
@@ -120,7 +121,9 @@ impl State {
                 server.register(proxy.clone());
             }
         }
+        let changed = self.registered != current;
         self.registered = current;
+        changed
     }
 }
 
@@ -182,10 +185,11 @@ fn rebuild(
     reporter: &dyn Reporter,
 ) {
     let (model, proxies) = state.snapshot(store, reporter);
-    // Proxies first: a push after a model change translates for the registered proxy.
-    state.register(server, proxies);
+    // Proxies first: a push after a model change translates for the registered proxy. A
+    // changed proxy (new labels, ports) is pushed too: the streams retranslate on every send.
+    let proxies_changed = state.register(server, proxies);
     tx.send_if_modified(|current| {
-        if **current == model {
+        if **current == model && !proxies_changed {
             false
         } else {
             *current = Arc::new(model);
