@@ -17,6 +17,7 @@ mod conformance {
     mod hostile;
     mod injection;
     mod istio_install;
+    mod istio_lessons;
     mod kube_client;
     mod kubectl;
     mod kubelet;
