@@ -1,7 +1,7 @@
 //! The reference mesh's figures: `mesh up` to API ready, bookinfo to every pod Ready and to
 //! the first `/productpage` served through a NodePort, productpage's request latency, the
 //! daemon's memory idle and with the sample apps running, and `kubectl get pods` over 1,000
-//! pods.
+//! pods; then Istio's figures ([`istio`]).
 //!
 //! Everything runs against a real detached mesh (`meshwork mesh up`) in a scratch state
 //! directory, driven by the real `kubectl` where a learner would use it. Nothing is asserted.
@@ -19,6 +19,8 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{ListParams, PostParams};
 
 use super::{ms, write_row};
+
+mod istio;
 
 /// A sample manifest: `$MESHWORK_SAMPLES/<relative>` or under [`SAMPLES`].
 fn sample(relative: &str) -> PathBuf {
@@ -56,7 +58,13 @@ struct Scratch {
 
 impl Scratch {
     fn new(exe: &Path) -> anyhow::Result<Self> {
-        let root = std::env::temp_dir().join(format!("meshwork-bench-mesh-{}", std::process::id()));
+        Self::named(exe, "mesh")
+    }
+
+    /// A scratch dir of its own for each `tag`, so that two can exist one after the other.
+    fn named(exe: &Path, tag: &str) -> anyhow::Result<Self> {
+        let root =
+            std::env::temp_dir().join(format!("meshwork-bench-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("home"))
             .with_context(|| format!("failed to create {}", root.display()))?;
@@ -269,7 +277,8 @@ pub fn run(
         )?;
     }
     scratch.mesh(&["down"])?;
-    Ok(())
+    drop(scratch);
+    istio::run(out, exe, runs, rt)
 }
 
 /// Bookinfo applied (several times) → every pod Ready and the first `/productpage` 200 through

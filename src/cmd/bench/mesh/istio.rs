@@ -1,0 +1,539 @@
+//! Istio's figures on the reference mesh (issue 5's performance section): `mesh up` on a fresh
+//! state dir through `istioctl install --set profile=demo` and injected Bookinfo to the first
+//! full `/productpage` through the ingress gateway; a VirtualService applied with kubectl to
+//! the first request that obeys it; the summed PSS of the mesh and every Envoy it runs; and
+//! pilot-lite translating a synthetic 500-service model.
+//!
+//! The first three need Envoy (they are skipped with a line saying so when it is missing);
+//! the translation figure runs in-process and always.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use meshwork_pilot::model::{ContainerPort, Endpoint, Service, ServicePort};
+use meshwork_pilot::{Model, Proxy, ProxyKind};
+
+use super::{KUBECTL, Scratch, describe, http_get, mb, ms, sample, write_row};
+
+/// Bookinfo's gateway and routing samples.
+const GATEWAY: &str = "samples/bookinfo/networking/bookinfo-gateway.yaml";
+const DESTINATION_RULES: &str = "samples/bookinfo/networking/destination-rule-all.yaml";
+const ALL_V1: &str = "samples/bookinfo/networking/virtual-service-all-v1.yaml";
+const REVIEWS_V3: &str = "samples/bookinfo/networking/virtual-service-reviews-v3.yaml";
+/// Give up on the first page through the gateway after this long.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+/// Give up on one VirtualService flip after this long.
+const FLIP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many VirtualService flips the apply → obeyed figure takes.
+const FLIPS: usize = 10;
+/// The synthetic model for the translation figure.
+const SERVICES: usize = 500;
+const VS_PER_SERVICE: usize = 5;
+
+/// Prints the Istio section.
+pub fn run(
+    out: &mut impl Write,
+    exe: &std::path::Path,
+    runs: u32,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\nIstio on the reference mesh (real Envoy, pilot-lite)"
+    )?;
+    match meshwork_mesh::envoy::locate() {
+        Ok(_) => {
+            let missing: Vec<String> = [
+                super::BOOKINFO,
+                GATEWAY,
+                DESTINATION_RULES,
+                ALL_V1,
+                REVIEWS_V3,
+            ]
+            .iter()
+            .map(|s| sample(s))
+            .filter(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+            if missing.is_empty() {
+                envoy_figures(out, exe, runs, rt)?;
+            } else {
+                writeln!(
+                    out,
+                    "skipped the Istio figures: {} missing; set MESHWORK_SAMPLES to a checkout of \
+                     Istio's samples",
+                    missing.join(", ")
+                )?;
+            }
+        }
+        Err(missing) => writeln!(
+            out,
+            "skipped the Istio figures (startup, apply → obeyed, PSS): {missing}"
+        )?,
+    }
+    translation_figure(out, runs)
+}
+
+/// Runs `meshwork <args>` against the scratch state.
+fn meshwork(scratch: &Scratch, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(&scratch.exe)
+        .args(args)
+        .env("XDG_STATE_HOME", scratch.state_home())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("failed to run meshwork {}", args.join(" ")))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`meshwork {}` failed: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Runs the real kubectl and returns what it printed.
+fn kubectl_output(scratch: &Scratch, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(KUBECTL)
+        .args(args)
+        .arg(format!("--kubeconfig={}", scratch.kubeconfig().display()))
+        .arg(format!(
+            "--cache-dir={}",
+            scratch.root.join("home/cache").display()
+        ))
+        .env("HOME", scratch.root.join("home"))
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run kubectl")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`kubectl {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn apply(scratch: &Scratch, relative: &str) -> anyhow::Result<()> {
+    scratch.kubectl(&["apply", "-f", &sample(relative).to_string_lossy()])?;
+    Ok(())
+}
+
+/// Which reviews version a page came from, by its stars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reviews {
+    /// No stars: v1.
+    V1,
+    /// Red stars: v3.
+    V3,
+    /// Anything else (black stars, an error section).
+    Other,
+}
+
+fn reviews_of(body: &str) -> Reviews {
+    let stars = body.matches("glyphicon glyphicon-star\"").count();
+    if !body.contains("Book Reviews") || !super::full_page(body) {
+        Reviews::Other
+    } else if stars == 0 {
+        Reviews::V1
+    } else if body.contains("text-red-500") && !body.contains("text-black-500") {
+        Reviews::V3
+    } else {
+        Reviews::Other
+    }
+}
+
+/// Startup, apply → obeyed and PSS, each startup on a fresh state dir.
+fn envoy_figures(
+    out: &mut impl Write,
+    exe: &std::path::Path,
+    runs: u32,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let cycles = runs.clamp(1, 3);
+    let mut startups = Vec::new();
+    let mut kept = None;
+    for i in 0..cycles {
+        // Each run starts from nothing: the previous scratch (and its mesh) goes first.
+        drop(kept.take());
+        let scratch = Scratch::named(exe, &format!("istio-{i}"))?;
+        let start = Instant::now();
+        scratch.mesh(&["up"])?;
+        meshwork(
+            &scratch,
+            &["istioctl", "install", "--set", "profile=demo", "-y"],
+        )?;
+        scratch.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])?;
+        apply(&scratch, super::BOOKINFO)?;
+        apply(&scratch, GATEWAY)?;
+        let port = gateway_port(&scratch)?;
+        let first = rt.block_on(async {
+            let mut last = "no request made".to_owned();
+            while start.elapsed() < STARTUP_TIMEOUT {
+                let reply = http_get(port, "/productpage").await;
+                if matches!(&reply, Ok((200, body)) if super::full_page(body)) {
+                    return Ok(start.elapsed());
+                }
+                last = describe(&reply);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(last)
+        });
+        match first {
+            Ok(d) => startups.push(d),
+            Err(last) => {
+                writeln!(
+                    out,
+                    "mesh up → Istio → Bookinfo: no full /productpage through the gateway within \
+                     {} s (last: {last})",
+                    STARTUP_TIMEOUT.as_secs()
+                )?;
+                return Ok(());
+            }
+        }
+        kept = Some((scratch, port));
+    }
+    write_row(
+        out,
+        "up → istio → bookinfo page",
+        startups,
+        ms,
+        "< 10 s (fresh state, via gateway)",
+    )?;
+    let Some((scratch, port)) = kept else {
+        return Ok(());
+    };
+
+    apply(&scratch, DESTINATION_RULES)?;
+    let mut after_apply = Vec::new();
+    let mut with_kubectl = Vec::new();
+    let mut failures = Vec::new();
+    for flip in 0..=FLIPS {
+        let (file, want) = if flip % 2 == 0 {
+            (ALL_V1, Reviews::V1)
+        } else {
+            (REVIEWS_V3, Reviews::V3)
+        };
+        let start = Instant::now();
+        apply(&scratch, file)?;
+        let applied = Instant::now();
+        let obeyed = rt.block_on(async {
+            while applied.elapsed() < FLIP_TIMEOUT {
+                if let Ok((200, body)) = http_get(port, "/productpage").await
+                    && reviews_of(&body) == want
+                {
+                    return Some(Instant::now());
+                }
+            }
+            None
+        });
+        // The first apply creates the VirtualServices from nothing: not a flip.
+        if flip == 0 {
+            continue;
+        }
+        match obeyed {
+            Some(t) => {
+                after_apply.push(t - applied);
+                with_kubectl.push(t - start);
+            }
+            None => failures.push(file),
+        }
+    }
+    write_row(
+        out,
+        "VS applied → obeyed",
+        after_apply,
+        ms,
+        "median < 50 ms (after kubectl returns)",
+    )?;
+    write_row(
+        out,
+        "kubectl apply VS → obeyed",
+        with_kubectl,
+        ms,
+        "(kubectl's own start included)",
+    )?;
+    if !failures.is_empty() {
+        writeln!(
+            out,
+            "{} flips were not obeyed within {} s: {}",
+            failures.len(),
+            FLIP_TIMEOUT.as_secs(),
+            failures.join(", ")
+        )?;
+    }
+
+    let mesh = scratch.pid()?;
+    let pids = descendants(mesh);
+    let envoys = pids
+        .iter()
+        .filter(|p| comm(**p).is_some_and(|c| c.contains("envoy")))
+        .count();
+    let mut total = pss_kb(mesh).unwrap_or(0);
+    let mut unreadable = 0;
+    for pid in &pids {
+        match pss_kb(*pid) {
+            Some(kb) => total += kb,
+            None => unreadable += 1,
+        }
+    }
+    writeln!(
+        out,
+        "{:<28} {:>9}   < 300 MB",
+        "mesh + Envoys PSS",
+        mb(total)
+    )?;
+    writeln!(
+        out,
+        "  (the mesh process and its {} child processes, {envoys} of them Envoys, with istiod, \
+         both gateways and injected Bookinfo{})",
+        pids.len(),
+        if unreadable > 0 {
+            format!("; {unreadable} gone before they were read")
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(())
+}
+
+/// The ingress gateway's NodePort for its `http2` port.
+fn gateway_port(scratch: &Scratch) -> anyhow::Result<u16> {
+    let text = kubectl_output(
+        scratch,
+        &[
+            "get",
+            "svc",
+            "-n",
+            "istio-system",
+            "istio-ingressgateway",
+            "-o",
+            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
+        ],
+    )?;
+    text.trim().parse().with_context(|| {
+        format!("istio-ingressgateway has no http2 nodePort (kubectl printed {text:?})")
+    })
+}
+
+/// Every process below `root` (children, their children …), from `/proc/*/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = parent(pid) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![root];
+    while let Some(p) = queue.pop() {
+        for c in children.get(&p).into_iter().flatten() {
+            out.push(*c);
+            queue.push(*c);
+        }
+    }
+    out
+}
+
+/// The parent of `pid`: the field after the `(comm)` in `/proc/<pid>/stat`.
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
+}
+
+/// Proportional set size of a process in kB, from `/proc/<pid>/smaps_rollup`.
+fn pss_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// pilot-lite translating [`SERVICES`] services with [`VS_PER_SERVICE`] VirtualServices each
+/// (and a DestinationRule with two subsets) for one sidecar.
+fn translation_figure(out: &mut impl Write, runs: u32) -> anyhow::Result<()> {
+    let model = synthetic_model()?;
+    let proxy = sidecar();
+    let mut samples = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.clamp(3, 15) {
+        let start = Instant::now();
+        let resources = meshwork_pilot::translate(&model, &proxy);
+        samples.push(start.elapsed());
+        last = Some(resources);
+    }
+    write_row(
+        out,
+        &format!("pilot: {SERVICES} svc × {VS_PER_SERVICE} VS"),
+        samples,
+        ms,
+        "< 200 ms (one sidecar)",
+    )?;
+    if let Some(r) = last {
+        writeln!(
+            out,
+            "  ({} VirtualServices → {} listeners, {} clusters, {} route configurations, {} \
+             warnings)",
+            model.virtual_services.len(),
+            r.listeners.len(),
+            r.clusters.len(),
+            r.routes.len(),
+            r.warnings.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn ip(i: usize) -> IpAddr {
+    let [_, _, a, b] = u32::try_from(i).unwrap_or(0).to_be_bytes();
+    IpAddr::from([127, 1, a, b])
+}
+
+/// 500 services in 5 namespaces, two endpoints each (v1 and v2), a DestinationRule with both
+/// subsets, and 5 VirtualServices per service: one per header value, each with a weighted
+/// split, a retry policy and a timeout, as lessons write them.
+fn synthetic_model() -> anyhow::Result<Model> {
+    let mut model = Model::new();
+    for s in 0..SERVICES {
+        let namespace = format!("ns-{}", s % 5);
+        let name = format!("svc-{s}");
+        model.services.push(Service {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            cluster_ip: None,
+            ports: vec![ServicePort {
+                name: "http".into(),
+                port: 9080,
+                protocol: "TCP".into(),
+                app_protocol: None,
+                target_port: 9080,
+            }],
+            selector: labels(&[("app", &name)]),
+        });
+        for (k, version) in ["v1", "v2"].iter().enumerate() {
+            model.endpoints.push(Endpoint {
+                namespace: namespace.clone(),
+                service: name.clone(),
+                pod: format!("{name}-{version}"),
+                ip: ip(2 * s + k + 2),
+                ports: [(9080, 9080)].into_iter().collect(),
+                labels: labels(&[("app", &name), ("version", version)]),
+                service_account: "default".into(),
+                sidecar: true,
+            });
+        }
+        let dr = serde_json::json!({
+            "kind": "DestinationRule",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"host": name, "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"}},
+            ]},
+        });
+        model
+            .add_istio_object(&dr)
+            .context("the synthetic DestinationRule")?;
+        for v in 0..VS_PER_SERVICE {
+            let vs = serde_json::json!({
+                "kind": "VirtualService",
+                "metadata": {"name": format!("{name}-{v}"), "namespace": namespace},
+                "spec": {"hosts": [format!("{name}.{namespace}.svc.cluster.local")], "http": [
+                    {
+                        "match": [{"headers": {"x-variant": {"exact": v.to_string()}}}],
+                        "route": [
+                            {"destination": {"host": name, "subset": "v1"}, "weight": 80},
+                            {"destination": {"host": name, "subset": "v2"}, "weight": 20},
+                        ],
+                        "timeout": "2s",
+                        "retries": {"attempts": 3, "perTryTimeout": "0.5s"},
+                    },
+                    {"route": [{"destination": {"host": name, "subset": "v1"}}]},
+                ]},
+            });
+            model
+                .add_istio_object(&vs)
+                .context("the synthetic VirtualService")?;
+        }
+    }
+    Ok(model)
+}
+
+/// The sidecar the synthetic model is translated for.
+fn sidecar() -> Proxy {
+    Proxy {
+        kind: ProxyKind::Sidecar,
+        pod: "svc-0-v1".into(),
+        namespace: "ns-0".into(),
+        labels: labels(&[("app", "svc-0"), ("version", "v1")]),
+        service_account: "default".into(),
+        ip: ip(2),
+        app_ip: IpAddr::from([127, 2, 0, 2]),
+        outbound_ip: IpAddr::from([127, 3, 0, 2]),
+        ports: vec![ContainerPort {
+            name: "http".into(),
+            port: 9080,
+        }],
+        port_map: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_synthetic_model_translates_into_routes_for_every_service() {
+        let model = synthetic_model().unwrap();
+        assert_eq!(model.services.len(), SERVICES);
+        assert_eq!(model.virtual_services.len(), SERVICES * VS_PER_SERVICE);
+        let r = meshwork_pilot::translate(&model, &sidecar());
+        assert!(
+            r.cluster("outbound|9080|v2|svc-499.ns-4.svc.cluster.local")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn pages_are_told_apart_by_their_stars() {
+        let page = |extra: &str| {
+            format!("<title>Simple Bookstore App</title><h4>Book Reviews</h4>{extra}")
+        };
+        assert_eq!(reviews_of(&page("")), Reviews::V1);
+        assert_eq!(
+            reviews_of(&page(
+                "<font class=\"text-red-500\"><span id=\"glyphicon glyphicon-star\"></span>"
+            )),
+            Reviews::V3
+        );
+        assert_eq!(
+            reviews_of(&page(
+                "<font class=\"text-black-500\"><span id=\"glyphicon glyphicon-star\"></span>"
+            )),
+            Reviews::Other
+        );
+    }
+}
