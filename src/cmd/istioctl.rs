@@ -11,6 +11,8 @@
 pub mod apply;
 pub mod kube_inject;
 pub mod profile;
+pub mod proxy_config;
+pub mod proxy_status;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -62,6 +64,12 @@ pub enum IstioctlCommand {
     /// Print manifests with Istio's sidecar injected into their workloads (for `kubectl apply -f -`)
     #[command(after_help = kube_inject::EXAMPLES)]
     KubeInject(kube_inject::KubeInjectArgs),
+    /// Show what a pod's Envoy holds: clusters, listeners, routes, endpoints, secrets, bootstrap
+    #[command(visible_alias = "pc", after_help = proxy_config::EXAMPLES)]
+    ProxyConfig(proxy_config::ProxyConfigArgs),
+    /// List the sidecars and gateways with the sync state of each xDS type
+    #[command(visible_alias = "ps", after_help = proxy_status::HELP)]
+    ProxyStatus(proxy_status::ProxyStatusArgs),
     /// Experimental commands (`x uninstall`)
     X {
         #[command(subcommand)]
@@ -123,6 +131,20 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Carries out a `meshwork istioctl` subcommand.
 pub fn dispatch(global: &Global, command: IstioctlCommand) -> CmdResult {
     let target = global.target()?;
+    // Reading a proxy's configuration works the same on a live cluster.
+    let command = match command {
+        IstioctlCommand::ProxyConfig(args) => {
+            return runtime()?.block_on(async {
+                proxy_config::run(inspect_client(&target).await?, &args).await
+            });
+        }
+        IstioctlCommand::ProxyStatus(args) => {
+            return runtime()?.block_on(async {
+                proxy_status::run(inspect_client(&target).await?, &args).await
+            });
+        }
+        other => other,
+    };
     if let TargetSpec::Cluster { context } = &target {
         let on = context.as_deref().map_or_else(
             || "the current kubeconfig context".to_owned(),
@@ -140,6 +162,7 @@ pub fn dispatch(global: &Global, command: IstioctlCommand) -> CmdResult {
         IstioctlCommand::Install(args) => install(global, &args),
         IstioctlCommand::Version => version(),
         IstioctlCommand::KubeInject(args) => kube_inject::run(&args),
+        IstioctlCommand::ProxyConfig(_) | IstioctlCommand::ProxyStatus(_) => Ok(ExitCode::SUCCESS),
         IstioctlCommand::Uninstall(args)
         | IstioctlCommand::X {
             command: Experimental::Uninstall(args),
@@ -192,6 +215,22 @@ async fn mesh_client(start: bool) -> anyhow::Result<kube::Client> {
     }
     let target = super::mesh::reference_target(start).await;
     target.client().cloned().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The client of the target to read proxies from: the running reference mesh or the live
+/// cluster.
+async fn inspect_client(target: &TargetSpec) -> anyhow::Result<kube::Client> {
+    use meshwork_checks::Target as _;
+    match target {
+        TargetSpec::Cluster { context } => {
+            let cluster = meshwork_checks::target::ClusterTarget::connect(context.clone()).await;
+            cluster
+                .client()
+                .cloned()
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        _ => mesh_client(false).await,
+    }
 }
 
 /// A spinner line on stderr while waiting, when stderr is a terminal.
