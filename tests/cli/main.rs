@@ -16,6 +16,7 @@ mod lint;
 mod mesh;
 mod misc;
 mod progress;
+mod proxy_config;
 mod settings;
 mod show;
 mod tui_pty;

@@ -70,6 +70,15 @@ fn nonempty(v: Option<&Value>) -> bool {
     v.and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
+/// Envoy accepted an update of the section: it has a version (an empty update counts) or
+/// resources.
+fn accepted(section: &Value, list: &str) -> bool {
+    section["version_info"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty())
+        || nonempty(section.get(list))
+}
+
 /// The CDS, LDS, EDS, RDS and ECDS states of one Envoy's `config_dump?include_eds`.
 pub fn states(dump: &Value) -> [SyncState; 5] {
     let state = |held: bool, stale: bool| {
@@ -87,14 +96,14 @@ pub fn states(dump: &Value) -> [SyncState; 5] {
     let endpoints = tables::section(dump, "Endpoints");
     let ecds = tables::section(dump, "Ecds");
     let cds = state(
-        clusters.is_some_and(|c| nonempty(c.get("dynamic_active_clusters"))),
+        clusters.is_some_and(|c| accepted(c, "dynamic_active_clusters")),
         clusters.is_some_and(|c| {
             has_error(c.get("dynamic_active_clusters"))
                 || nonempty(c.get("dynamic_warming_clusters"))
         }),
     );
     let lds = state(
-        listeners.is_some_and(|l| nonempty(l.get("dynamic_listeners"))),
+        listeners.is_some_and(|l| accepted(l, "dynamic_listeners")),
         listeners.is_some_and(|l| {
             l["dynamic_listeners"]
                 .as_array()
@@ -269,5 +278,10 @@ mod tests {
         assert_eq!(states(&dump(true, false))[0], Stale);
         assert_eq!(states(&dump(false, true))[3], Stale);
         assert_eq!(states(&json!({"configs": []})), [NotSent; 5]);
+        // A gateway without servers accepted an empty listener update: that is in sync.
+        let empty = json!({"configs": [
+            {"@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+             "version_info": "7", "dynamic_listeners": []}]});
+        assert_eq!(states(&empty)[1], Synced);
     }
 }
