@@ -6,7 +6,9 @@
 //!   ([`apply`]) and waits for the Deployments, component by component;
 //! - `version`: client, control plane and data plane versions;
 //! - `uninstall --purge` (also `x uninstall --purge`): removes everything `install` creates;
-//! - `kube-inject`: manual sidecar injection of manifests ([`kube_inject`]).
+//! - `kube-inject`: manual sidecar injection of manifests ([`kube_inject`]);
+//! - `proxy-config` and `proxy-status`: what each pod's Envoy holds ([`proxy_config`],
+//!   [`proxy_status`]); these two read Envoy through `pods/exec` and work on a live cluster too.
 
 pub mod apply;
 pub mod kube_inject;
@@ -37,6 +39,9 @@ Examples:
   meshwork istioctl install                         the default profile, after asking
   kubectl get pods -n istio-system                  see what runs
   meshwork istioctl version                         client, control plane and data plane versions
+  meshwork istioctl proxy-status                    every sidecar and gateway, in sync or not
+  meshwork istioctl proxy-config clusters POD       what one pod's Envoy holds (also listeners,
+                                                    routes, endpoints, secret, bootstrap, all)
   meshwork istioctl uninstall --purge -y            remove Istio again
 
 These commands work on the reference mesh. On a live cluster use the real istioctl

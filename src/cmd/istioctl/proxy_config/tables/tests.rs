@@ -169,3 +169,21 @@ fn endpoints_show_health_and_outlier_state() {
     };
     assert_eq!(endpoint_table(&clusters, &one).lines().count(), 2);
 }
+
+#[test]
+fn secrets_are_named_with_their_kind_and_state() {
+    let dump = json!({"configs": [
+        {"@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump",
+         "dynamic_active_secrets": [{"name": "default", "secret": {"tls_certificate": {}}}],
+         "dynamic_warming_secrets": [{"name": "ROOTCA", "secret": {"validation_context": {}}}]}
+    ]});
+    let table = secret_table(&dump);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[1], ["default", "Cert", "Chain", "ACTIVE"], "{table}");
+    assert_eq!(lines[2], ["ROOTCA", "CA", "WARMING"], "{table}");
+    // No secrets: only the header, as istioctl prints it.
+    assert_eq!(secret_table(&json!({"configs": []})).lines().count(), 1);
+}
