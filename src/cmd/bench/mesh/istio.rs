@@ -367,35 +367,49 @@ fn pss_kb(pid: u32) -> Option<u64> {
 }
 
 /// pilot-lite translating [`SERVICES`] services with [`VS_PER_SERVICE`] VirtualServices each
-/// (and a DestinationRule with two subsets) for one sidecar.
+/// (and a DestinationRule with two subsets): the configuration of one sidecar and of the
+/// ingress gateway, the two proxies that see all of them.
 fn translation_figure(out: &mut impl Write, runs: u32) -> anyhow::Result<()> {
     let model = synthetic_model()?;
-    let proxy = sidecar();
+    let proxies = [sidecar(), ingress_gateway()];
     let mut samples = Vec::new();
-    let mut last = None;
+    let mut last = Vec::new();
     for _ in 0..runs.clamp(3, 15) {
         let start = Instant::now();
-        let resources = meshwork_pilot::translate(&model, &proxy);
+        last = proxies
+            .iter()
+            .map(|p| meshwork_pilot::translate(&model, p))
+            .collect();
         samples.push(start.elapsed());
-        last = Some(resources);
     }
     write_row(
         out,
         &format!("pilot: {SERVICES} svc × {VS_PER_SERVICE} VS"),
         samples,
         ms,
-        "< 200 ms (one sidecar)",
+        "< 200 ms (a sidecar + the gateway)",
     )?;
-    if let Some(r) = last {
+    writeln!(
+        out,
+        "  ({} VirtualServices: 1 per service for the mesh, {} per service on the gateway)",
+        model.virtual_services.len(),
+        VS_PER_SERVICE - 1
+    )?;
+    for (proxy, r) in proxies.iter().zip(&last) {
+        let hosts: usize = r.routes.iter().map(|rc| rc.virtual_hosts.len()).sum();
         writeln!(
             out,
-            "  ({} VirtualServices → {} listeners, {} clusters, {} route configurations, {} \
-             warnings)",
-            model.virtual_services.len(),
+            "  ({}: {} listeners, {} clusters, {} route configurations with {hosts} virtual \
+             hosts, {} warnings{})",
+            proxy.pod,
             r.listeners.len(),
             r.clusters.len(),
             r.routes.len(),
-            r.warnings.len()
+            r.warnings.len(),
+            r.warnings
+                .first()
+                .map(|w| format!(", first: {w}"))
+                .unwrap_or_default()
         )?;
     }
     Ok(())
@@ -413,11 +427,41 @@ fn ip(i: usize) -> IpAddr {
     IpAddr::from([127, 1, a, b])
 }
 
+fn http_port(name: &str, port: u16, target_port: u16) -> ServicePort {
+    ServicePort {
+        name: name.into(),
+        port,
+        protocol: "TCP".into(),
+        app_protocol: None,
+        target_port,
+    }
+}
+
 /// 500 services in 5 namespaces, two endpoints each (v1 and v2), a DestinationRule with both
-/// subsets, and 5 VirtualServices per service: one per header value, each with a weighted
-/// split, a retry policy and a timeout, as lessons write them.
+/// subsets, and 5 VirtualServices per service: one for the mesh (a header match with a
+/// weighted split, retries and a timeout, then a default route) and 4 bound to the ingress
+/// gateway, each for a host of its own (on a sidecar only one VirtualService per host counts,
+/// as in Istio).
 fn synthetic_model() -> anyhow::Result<Model> {
     let mut model = Model::new();
+    model.services.push(Service {
+        namespace: "istio-system".into(),
+        name: "istio-ingressgateway".into(),
+        cluster_ip: None,
+        ports: vec![http_port("http2", 80, 8080)],
+        selector: labels(&[("istio", "ingressgateway")]),
+    });
+    let gateway = serde_json::json!({
+        "kind": "Gateway",
+        "metadata": {"name": "bench-gateway", "namespace": "istio-system"},
+        "spec": {
+            "selector": {"istio": "ingressgateway"},
+            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+        },
+    });
+    model
+        .add_istio_object(&gateway)
+        .context("the synthetic Gateway")?;
     for s in 0..SERVICES {
         let namespace = format!("ns-{}", s % 5);
         let name = format!("svc-{s}");
@@ -425,13 +469,7 @@ fn synthetic_model() -> anyhow::Result<Model> {
             namespace: namespace.clone(),
             name: name.clone(),
             cluster_ip: None,
-            ports: vec![ServicePort {
-                name: "http".into(),
-                port: 9080,
-                protocol: "TCP".into(),
-                app_protocol: None,
-                target_port: 9080,
-            }],
+            ports: vec![http_port("http", 9080, 9080)],
             selector: labels(&[("app", &name)]),
         });
         for (k, version) in ["v1", "v2"].iter().enumerate() {
@@ -457,32 +495,56 @@ fn synthetic_model() -> anyhow::Result<Model> {
         model
             .add_istio_object(&dr)
             .context("the synthetic DestinationRule")?;
-        for v in 0..VS_PER_SERVICE {
-            let vs = serde_json::json!({
+        let mesh = serde_json::json!({
+            "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"hosts": [name], "http": [
+                {
+                    "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                    "route": [
+                        {"destination": {"host": name, "subset": "v1"}, "weight": 80},
+                        {"destination": {"host": name, "subset": "v2"}, "weight": 20},
+                    ],
+                    "timeout": "2s",
+                    "retries": {"attempts": 3, "perTryTimeout": "0.5s"},
+                },
+                {"route": [{"destination": {"host": name, "subset": "v1"}}]},
+            ]},
+        });
+        model
+            .add_istio_object(&mesh)
+            .context("the synthetic VirtualService")?;
+        for v in 1..VS_PER_SERVICE {
+            let edge = serde_json::json!({
                 "kind": "VirtualService",
-                "metadata": {"name": format!("{name}-{v}"), "namespace": namespace},
-                "spec": {"hosts": [format!("{name}.{namespace}.svc.cluster.local")], "http": [
-                    {
-                        "match": [{"headers": {"x-variant": {"exact": v.to_string()}}}],
-                        "route": [
-                            {"destination": {"host": name, "subset": "v1"}, "weight": 80},
-                            {"destination": {"host": name, "subset": "v2"}, "weight": 20},
-                        ],
-                        "timeout": "2s",
-                        "retries": {"attempts": 3, "perTryTimeout": "0.5s"},
-                    },
-                    {"route": [{"destination": {"host": name, "subset": "v1"}}]},
-                ]},
+                "metadata": {"name": format!("{name}-edge-{v}"), "namespace": namespace},
+                "spec": {
+                    "hosts": [format!("{v}.{name}.example.com")],
+                    "gateways": ["istio-system/bench-gateway"],
+                    "http": [
+                        {
+                            "match": [{"uri": {"prefix": "/api"}}],
+                            "route": [{"destination": {
+                                "host": format!("{name}.{namespace}.svc.cluster.local"),
+                                "subset": "v2",
+                            }}],
+                        },
+                        {"route": [{"destination": {
+                            "host": format!("{name}.{namespace}.svc.cluster.local"),
+                            "subset": "v1",
+                        }}]},
+                    ],
+                },
             });
             model
-                .add_istio_object(&vs)
-                .context("the synthetic VirtualService")?;
+                .add_istio_object(&edge)
+                .context("the synthetic gateway VirtualService")?;
         }
     }
     Ok(model)
 }
 
-/// The sidecar the synthetic model is translated for.
+/// A sidecar the synthetic model is translated for.
 fn sidecar() -> Proxy {
     Proxy {
         kind: ProxyKind::Sidecar,
@@ -501,6 +563,26 @@ fn sidecar() -> Proxy {
     }
 }
 
+/// The ingress gateway the synthetic model is translated for.
+fn ingress_gateway() -> Proxy {
+    let address = IpAddr::from([127, 1, 255, 1]);
+    Proxy {
+        kind: ProxyKind::Gateway,
+        pod: "istio-ingressgateway-0".into(),
+        namespace: "istio-system".into(),
+        labels: labels(&[("istio", "ingressgateway"), ("app", "istio-ingressgateway")]),
+        service_account: "istio-ingressgateway-service-account".into(),
+        ip: address,
+        app_ip: address,
+        outbound_ip: address,
+        ports: vec![ContainerPort {
+            name: "http2".into(),
+            port: 8080,
+        }],
+        port_map: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,12 +590,21 @@ mod tests {
     #[test]
     fn the_synthetic_model_translates_into_routes_for_every_service() {
         let model = synthetic_model().unwrap();
-        assert_eq!(model.services.len(), SERVICES);
+        assert_eq!(model.services.len(), SERVICES + 1, "and the gateway's");
         assert_eq!(model.virtual_services.len(), SERVICES * VS_PER_SERVICE);
         let r = meshwork_pilot::translate(&model, &sidecar());
         assert!(
             r.cluster("outbound|9080|v2|svc-499.ns-4.svc.cluster.local")
                 .is_some()
+        );
+        assert_eq!(r.warnings, Vec::new());
+        let gw = meshwork_pilot::translate(&model, &ingress_gateway());
+        assert_eq!(gw.warnings, Vec::new());
+        let hosts: usize = gw.routes.iter().map(|rc| rc.virtual_hosts.len()).sum();
+        assert_eq!(
+            hosts,
+            SERVICES * (VS_PER_SERVICE - 1),
+            "one per gateway host"
         );
     }
 
