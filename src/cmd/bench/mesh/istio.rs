@@ -157,6 +157,8 @@ fn envoy_figures(
 ) -> anyhow::Result<()> {
     let cycles = runs.clamp(1, 3);
     let mut startups = Vec::new();
+    // (mesh up, istioctl install, Bookinfo and its gateway → the first full page) per run.
+    let mut phases = Vec::new();
     let mut kept = None;
     for i in 0..cycles {
         // Each run starts from nothing: the previous scratch (and its mesh) goes first.
@@ -164,10 +166,12 @@ fn envoy_figures(
         let scratch = Scratch::named(exe, &format!("istio-{i}"))?;
         let start = Instant::now();
         scratch.mesh(&["up"])?;
+        let up = start.elapsed();
         meshwork(
             &scratch,
             &["istioctl", "install", "--set", "profile=demo", "-y"],
         )?;
+        let installed = start.elapsed();
         scratch.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])?;
         apply(&scratch, super::BOOKINFO)?;
         apply(&scratch, GATEWAY)?;
@@ -185,7 +189,10 @@ fn envoy_figures(
             Err(last)
         });
         match first {
-            Ok(d) => startups.push(d),
+            Ok(d) => {
+                phases.push((up, installed - up, d - installed));
+                startups.push(d);
+            }
             Err(last) => {
                 writeln!(
                     out,
@@ -205,6 +212,16 @@ fn envoy_figures(
         ms,
         "< 10 s (fresh state, via gateway)",
     )?;
+    for (up, install, bookinfo) in phases {
+        writeln!(
+            out,
+            "  (mesh up {}, istioctl install --set profile=demo -y {}, Bookinfo injected + \
+             gateway → full page {})",
+            ms(up),
+            ms(install),
+            ms(bookinfo)
+        )?;
+    }
     let Some((scratch, port)) = kept else {
         return Ok(());
     };
