@@ -48,7 +48,12 @@ impl WorkDir {
     /// Creates a fresh directory under the system's temporary directory (short, so Unix
     /// socket paths in it stay within the kernel's limit).
     pub fn create() -> std::io::Result<Self> {
-        let base = work_base();
+        Self::create_in(&work_base())
+    }
+
+    /// As [`Self::create`], under `base` (tests use their own, so that meshes started by other
+    /// tests, which clean up after killed meshes, never see them).
+    fn create_in(base: &Path) -> std::io::Result<Self> {
         let mut last = None;
         for _ in 0..8 {
             let suffix: String = meta::random_bytes::<6>()
@@ -469,7 +474,12 @@ fn stream_lines(
 /// chance to stop them): every [`WorkDir`] whose owner process is gone has its Envoy killed
 /// (if that PID still runs Envoy from that directory) and is removed.
 pub fn reap_orphans() {
-    let Ok(entries) = std::fs::read_dir(work_base()) else {
+    reap_orphans_in(&work_base());
+}
+
+/// As [`reap_orphans`], for the work directories under `base`.
+fn reap_orphans_in(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
         return;
     };
     for entry in entries.flatten() {
@@ -520,7 +530,8 @@ mod tests {
         // A process that is gone: the killed mesh.
         let mut gone = std::process::Command::new("true").spawn().unwrap();
         gone.wait().unwrap();
-        let orphan_dir = WorkDir::create().unwrap();
+        let base = tempfile::tempdir().unwrap();
+        let orphan_dir = WorkDir::create_in(base.path()).unwrap();
         let orphan_path = orphan_dir.path().to_path_buf();
         std::fs::write(orphan_path.join(OWNER_FILE), gone.id().to_string()).unwrap();
         // Its "Envoy": a process whose command line names the directory, as Envoy's `-c` does.
@@ -533,9 +544,9 @@ mod tests {
             .unwrap();
         std::fs::write(orphan_path.join(ENVOY_PID_FILE), left.id().to_string()).unwrap();
         // A directory of a live owner (this test) is left alone.
-        let live = WorkDir::create().unwrap();
+        let live = WorkDir::create_in(base.path()).unwrap();
 
-        reap_orphans();
+        reap_orphans_in(base.path());
 
         assert_eq!(left.wait().unwrap().signal(), Some(9));
         assert!(!orphan_path.exists());
@@ -546,7 +557,8 @@ mod tests {
     fn a_pid_reused_by_another_program_is_not_killed() {
         let mut gone = std::process::Command::new("true").spawn().unwrap();
         gone.wait().unwrap();
-        let dir = WorkDir::create().unwrap();
+        let base = tempfile::tempdir().unwrap();
+        let dir = WorkDir::create_in(base.path()).unwrap();
         let path = dir.path().to_path_buf();
         std::fs::write(path.join(OWNER_FILE), gone.id().to_string()).unwrap();
         // The recorded Envoy PID now belongs to something that has nothing to do with it.
@@ -556,7 +568,7 @@ mod tests {
             .unwrap();
         std::fs::write(path.join(ENVOY_PID_FILE), other.id().to_string()).unwrap();
 
-        reap_orphans();
+        reap_orphans_in(base.path());
 
         assert!(
             other.try_wait().unwrap().is_none(),
