@@ -119,11 +119,12 @@ fn yaml(model: &mut Model, text: &str) {
     }
 }
 
+/// Istio's samples, test data kept outside the project (as the mesh's conformance tests read
+/// them): the same place on every checkout.
+const SAMPLES: &str = "/work/shared/istio-samples/samples";
+
 fn sample(path: &str) -> String {
-    let full = format!(
-        "{}/../../shared/istio-samples/samples/bookinfo/networking/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let full = format!("{SAMPLES}/bookinfo/networking/{path}");
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
