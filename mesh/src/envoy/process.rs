@@ -247,7 +247,10 @@ impl EnvoyProcess {
                 "--log-format",
                 LOG_FORMAT,
             ])
-            .args(["--local-address-ip-version", "v4"]);
+            .args(["--local-address-ip-version", "v4"])
+            // Access log lines reach `kubectl logs -c istio-proxy` within a quarter second
+            // instead of Envoy's default ten.
+            .args(["--file-flush-interval-msec", "250"]);
         if let Some(level) = &options.component_log_level {
             command.args(["--component-log-level", level]);
         }
