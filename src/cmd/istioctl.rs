@@ -10,6 +10,7 @@
 //! - `proxy-config` and `proxy-status`: what each pod's Envoy holds ([`proxy_config`],
 //!   [`proxy_status`]); these two read Envoy through `pods/exec` and work on a live cluster too.
 
+pub mod analyze;
 pub mod apply;
 pub mod kube_inject;
 pub mod profile;
@@ -75,6 +76,9 @@ pub enum IstioctlCommand {
     /// List the sidecars and gateways with the sync state of each xDS type
     #[command(visible_alias = "ps", after_help = proxy_status::HELP)]
     ProxyStatus(proxy_status::ProxyStatusArgs),
+    /// Find problems in the mesh's configuration: missing subsets, gateways, hosts, sidecars
+    #[command(after_help = analyze::HELP)]
+    Analyze(analyze::AnalyzeArgs),
     /// Experimental commands (`x uninstall`)
     X {
         #[command(subcommand)]
@@ -148,6 +152,10 @@ pub fn dispatch(global: &Global, command: IstioctlCommand) -> CmdResult {
                 proxy_status::run(inspect_client(&target).await?, &args).await
             });
         }
+        IstioctlCommand::Analyze(args) => {
+            return runtime()?
+                .block_on(async { analyze::run(inspect_client(&target).await?, &args).await });
+        }
         other => other,
     };
     if let TargetSpec::Cluster { context } = &target {
@@ -167,7 +175,9 @@ pub fn dispatch(global: &Global, command: IstioctlCommand) -> CmdResult {
         IstioctlCommand::Install(args) => install(global, &args),
         IstioctlCommand::Version => version(),
         IstioctlCommand::KubeInject(args) => kube_inject::run(&args),
-        IstioctlCommand::ProxyConfig(_) | IstioctlCommand::ProxyStatus(_) => Ok(ExitCode::SUCCESS),
+        IstioctlCommand::ProxyConfig(_)
+        | IstioctlCommand::ProxyStatus(_)
+        | IstioctlCommand::Analyze(_) => Ok(ExitCode::SUCCESS),
         IstioctlCommand::Uninstall(args)
         | IstioctlCommand::X {
             command: Experimental::Uninstall(args),
