@@ -6,6 +6,7 @@
 // A test that cannot set up its sandbox should stop right there, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analyze;
 mod check;
 mod envoy;
 mod hint;

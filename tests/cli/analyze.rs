@@ -1,0 +1,219 @@
+//! `meshwork istioctl analyze` on the reference mesh with Istio's minimal profile (no Envoy
+//! needed): a clean namespace, VirtualServices naming a missing subset or gateway, a pod
+//! without its sidecar in an injected namespace and a namespace nobody marked for injection.
+
+use crate::util::{Env, stderr, stdout};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Generous bound so a hung command fails the test instead of hanging CI.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// A sandbox whose reference mesh is stopped on drop.
+struct Sandbox {
+    env: Env,
+}
+
+impl Sandbox {
+    fn meshwork(&self, args: &[&str]) -> Output {
+        self.env
+            .cmd_default_target()
+            .args(args)
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .unwrap()
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new("/usr/bin/kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
+            .env("HOME", self.env.path("home"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// `kubectl apply -f` of `yaml`, written to a file in the sandbox.
+    fn apply(&self, name: &str, yaml: &str) {
+        let path = self.env.path(&format!("{name}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        self.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+    }
+
+    /// `meshwork istioctl analyze ARGS`: exit code and stdout.
+    fn analyze(&self, args: &[&str]) -> (Option<i32>, String) {
+        let mut all = vec!["istioctl", "analyze"];
+        all.extend_from_slice(args);
+        let out = self.meshwork(&all);
+        (out.status.code(), stdout(&out))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|d| d["pid"].as_u64());
+        let _ = self
+            .env
+            .cmd_default_target()
+            .args(["mesh", "down"])
+            .timeout(COMMAND_TIMEOUT)
+            .output();
+        if let Some(pid) = pid
+            && Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+const REVIEWS: &str = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+spec:
+  selector:
+    app: reviews
+  ports:
+  - name: http
+    port: 9080
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts:
+  - reviews
+  http:
+  - route:
+    - destination:
+        host: reviews
+        subset: v9
+";
+
+const FRONT: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: front
+  namespace: web
+spec:
+  hosts:
+  - '*'
+  gateways:
+  - mesh
+  - front-gateway
+  http:
+  - route:
+    - destination:
+        host: example.com
+";
+
+#[test]
+fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
+    if !Path::new("/usr/bin/kubectl").is_file() {
+        eprintln!("skipped: this test needs the real kubectl at /usr/bin/kubectl");
+        return;
+    }
+    let sb = Sandbox { env: Env::new() };
+    let out = sb.meshwork(&["istioctl", "install", "--set", "profile=minimal", "-y"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Nothing in `default` yet: the clean line, exit 0.
+    let (code, text) = sb.analyze(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        text.trim(),
+        "✔ No validation issues found when analyzing namespace: default."
+    );
+
+    // A route to subset v9 with no DestinationRule: an Error and exit 79.
+    sb.apply("reviews", REVIEWS);
+    let (code, text) = sb.analyze(&[]);
+    assert_eq!(code, Some(79), "{text}");
+    assert_eq!(
+        text.trim(),
+        "Error [IST0101] (VirtualService default/reviews) Referenced host+subset in \
+         destinationrule not found: \"reviews+v9\""
+    );
+
+    // A gateway that does not exist (`mesh` is fine, so is a host outside the cluster).
+    sb.kubectl(&["create", "namespace", "web"]);
+    sb.kubectl(&["label", "namespace", "web", "istio-injection=disabled"]);
+    sb.apply("front", FRONT);
+    let (code, text) = sb.analyze(&["-n", "web"]);
+    assert_eq!(code, Some(79), "{text}");
+    assert_eq!(
+        text.trim(),
+        "Error [IST0101] (VirtualService web/front) Referenced gateway not found: \
+         \"front-gateway\""
+    );
+
+    // An injected namespace with a pod that opted out of its sidecar: a Warning, exit 0.
+    sb.kubectl(&["create", "namespace", "meshed"]);
+    sb.kubectl(&["label", "namespace", "meshed", "istio-injection=enabled"]);
+    sb.kubectl(&[
+        "run",
+        "plain",
+        "-n",
+        "meshed",
+        "--image=curlimages/curl",
+        "--annotations=sidecar.istio.io/inject=false",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let (code, text) = sb.analyze(&["-n", "meshed"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("Warning [IST0103] (Pod meshed/plain) The pod meshed/plain is missing"),
+        "{text}"
+    );
+
+    // A namespace with pods that nobody marked for injection: Info, exit 0.
+    sb.kubectl(&["create", "namespace", "bare"]);
+    sb.kubectl(&[
+        "run",
+        "plain",
+        "-n",
+        "bare",
+        "--image=curlimages/curl",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let (code, text) = sb.analyze(&["-n", "bare"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with(
+            "Info [IST0102] (Namespace bare) The namespace is not enabled for Istio injection. \
+             Run 'kubectl label namespace bare istio-injection=enabled'"
+        ),
+        "{text}"
+    );
+
+    // Every namespace at once: all of the above, errors first, and exit 79.
+    let (code, text) = sb.analyze(&["-A"]);
+    assert_eq!(code, Some(79), "{text}");
+    let codes: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        codes,
+        ["[IST0101]", "[IST0101]", "[IST0103]", "[IST0102]"],
+        "{text}"
+    );
+}
