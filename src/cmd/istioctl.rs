@@ -8,7 +8,9 @@
 //! - `uninstall --purge` (also `x uninstall --purge`): removes everything `install` creates;
 //! - `kube-inject`: manual sidecar injection of manifests ([`kube_inject`]);
 //! - `proxy-config` and `proxy-status`: what each pod's Envoy holds ([`proxy_config`],
-//!   [`proxy_status`]); these two read Envoy through `pods/exec` and work on a live cluster too.
+//!   [`proxy_status`]); these two read Envoy through `pods/exec` and work on a live cluster too;
+//! - `analyze`: istioctl's first analyzers (IST0101, IST0102, IST0103) over the kube API
+//!   ([`analyze`]), on a live cluster too.
 
 pub mod analyze;
 pub mod apply;
@@ -43,6 +45,7 @@ Examples:
   meshwork istioctl proxy-status                    every sidecar and gateway, in sync or not
   meshwork istioctl proxy-config clusters POD       what one pod's Envoy holds (also listeners,
                                                     routes, endpoints, secret, bootstrap, all)
+  meshwork istioctl analyze -A                      missing subsets, gateways, hosts, sidecars
   meshwork istioctl uninstall --purge -y            remove Istio again
 
 These commands work on the reference mesh. On a live cluster use the real istioctl
