@@ -546,6 +546,19 @@ mod tests {
             .spawn()
             .unwrap();
         std::fs::write(orphan_path.join(ENVOY_PID_FILE), left.id().to_string()).unwrap();
+        // As a real orphan has long been running: its command line names the directory (read
+        // too early, /proc may still show the forked test binary's).
+        let cmdline = format!("/proc/{}/cmdline", left.id());
+        let named = || {
+            String::from_utf8_lossy(&std::fs::read(&cmdline).unwrap_or_default())
+                .contains(&*orphan_path.to_string_lossy())
+        };
+        for _ in 0..200 {
+            if named() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         // A directory of a live owner (this test) is left alone.
         let live = WorkDir::create_in(base.path()).unwrap();
 
