@@ -117,14 +117,15 @@ impl Kubelet {
         }
     }
 
-    /// The context `kubectl exec` runs a command in: a running container of a running pod
-    /// (`container` may be omitted when the pod has exactly one).
-    pub fn exec_context(
+    /// Calls `f` with a container of a running pod: the one named, or the pod's only one when
+    /// `container` is `None`; the errors say which of those is missing.
+    fn with_container<T>(
         &self,
         namespace: &str,
         pod: &str,
         container: Option<&str>,
-    ) -> Result<PodContext, ExecError> {
+        f: impl FnOnce(&Container) -> T,
+    ) -> Result<T, ExecError> {
         let pods = self.lock();
         let runtime = pods
             .values()
@@ -153,16 +154,30 @@ impl Kubelet {
                 }
             },
         };
-        let running = c
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .started_at
-            .is_some();
-        if !running {
-            return Err(ExecError::NotRunning(c.name.clone()));
-        }
-        Ok(c.context.clone())
+        Ok(f(c))
+    }
+
+    /// The context `kubectl exec` runs a command in: a running container of a running pod
+    /// (`container` may be omitted when the pod has exactly one).
+    pub fn exec_context(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Result<PodContext, ExecError> {
+        self.with_container(namespace, pod, container, |c| {
+            let running = c
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .started_at
+                .is_some();
+            if running {
+                Ok(c.context.clone())
+            } else {
+                Err(ExecError::NotRunning(c.name.clone()))
+            }
+        })?
     }
 
     /// The log of a container of a running pod, to follow (`kubectl logs -f`): the lines so far
@@ -173,16 +188,8 @@ impl Kubelet {
         pod: &str,
         container: Option<&str>,
     ) -> Option<(Vec<LogLine>, tokio::sync::broadcast::Receiver<LogLine>)> {
-        let pods = self.lock();
-        let runtime = pods
-            .values()
-            .find(|p| p.namespace == namespace && p.name == pod)?;
-        let c = match container {
-            Some(name) => runtime.containers.iter().find(|c| c.name == name)?,
-            None if runtime.containers.len() == 1 => runtime.containers.first()?,
-            None => return None,
-        };
-        Some(c.log.follow())
+        self.with_container(namespace, pod, container, |c| c.log.follow())
+            .ok()
     }
 
     /// The log lines of a container of a running pod (of its previous run with `previous`, when
@@ -207,20 +214,15 @@ impl Kubelet {
         container: Option<&str>,
         previous: bool,
     ) -> Option<Vec<LogLine>> {
-        let pods = self.lock();
-        let runtime = pods
-            .values()
-            .find(|p| p.namespace == namespace && p.name == pod)?;
-        let c = match container {
-            Some(name) => runtime.containers.iter().find(|c| c.name == name)?,
-            None if runtime.containers.len() == 1 => runtime.containers.first()?,
-            None => return None,
-        };
-        if previous {
-            c.log.previous_entries()
-        } else {
-            Some(c.log.entries())
-        }
+        self.with_container(namespace, pod, container, |c| {
+            if previous {
+                c.log.previous_entries()
+            } else {
+                Some(c.log.entries())
+            }
+        })
+        .ok()
+        .flatten()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PodRuntime>> {
@@ -436,20 +438,8 @@ impl Kubelet {
 /// The container's main process: `command` and `args` as given (empty when neither is set:
 /// the workload then runs the image's default).
 fn command_line(container: &Value) -> Vec<String> {
-    let strings = |field: &str| -> Vec<String> {
-        container
-            .get(field)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut line = strings("command");
-    line.extend(strings("args"));
+    let mut line = meta::strings(container.get("command"));
+    line.extend(meta::strings(container.get("args")));
     line
 }
 

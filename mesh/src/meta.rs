@@ -104,6 +104,19 @@ pub fn labels(obj: &Value) -> impl Iterator<Item = (&str, &str)> {
         .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
 }
 
+/// The strings of a JSON array (`command`, `shortNames`); empty when it is missing or not an
+/// array, non-strings skipped.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Looks up a dotted path (`spec.nodeName`) and returns it as text, if it is a scalar.
 pub fn field_text(obj: &Value, path: &str) -> Option<String> {
     let mut cur = obj;

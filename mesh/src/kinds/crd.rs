@@ -11,17 +11,6 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn versions(crd: &Value) -> &[Value] {
     crd.pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -80,8 +69,8 @@ pub fn served_kinds(crd: &Value) -> Vec<Kind> {
                 kind: kind.to_owned(),
                 singular: singular.clone(),
                 namespaced: text(crd, "/spec/scope") == "Namespaced",
-                short_names: strings(names.and_then(|n| n.get("shortNames"))),
-                categories: strings(names.and_then(|n| n.get("categories"))),
+                short_names: meta::strings(names.and_then(|n| n.get("shortNames"))),
+                categories: meta::strings(names.and_then(|n| n.get("categories"))),
                 subresources,
                 custom: Some(Custom {
                     crd: meta::name(crd).unwrap_or_default().to_owned(),
@@ -175,7 +164,7 @@ fn check_names(crd: &Value, problems: &mut Vec<Problem>) {
             "may have mixed case, but should otherwise match: [a-z]([-a-z0-9]*[a-z0-9])?",
         ));
     }
-    for (i, s) in strings(crd.pointer("/spec/names/shortNames"))
+    for (i, s) in meta::strings(crd.pointer("/spec/names/shortNames"))
         .iter()
         .enumerate()
     {
@@ -187,7 +176,7 @@ fn check_names(crd: &Value, problems: &mut Vec<Problem>) {
             ));
         }
     }
-    for (i, s) in strings(crd.pointer("/spec/names/categories"))
+    for (i, s) in meta::strings(crd.pointer("/spec/names/categories"))
         .iter()
         .enumerate()
     {
@@ -380,7 +369,7 @@ pub fn on_write(crd: &mut Value, old: Option<&Value>) {
             .and_then(|c| c.get("lastTransitionTime").cloned())
             .unwrap_or_else(|| json!(meta::now_rfc3339()))
     };
-    let mut stored = strings(old_status.and_then(|s| s.get("storedVersions")));
+    let mut stored = meta::strings(old_status.and_then(|s| s.get("storedVersions")));
     if let Some(v) = storage_version(crd)
         && !stored.iter().any(|s| s == v)
     {
