@@ -170,6 +170,33 @@ fn container_status<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {
         .find(|s| s.get("name").and_then(Value::as_str) == Some(container))
 }
 
+/// A `101 Switching Protocols` answer to `Upgrade: <upgrade>` (the caller adds the protocol's
+/// own headers).
+fn switching_protocols(upgrade: &'static str) -> Response<Body> {
+    let mut resp = Response::new(http_body_util::BodyExt::boxed(http_body_util::Full::new(
+        bytes::Bytes::new(),
+    )));
+    *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(header::UPGRADE, header::HeaderValue::from_static(upgrade));
+    resp
+}
+
+/// The answer that switches a connection to SPDY/3.1 for `protocol` (`v4.channel.k8s.io`,
+/// `portforward.k8s.io`), as kubelet answers exec and port-forward.
+fn spdy_upgraded(protocol: &'static str) -> Response<Body> {
+    let mut resp = switching_protocols("SPDY/3.1");
+    resp.headers_mut().insert(
+        "x-stream-protocol-version",
+        header::HeaderValue::from_static(protocol),
+    );
+    resp
+}
+
 /// Whether the request asks to switch protocols to a WebSocket.
 fn wants_websocket(headers: &HeaderMap) -> bool {
     headers

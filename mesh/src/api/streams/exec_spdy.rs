@@ -7,8 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::{Response, header};
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -72,22 +71,7 @@ pub(super) fn upgrade(
             Err(e) => tracing::debug!(error = %e, "exec upgrade failed"),
         }
     });
-    let mut resp = Response::new(Full::new(Bytes::new()).boxed());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("SPDY/3.1"),
-    );
-    h.insert(
-        "x-stream-protocol-version",
-        header::HeaderValue::from_static(protocol),
-    );
-    Ok(resp)
+    Ok(super::spdy_upgraded(protocol))
 }
 
 /// The stream ids the client opened, by `streamtype`.

@@ -12,8 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::{Response, header};
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -126,22 +125,7 @@ pub(super) fn handle(
             Err(e) => tracing::debug!(error = %e, "port-forward upgrade failed"),
         }
     });
-    let mut resp = Response::new(Full::new(Bytes::new()).boxed());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("SPDY/3.1"),
-    );
-    h.insert(
-        "x-stream-protocol-version",
-        header::HeaderValue::from_static(PORT_FORWARD_PROTOCOL),
-    );
-    Ok(resp)
+    Ok(super::spdy_upgraded(PORT_FORWARD_PROTOCOL))
 }
 
 /// SPDY inside a WebSocket: binary messages carry the SPDY byte stream in both directions.

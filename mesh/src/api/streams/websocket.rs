@@ -5,9 +5,7 @@
 use std::io;
 
 use base64::Engine;
-use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::{HeaderMap, Response, header};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -65,17 +63,8 @@ pub(crate) fn handshake(
                 supported.join(", ")
             ))
         })?;
-    let mut resp = Response::new(Full::new(Bytes::new()).boxed());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let mut resp = super::switching_protocols("websocket");
     let h = resp.headers_mut();
-    h.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("websocket"),
-    );
     if let Ok(v) = header::HeaderValue::from_str(&accept_key(key)) {
         h.insert("sec-websocket-accept", v);
     }
