@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod progress;
 pub mod settings;
 pub mod show;
+mod spinner;
 pub mod tui;
 
 use crate::content;

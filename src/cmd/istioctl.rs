@@ -251,44 +251,6 @@ async fn inspect_client(target: &TargetSpec) -> anyhow::Result<kube::Client> {
     }
 }
 
-/// A spinner line on stderr while waiting, when stderr is a terminal.
-struct Spinner {
-    enabled: bool,
-    frame: usize,
-    shown: bool,
-}
-
-impl Spinner {
-    fn new() -> Self {
-        Self {
-            enabled: std::io::stderr().is_terminal(),
-            frame: 0,
-            shown: false,
-        }
-    }
-
-    fn tick(&mut self, text: &str) {
-        if !self.enabled {
-            return;
-        }
-        const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{} {text}", FRAMES[self.frame % FRAMES.len()]);
-        let _ = err.flush();
-        self.frame += 1;
-        self.shown = true;
-    }
-
-    fn clear(&mut self) {
-        if self.shown {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            self.shown = false;
-        }
-    }
-}
-
 fn install(global: &Global, args: &InstallArgs) -> CmdResult {
     let profile = match profile::choose(&args.set) {
         Ok(p) => p,
@@ -336,7 +298,7 @@ async fn install_parts(
 ) -> CmdResult {
     let client = mesh_client(true).await?;
     let mut applier = Applier::new(client);
-    let mut spinner = Spinner::new();
+    let mut spinner = super::spinner::Spinner::new(false);
     let mut failed = Vec::new();
     // Components of one stage (the gateways) are applied together and come up side by side,
     // as istioctl installs them in parallel once istiod is there.

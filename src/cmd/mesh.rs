@@ -144,56 +144,17 @@ pub fn state_dir() -> anyhow::Result<PathBuf> {
     Ok(lifecycle::state_dir()?)
 }
 
-/// Shows a spinner on stderr while waiting, when stderr is a terminal.
-struct Progress {
-    enabled: bool,
-    frame: usize,
-    shown: bool,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Self {
-        Self {
-            enabled: !quiet && std::io::stderr().is_terminal(),
-            frame: 0,
-            shown: false,
-        }
-    }
-
-    fn tick(&mut self) {
-        if !self.enabled {
-            return;
-        }
-        const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r{} starting the reference mesh…",
-            FRAMES[self.frame % FRAMES.len()]
-        );
-        let _ = err.flush();
-        self.frame += 1;
-        self.shown = true;
-    }
-
-    fn clear(&mut self) {
-        if self.shown {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            self.shown = false;
-        }
-    }
-}
-
 /// Makes sure the reference mesh runs, starting `meshwork mesh run` in the background when it
 /// does not (with a spinner on a terminal unless `quiet`).
 pub async fn ensure_running(timeout: Duration, quiet: bool) -> anyhow::Result<Ensured> {
     let state_dir = state_dir()?;
     let exe = std::env::current_exe()
         .context("failed to find meshwork's own executable to start the mesh with")?;
-    let mut progress = Progress::new(quiet);
-    let result = lifecycle::ensure_running(&exe, &state_dir, timeout, || progress.tick()).await;
+    let mut progress = super::spinner::Spinner::new(quiet);
+    let result = lifecycle::ensure_running(&exe, &state_dir, timeout, || {
+        progress.tick("starting the reference mesh…");
+    })
+    .await;
     progress.clear();
     Ok(result?)
 }
