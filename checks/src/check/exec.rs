@@ -75,7 +75,10 @@ pub fn judge(check: &ExecCheck, place: &str, output: &ExecOutput) -> Finding {
             && !output.stderr.trim().is_empty()
             && check.expect.stderr.is_empty()
         {
-            text.push_str(&format!(" — stderr: {}", first_lines(&output.stderr)));
+            text.push_str(&format!(
+                " — stderr: {}",
+                super::expect::excerpt(&output.stderr, 120, "empty")
+            ));
         }
         Finding::fail(text)
     }
@@ -89,22 +92,8 @@ fn text_problems(stream: &str, expect: &TextExpect, text: &str, problems: &mut V
     problems.push(format!(
         "{stream} {} ({stream} was {})",
         found.join(" and "),
-        first_lines(text)
+        super::expect::excerpt(text, 120, "empty")
     ));
-}
-
-/// The first lines of an output, on one line, for a message.
-fn first_lines(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.is_empty() {
-        return "empty".to_string();
-    }
-    let cut: String = flat.chars().take(120).collect();
-    if cut.len() < flat.len() {
-        format!("{cut:?}…")
-    } else {
-        format!("{cut:?}")
-    }
 }
 
 #[cfg(test)]

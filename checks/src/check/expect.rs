@@ -91,6 +91,21 @@ impl LatencyBand {
     }
 }
 
+/// The start of some output on one line, quoted, for a message (`"<html><head>…"`), at most
+/// `max_chars` characters; `when_empty` when there is nothing but white space.
+pub fn excerpt(text: &str, max_chars: usize, when_empty: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        return when_empty.to_string();
+    }
+    let cut: String = flat.chars().take(max_chars).collect();
+    if cut.len() < flat.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
 /// The median of durations (the lower middle for an even count); `None` when empty.
 pub fn median(samples: &[Duration]) -> Option<Duration> {
     let mut sorted = samples.to_vec();

@@ -386,7 +386,10 @@ pub fn judge(check: &HttpCheck, place: &str, answers: &[Answer]) -> Finding {
                 .collect();
             let mut text = parts.join(", ");
             if let Some(a) = first_wrong {
-                text.push_str(&format!(" (it starts: {})", excerpt(&a.body)));
+                text.push_str(&format!(
+                    " (it starts: {})",
+                    super::expect::excerpt(&a.body, 80, "an empty body")
+                ));
             }
             problems.push(text);
         }
@@ -439,20 +442,6 @@ pub fn judge(check: &HttpCheck, place: &str, answers: &[Answer]) -> Finding {
         Finding::pass(format!("{place}: {}", seen.join("; ")))
     } else {
         Finding::fail(format!("{place}: {}", problems.join("; ")))
-    }
-}
-
-/// The start of a body, on one line, for a message: `"<html><head>…"`.
-fn excerpt(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.is_empty() {
-        return "an empty body".to_string();
-    }
-    let cut: String = flat.chars().take(80).collect();
-    if cut.len() < flat.len() {
-        format!("{cut:?}…")
-    } else {
-        format!("{cut:?}")
     }
 }
 
