@@ -135,7 +135,7 @@ fn relevant(resource: &ResourceKey) -> bool {
             "services" | "pods" | "endpoints"
         ),
         "discovery.k8s.io" => resource.resource == "endpointslices",
-        group => group == source::ISTIO_NETWORKING,
+        group => source::is_istio_resource(group, &resource.resource),
     }
 }
 

@@ -10,6 +10,8 @@
 
 pub mod istio;
 pub mod kube;
+pub mod policy;
+pub mod security;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,6 +19,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 pub use istio::{DestinationRule, Gateway, ServiceEntry, Sidecar, VirtualService};
+pub use policy::{AuthorizationPolicy, EnvoyFilter, RequestAuthentication};
+pub use security::PeerAuthentication;
 
 /// The default DNS suffix of a cluster's services.
 pub const DEFAULT_DOMAIN_SUFFIX: &str = "cluster.local";
@@ -40,6 +44,14 @@ pub struct Model {
     pub service_entries: Vec<Config<ServiceEntry>>,
     /// networking.istio.io Sidecars.
     pub sidecars: Vec<Config<Sidecar>>,
+    /// networking.istio.io EnvoyFilters.
+    pub envoy_filters: Vec<Config<EnvoyFilter>>,
+    /// security.istio.io PeerAuthentications.
+    pub peer_authentications: Vec<Config<PeerAuthentication>>,
+    /// security.istio.io AuthorizationPolicies.
+    pub authorization_policies: Vec<Config<AuthorizationPolicy>>,
+    /// security.istio.io RequestAuthentications.
+    pub request_authentications: Vec<Config<RequestAuthentication>>,
 }
 
 impl Default for Model {
@@ -53,6 +65,10 @@ impl Default for Model {
             gateways: Vec::new(),
             service_entries: Vec::new(),
             sidecars: Vec::new(),
+            envoy_filters: Vec::new(),
+            peer_authentications: Vec::new(),
+            authorization_policies: Vec::new(),
+            request_authentications: Vec::new(),
         }
     }
 }
@@ -81,6 +97,14 @@ pub enum IstioKind {
     ServiceEntry,
     /// networking.istio.io Sidecar.
     Sidecar,
+    /// networking.istio.io EnvoyFilter.
+    EnvoyFilter,
+    /// security.istio.io PeerAuthentication.
+    PeerAuthentication,
+    /// security.istio.io AuthorizationPolicy.
+    AuthorizationPolicy,
+    /// security.istio.io RequestAuthentication.
+    RequestAuthentication,
 }
 
 impl IstioKind {
@@ -92,6 +116,10 @@ impl IstioKind {
             "Gateway" => IstioKind::Gateway,
             "ServiceEntry" => IstioKind::ServiceEntry,
             "Sidecar" => IstioKind::Sidecar,
+            "EnvoyFilter" => IstioKind::EnvoyFilter,
+            "PeerAuthentication" => IstioKind::PeerAuthentication,
+            "AuthorizationPolicy" => IstioKind::AuthorizationPolicy,
+            "RequestAuthentication" => IstioKind::RequestAuthentication,
             _ => return None,
         })
     }
@@ -104,6 +132,10 @@ impl IstioKind {
             IstioKind::Gateway => "Gateway",
             IstioKind::ServiceEntry => "ServiceEntry",
             IstioKind::Sidecar => "Sidecar",
+            IstioKind::EnvoyFilter => "EnvoyFilter",
+            IstioKind::PeerAuthentication => "PeerAuthentication",
+            IstioKind::AuthorizationPolicy => "AuthorizationPolicy",
+            IstioKind::RequestAuthentication => "RequestAuthentication",
         }
     }
 }
@@ -130,7 +162,7 @@ impl Model {
         Model::default()
     }
 
-    /// Parses a whole Kubernetes object of a networking.istio.io kind and adds it to the model.
+    /// Parses a whole Kubernetes object of an Istio kind pilot translates and adds it to the model.
     ///
     /// Returns `Ok(false)` for kinds pilot does not translate (they are ignored), `Ok(true)` when
     /// the object was added, and a [`ParseError`] naming the resource and the field otherwise.
@@ -189,6 +221,25 @@ impl Model {
             IstioKind::Sidecar => {
                 let spec = parse_spec(kind, namespace, name, spec)?;
                 self.sidecars.push(config(namespace, name, spec));
+            }
+            IstioKind::EnvoyFilter => {
+                let spec = parse_spec(kind, namespace, name, spec)?;
+                self.envoy_filters.push(config(namespace, name, spec));
+            }
+            IstioKind::PeerAuthentication => {
+                let spec = parse_spec(kind, namespace, name, spec)?;
+                self.peer_authentications
+                    .push(config(namespace, name, spec));
+            }
+            IstioKind::AuthorizationPolicy => {
+                let spec = parse_spec(kind, namespace, name, spec)?;
+                self.authorization_policies
+                    .push(config(namespace, name, spec));
+            }
+            IstioKind::RequestAuthentication => {
+                let spec = parse_spec(kind, namespace, name, spec)?;
+                self.request_authentications
+                    .push(config(namespace, name, spec));
             }
         }
         Ok(())
@@ -456,7 +507,7 @@ mod tests {
         let mut model = Model::new();
         assert!(
             !model
-                .add_istio_object(&json!({"kind": "PeerAuthentication"}))
+                .add_istio_object(&json!({"kind": "Telemetry"}))
                 .unwrap()
         );
         assert!(

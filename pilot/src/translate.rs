@@ -9,9 +9,11 @@
 //! - [`cluster`]: clusters and endpoints, with DestinationRule policies.
 //! - [`routes`]: VirtualService HTTP rules as Envoy routes.
 //! - [`listeners`]: inbound, outbound and gateway listeners.
+//! - [`policy`]: authorization, JWT and rate-limit filters.
 
 mod cluster;
 mod listeners;
+mod policy;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,6 +38,10 @@ pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// Istio's default retry conditions.
 pub const DEFAULT_RETRY_ON: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+/// The SDS secret holding a workload's own certificate chain and key (Istio's name).
+pub const SDS_WORKLOAD_SECRET: &str = "default";
+/// The SDS secret holding the mesh's trust bundle (Istio's name).
+pub const SDS_ROOT_SECRET: &str = "ROOTCA";
 /// Istio's default number of retries.
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 2;
 

@@ -11,17 +11,28 @@ use serde_json::Value;
 use crate::net::sidecar::{self, SidecarAddresses};
 use crate::store::{ResourceKey, Store};
 
-/// The API group of the Istio resources pilot translates.
+/// The API group of Istio's traffic resources.
 pub const ISTIO_NETWORKING: &str = "networking.istio.io";
+/// The API group of Istio's security resources.
+pub const ISTIO_SECURITY: &str = "security.istio.io";
 
-/// The networking.istio.io resources pilot translates (plural names).
-pub const ISTIO_RESOURCES: [&str; 5] = [
-    "virtualservices",
-    "destinationrules",
-    "gateways",
-    "serviceentries",
-    "sidecars",
+/// The Istio resources pilot translates: (API group, plural name).
+pub const ISTIO_RESOURCES: [(&str, &str); 9] = [
+    (ISTIO_NETWORKING, "virtualservices"),
+    (ISTIO_NETWORKING, "destinationrules"),
+    (ISTIO_NETWORKING, "gateways"),
+    (ISTIO_NETWORKING, "serviceentries"),
+    (ISTIO_NETWORKING, "sidecars"),
+    (ISTIO_NETWORKING, "envoyfilters"),
+    (ISTIO_SECURITY, "peerauthentications"),
+    (ISTIO_SECURITY, "authorizationpolicies"),
+    (ISTIO_SECURITY, "requestauthentications"),
 ];
+
+/// Whether objects of `group`/`resource` are Istio resources pilot translates.
+pub fn is_istio_resource(group: &str, resource: &str) -> bool {
+    ISTIO_RESOURCES.contains(&(group, resource))
+}
 
 /// The objects pilot reads, as stored at one moment.
 #[derive(Debug, Default)]
@@ -30,7 +41,7 @@ pub struct Snapshot {
     pub services: Vec<Arc<Value>>,
     /// `v1/Pod` objects.
     pub pods: Vec<Arc<Value>>,
-    /// networking.istio.io objects of the kinds pilot translates, every stored version.
+    /// Istio objects of the kinds pilot translates, every stored version.
     pub istio: Vec<Arc<Value>>,
 }
 
@@ -42,9 +53,7 @@ impl Snapshot {
         let mut keys: Vec<ResourceKey> = store
             .resources_with_objects()
             .into_iter()
-            .filter(|k| {
-                k.group == ISTIO_NETWORKING && ISTIO_RESOURCES.contains(&k.resource.as_str())
-            })
+            .filter(|k| is_istio_resource(&k.group, &k.resource))
             .collect();
         keys.sort();
         let istio = keys.iter().flat_map(|k| store.list(k, None).0).collect();

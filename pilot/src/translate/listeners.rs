@@ -67,18 +67,26 @@ fn http_filter(name: &str, config: envoy_types::pb::google::protobuf::Any) -> Ht
     }
 }
 
-fn hcm(stat_prefix: &str, routes: RouteSpecifier, gateway: bool) -> Filter {
+/// An HTTP connection manager; `policy` filters (authorization, JWT, rate limit) run first.
+fn hcm(
+    stat_prefix: &str,
+    routes: RouteSpecifier,
+    gateway: bool,
+    policy: Vec<HttpFilter>,
+) -> Filter {
+    let mut http_filters = policy;
+    http_filters.extend([
+        http_filter(FAULT_FILTER, pack_any(HttpFault::default())),
+        http_filter(CORS_FILTER, pack_any(Cors::default())),
+        http_filter("envoy.filters.http.router", pack_any(Router::default())),
+    ]);
     let manager = HttpConnectionManager {
         codec_type: CodecType::Auto as i32,
         stat_prefix: stat_prefix.to_owned(),
         server_name: "istio-envoy".to_owned(),
         use_remote_address: Some(BoolValue { value: gateway }),
         access_log: vec![access_log()],
-        http_filters: vec![
-            http_filter(FAULT_FILTER, pack_any(HttpFault::default())),
-            http_filter(CORS_FILTER, pack_any(Cors::default())),
-            http_filter("envoy.filters.http.router", pack_any(Router::default())),
-        ],
+        http_filters,
         // Istio turns the stream idle timeout off for long requests; keep Envoy's 5 min default.
         route_specifier: Some(routes),
         ..Default::default()
@@ -199,7 +207,8 @@ pub(crate) fn inbound(ctx: &mut Ctx<'_>, out: &mut Resources) {
                 validate_clusters: Some(BoolValue { value: false }),
                 ..Default::default()
             };
-            hcm(&stat, RouteSpecifier::RouteConfig(config), false)
+            let policy = super::policy::inbound_http_filters(ctx, port.port);
+            hcm(&stat, RouteSpecifier::RouteConfig(config), false, policy)
         };
         out.listeners
             .push(listener(proxy, &name, &ip, port.port, filter));
@@ -273,7 +282,7 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
             &name,
             &ip,
             port,
-            hcm(&stat, rds(&route_name), false),
+            hcm(&stat, rds(&route_name), false, Vec::new()),
         ));
         let mut vhosts = Vec::new();
         let mut used = BTreeSet::new();
@@ -411,12 +420,18 @@ pub(crate) fn gateway(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
     }
     for (bind, entries) in servers {
         let route_name = gateway_route_name(bind);
+        let policy = super::policy::gateway_http_filters(ctx);
         out.listeners.push(listener(
             proxy,
             &format!("{ip}_{bind}"),
             &ip,
             bind,
-            hcm(&format!("outbound_{ip}_{bind}"), rds(&route_name), true),
+            hcm(
+                &format!("outbound_{ip}_{bind}"),
+                rds(&route_name),
+                true,
+                policy,
+            ),
         ));
         let mut vhosts: BTreeMap<String, Vec<Route>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
