@@ -99,7 +99,8 @@ pub enum Experimental {
 /// Options of `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Choose what to install: `profile=default|demo|minimal`
+    /// Choose what to install: `profile=default|demo|minimal`; set mesh config values with
+    /// `meshConfig.PATH=VALUE` (e.g. `meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY`)
     #[arg(long, short = 's', value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Do not ask for confirmation
@@ -252,18 +253,26 @@ async fn inspect_client(target: &TargetSpec) -> anyhow::Result<kube::Client> {
 }
 
 fn install(global: &Global, args: &InstallArgs) -> CmdResult {
-    let profile = match profile::choose(&args.set) {
-        Ok(p) => p,
+    let settings = match profile::settings(&args.set) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
         }
     };
+    let profile = settings.profile;
     let content = global.content()?;
     // Read every manifest before touching the mesh, so a broken one changes nothing.
     let mut parts = Vec::new();
     for component in profile.components {
-        parts.push((*component, objects(&content, component)?));
+        let mut objects = objects(&content, component)?;
+        if component == &profile::CORE
+            && let Err(e) = profile::apply_mesh_config(&mut objects, &settings.mesh_config)
+        {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+        }
+        parts.push((*component, objects));
     }
     let question = format!(
         "This will install the Istio {VERSION} {:?} profile (with components: {}) into the \

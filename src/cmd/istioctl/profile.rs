@@ -121,18 +121,45 @@ fn profile_names() -> String {
         .join(", ")
 }
 
-/// The profile chosen by the `--set` options (the last `profile=` wins, as in istioctl).
+/// What the `--set` options ask for: a profile and mesh-config values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The profile (the last `profile=` wins, as in istioctl).
+    pub profile: Profile,
+    /// `meshConfig.*` values, in order: the path below `meshConfig` and the value.
+    pub mesh_config: Vec<(Vec<String>, serde_yaml::Value)>,
+}
+
+/// The profile chosen by the `--set` options.
 pub fn choose(sets: &[String]) -> Result<Profile, SetError> {
+    settings(sets).map(|s| s.profile)
+}
+
+/// Reads the `--set KEY=VALUE` options: `profile=NAME` and `meshConfig.PATH=VALUE` (values read
+/// as istioctl reads them: `true`/`false`, numbers, else strings).
+pub fn settings(sets: &[String]) -> Result<Settings, SetError> {
     let mut chosen = PROFILES[0];
+    let mut mesh_config = Vec::new();
     for set in sets {
         let Some((key, value)) = set.split_once('=') else {
             return Err(SetError(format!(
                 "--set {set}: expected KEY=VALUE, e.g. --set profile=demo"
             )));
         };
-        match key.trim() {
+        let (key, value) = (key.trim(), value.trim());
+        if let Some(path) = key.strip_prefix("meshConfig.") {
+            let path: Vec<String> = path.split('.').map(str::to_owned).collect();
+            if path.iter().any(String::is_empty) {
+                return Err(SetError(format!(
+                    "--set {set}: `{key}` is not a field path; write it as in the mesh config, \
+                     e.g. meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY"
+                )));
+            }
+            mesh_config.push((path, scalar(value)));
+            continue;
+        }
+        match key {
             "profile" => {
-                let value = value.trim();
                 chosen = match PROFILES.iter().find(|p| p.name == value) {
                     Some(p) => *p,
                     None if ELSEWHERE.contains(&value) => {
@@ -153,14 +180,86 @@ pub fn choose(sets: &[String]) -> Result<Profile, SetError> {
             other => {
                 return Err(SetError(format!(
                     "--set {set}: `{other}` cannot be set on the reference mesh; only `profile` \
-                     can ({}). Change the mesh config with `kubectl edit configmap istio -n \
-                     istio-system` after installing",
+                     ({}) and `meshConfig.*` can. Change the mesh config later with `kubectl edit \
+                     configmap istio -n istio-system`",
                     profile_names()
                 )));
             }
         }
     }
-    Ok(chosen)
+    Ok(Settings {
+        profile: chosen,
+        mesh_config,
+    })
+}
+
+/// A `--set` value as istioctl reads it.
+fn scalar(value: &str) -> serde_yaml::Value {
+    match value {
+        "true" => serde_yaml::Value::Bool(true),
+        "false" => serde_yaml::Value::Bool(false),
+        _ => match value.parse::<i64>() {
+            Ok(n) => serde_yaml::Value::Number(n.into()),
+            Err(_) => serde_yaml::Value::String(value.to_owned()),
+        },
+    }
+}
+
+/// The name of the ConfigMap holding the mesh config, and its key.
+pub const MESH_CONFIG_MAP: (&str, &str, &str) = ("istio-system", "istio", "mesh");
+
+/// Applies `meshConfig.*` values to the install's objects: the `mesh` key of the `istio`
+/// ConfigMap (YAML text) gets each value at its path.
+pub fn apply_mesh_config(
+    objects: &mut [serde_json::Value],
+    values: &[(Vec<String>, serde_yaml::Value)],
+) -> Result<(), SetError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let (namespace, name, key) = MESH_CONFIG_MAP;
+    let Some(map) = objects.iter_mut().find(|o| {
+        o["kind"] == "ConfigMap"
+            && o["metadata"]["name"] == name
+            && o["metadata"]["namespace"] == namespace
+    }) else {
+        return Err(SetError(format!(
+            "--set meshConfig.*: the install has no ConfigMap {namespace}/{name} to write it to"
+        )));
+    };
+    let text = map["data"][key].as_str().unwrap_or_default();
+    let mut mesh: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        SetError(format!(
+            "the mesh config in ConfigMap {namespace}/{name} is not YAML: {e}"
+        ))
+    })?;
+    if mesh.is_null() {
+        mesh = serde_yaml::Value::Mapping(Default::default());
+    }
+    for (path, value) in values {
+        let mut node = &mut mesh;
+        for (i, part) in path.iter().enumerate() {
+            let serde_yaml::Value::Mapping(m) = node else {
+                return Err(SetError(format!(
+                    "--set meshConfig.{}: meshConfig.{} is a value, not a section",
+                    path.join("."),
+                    path[..i].join(".")
+                )));
+            };
+            let slot = serde_yaml::Value::String(part.clone());
+            if i + 1 == path.len() {
+                m.insert(slot, value.clone());
+                break;
+            }
+            node = m
+                .entry(slot)
+                .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+        }
+    }
+    let text = serde_yaml::to_string(&mesh)
+        .map_err(|e| SetError(format!("the mesh config cannot be written: {e}")))?;
+    map["data"][key] = serde_json::Value::String(text);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -194,15 +293,52 @@ mod tests {
         assert!(err.contains("default, demo, minimal"), "{err}");
         let err = choose(&sets(&["profile=ambient"])).unwrap_err().0;
         assert!(err.contains("not available on the reference mesh"), "{err}");
-        let err = choose(&sets(&["meshConfig.accessLogFile=/dev/stdout"]))
+        let err = choose(&sets(&["values.global.proxy.image=x"]))
             .unwrap_err()
             .0;
         assert!(
-            err.contains("`meshConfig.accessLogFile` cannot be set"),
+            err.contains("`values.global.proxy.image` cannot be set"),
             "{err}"
         );
+        let err = choose(&sets(&["meshConfig..mode=x"])).unwrap_err().0;
+        assert!(err.contains("not a field path"), "{err}");
         let err = choose(&sets(&["demo"])).unwrap_err().0;
         assert!(err.contains("expected KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn mesh_config_values_land_in_the_istio_config_map() {
+        let settings = settings(&sets(&[
+            "profile=demo",
+            "meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY",
+            "meshConfig.enableTracing=false",
+            "meshConfig.defaultConfig.concurrency=2",
+        ]))
+        .unwrap();
+        assert_eq!(settings.profile.name, "demo");
+        let mut objects = vec![serde_json::json!({
+            "kind": "ConfigMap",
+            "metadata": {"name": "istio", "namespace": "istio-system"},
+            "data": {"mesh": "accessLogFile: /dev/stdout\ndefaultConfig:\n  discoveryAddress: x\n"}
+        })];
+        apply_mesh_config(&mut objects, &settings.mesh_config).unwrap();
+        let mesh: serde_yaml::Value =
+            serde_yaml::from_str(objects[0]["data"]["mesh"].as_str().unwrap()).unwrap();
+        assert_eq!(mesh["outboundTrafficPolicy"]["mode"], "REGISTRY_ONLY");
+        assert_eq!(mesh["enableTracing"], false);
+        assert_eq!(mesh["defaultConfig"]["concurrency"], 2);
+        assert_eq!(mesh["defaultConfig"]["discoveryAddress"], "x");
+        assert_eq!(mesh["accessLogFile"], "/dev/stdout");
+        let err = apply_mesh_config(
+            &mut objects,
+            &settings_of(&["meshConfig.accessLogFile.x=1"]),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("is a value, not a section"), "{err}");
+    }
+
+    fn settings_of(s: &[&str]) -> Vec<(Vec<String>, serde_yaml::Value)> {
+        settings(&sets(s)).unwrap().mesh_config
     }
 
     #[test]
