@@ -45,6 +45,9 @@ pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Report
     let (model, proxies) = state.snapshot(&store, &*reporter);
     let (tx, rx) = watch::channel(Arc::new(model));
     let server = AdsServer::new(rx);
+    if let Some(board) = reporter.control_plane() {
+        board.serving(&server);
+    }
     let _ = state.register(&server, proxies);
     let _closer = CloseOnDrop(server.clone());
     reporter.log(
@@ -100,6 +103,9 @@ impl State {
     fn snapshot(&mut self, store: &Store, reporter: &dyn Reporter) -> (Model, Vec<Proxy>) {
         let snapshot = source::Snapshot::of(store);
         let (model, errors) = snapshot.model();
+        if let Some(board) = reporter.control_plane() {
+            board.set_invalid(&errors);
+        }
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         for m in messages.iter().filter(|m| !self.reported.contains(m)) {
             reporter.log("warn", "validation", &report::invalid_resource(m));
@@ -132,7 +138,7 @@ fn relevant(resource: &ResourceKey) -> bool {
     match resource.group.as_str() {
         "" => matches!(
             resource.resource.as_str(),
-            "services" | "pods" | "endpoints"
+            "services" | "pods" | "endpoints" | "configmaps"
         ),
         "discovery.k8s.io" => resource.resource == "endpointslices",
         group => source::is_istio_resource(group, &resource.resource),

@@ -30,6 +30,8 @@ pub const DEFAULT_DOMAIN_SUFFIX: &str = "cluster.local";
 pub struct Model {
     /// The cluster's DNS suffix, `cluster.local` unless the caller says otherwise.
     pub domain_suffix: String,
+    /// The mesh config (the `mesh` key of the `istio` ConfigMap in `istio-system`).
+    pub mesh: MeshConfig,
     /// Kubernetes Services.
     pub services: Vec<Service>,
     /// Workload endpoints: one per (Service, ready pod) pair.
@@ -58,6 +60,7 @@ impl Default for Model {
     fn default() -> Self {
         Model {
             domain_suffix: DEFAULT_DOMAIN_SUFFIX.to_owned(),
+            mesh: MeshConfig::default(),
             services: Vec::new(),
             endpoints: Vec::new(),
             virtual_services: Vec::new(),
@@ -71,6 +74,60 @@ impl Default for Model {
             request_authentications: Vec::new(),
         }
     }
+}
+
+/// The parts of Istio's mesh config pilot honours.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MeshConfig {
+    /// Where mesh-wide policies live (`istio-system`).
+    pub root_namespace: String,
+    /// The trust domain of SPIFFE identities (`cluster.local`).
+    pub trust_domain: String,
+    /// What sidecars do with traffic to hosts outside the registry.
+    pub outbound_traffic_policy: OutboundTrafficPolicy,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        MeshConfig {
+            root_namespace: "istio-system".to_owned(),
+            trust_domain: DEFAULT_DOMAIN_SUFFIX.to_owned(),
+            outbound_traffic_policy: OutboundTrafficPolicy::default(),
+        }
+    }
+}
+
+impl MeshConfig {
+    /// Reads the mesh config (its YAML text already parsed); a malformed one is an error naming
+    /// the field.
+    pub fn from_value(value: &serde_json::Value) -> Result<MeshConfig, String> {
+        if value.is_null() {
+            return Ok(MeshConfig::default());
+        }
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| format!("mesh config field `{}`: {}", e.path(), e.inner()))
+    }
+}
+
+/// `outboundTrafficPolicy` of the mesh config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutboundTrafficPolicy {
+    /// `ALLOW_ANY` (default) or `REGISTRY_ONLY`.
+    pub mode: OutboundMode,
+}
+
+/// Whether sidecars pass traffic to unknown hosts through or block it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutboundMode {
+    /// Unknown hosts are reached directly (`PassthroughCluster`).
+    #[default]
+    AllowAny,
+    /// Only hosts in the registry (Services, ServiceEntries) are reachable; others get
+    /// `BlackHoleCluster` (502 for HTTP).
+    RegistryOnly,
 }
 
 /// An Istio resource: its namespace, name and typed spec.
@@ -516,6 +573,27 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(model.destination_rules[0].namespace, "default");
+    }
+
+    #[test]
+    fn mesh_config_reads_the_outbound_policy_and_keeps_defaults() {
+        let mesh = MeshConfig::from_value(&json!({
+            "accessLogFile": "/dev/stdout",
+            "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}
+        }))
+        .unwrap();
+        assert_eq!(
+            mesh.outbound_traffic_policy.mode,
+            OutboundMode::RegistryOnly
+        );
+        assert_eq!(mesh.root_namespace, "istio-system");
+        assert_eq!(
+            MeshConfig::from_value(&serde_json::Value::Null).unwrap(),
+            MeshConfig::default()
+        );
+        let err = MeshConfig::from_value(&json!({"outboundTrafficPolicy": {"mode": "SOMETIMES"}}))
+            .unwrap_err();
+        assert!(err.contains("outboundTrafficPolicy.mode"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use meshwork_pilot::model::ParseError;
+use meshwork_pilot::model::{MeshConfig, ParseError};
 use meshwork_pilot::{Model, Proxy, ProxyKind};
 use serde_json::Value;
 
@@ -34,6 +34,20 @@ pub fn is_istio_resource(group: &str, resource: &str) -> bool {
     ISTIO_RESOURCES.contains(&(group, resource))
 }
 
+/// The ConfigMap (namespace, name) holding Istio's mesh config under the key `mesh`.
+pub const MESH_CONFIG_MAP: (&str, &str) = ("istio-system", "istio");
+
+/// The mesh config of the `istio` ConfigMap: its `mesh` key's YAML.
+fn mesh_config(map: &Value) -> Result<MeshConfig, String> {
+    let text = map
+        .pointer("/data/mesh")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let value: Value =
+        serde_yaml::from_str(text).map_err(|e| format!("the mesh config is not YAML: {e}"))?;
+    MeshConfig::from_value(&value)
+}
+
 /// The objects pilot reads, as stored at one moment.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -43,6 +57,8 @@ pub struct Snapshot {
     pub pods: Vec<Arc<Value>>,
     /// Istio objects of the kinds pilot translates, every stored version.
     pub istio: Vec<Arc<Value>>,
+    /// The `istio` ConfigMap in `istio-system` (the mesh config), if there is one.
+    pub mesh_config: Option<Arc<Value>>,
 }
 
 impl Snapshot {
@@ -57,20 +73,46 @@ impl Snapshot {
             .collect();
         keys.sort();
         let istio = keys.iter().flat_map(|k| store.list(k, None).0).collect();
+        let (namespace, name) = MESH_CONFIG_MAP;
+        let mesh_config = store
+            .get(
+                &ResourceKey::new("", "v1", "configmaps"),
+                Some(namespace),
+                name,
+            )
+            .ok();
         Snapshot {
             services,
             pods,
             istio,
+            mesh_config,
         }
     }
 
-    /// Pilot's model of these objects, and the Istio resources left out as malformed.
+    /// Pilot's model of these objects, and the Istio resources left out as malformed (a
+    /// malformed mesh config is reported too, and the defaults used instead).
     pub fn model(&self) -> (Model, Vec<ParseError>) {
-        Model::from_objects(
+        let (mut model, mut errors) = Model::from_objects(
             self.services.iter().map(AsRef::as_ref),
             self.pods.iter().map(AsRef::as_ref),
             self.istio.iter().map(AsRef::as_ref),
-        )
+        );
+        if let Some(map) = &self.mesh_config {
+            match mesh_config(map) {
+                Ok(mesh) => model.mesh = mesh,
+                Err(message) => {
+                    let (namespace, name) = MESH_CONFIG_MAP;
+                    errors.push(ParseError {
+                        kind: "ConfigMap".to_owned(),
+                        namespace: namespace.to_owned(),
+                        name: name.to_owned(),
+                        field: "data.mesh".to_owned(),
+                        message: format!("{message}; the mesh config's defaults are used"),
+                    });
+                }
+            }
+        }
+        (model, errors)
     }
 
     /// The proxies of the pods running Istio's proxy.
