@@ -310,8 +310,45 @@ pub struct TrafficPolicy {
     pub outlier_detection: Option<OutlierDetection>,
     /// Per-port overrides.
     pub port_level_settings: Vec<PortTrafficPolicy>,
-    /// TLS settings (not translated by pilot-lite yet).
-    pub tls: Option<serde_json::Value>,
+    /// TLS towards the destination (absent: Istio's auto mutual TLS).
+    pub tls: Option<ClientTlsSettings>,
+}
+
+/// How a client's sidecar speaks TLS to a destination (`trafficPolicy.tls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClientTlsMode {
+    /// Plaintext.
+    #[default]
+    Disable,
+    /// TLS that checks the server's certificate only.
+    Simple,
+    /// Mutual TLS with certificates given as files.
+    Mutual,
+    /// Mutual TLS with the mesh's own workload certificates (SPIFFE identities).
+    IstioMutual,
+}
+
+/// `trafficPolicy.tls` of a DestinationRule (Istio's ClientTLSSettings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientTlsSettings {
+    /// The mode.
+    pub mode: ClientTlsMode,
+    /// The client certificate file (MUTUAL).
+    pub client_certificate: Option<String>,
+    /// The client's private key file (MUTUAL).
+    pub private_key: Option<String>,
+    /// The CA certificates file that verifies the server (SIMPLE, MUTUAL).
+    pub ca_certificates: Option<String>,
+    /// A Kubernetes Secret holding the certificates (gateways on a cluster).
+    pub credential_name: Option<String>,
+    /// Names the server's certificate must carry.
+    pub subject_alt_names: Vec<String>,
+    /// The SNI sent in the handshake.
+    pub sni: Option<String>,
+    /// Skip verifying the server's certificate.
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// Per-port traffic policy.
@@ -326,6 +363,8 @@ pub struct PortTrafficPolicy {
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Outlier detection.
     pub outlier_detection: Option<OutlierDetection>,
+    /// TLS towards this port.
+    pub tls: Option<ClientTlsSettings>,
 }
 
 /// Load balancing.
