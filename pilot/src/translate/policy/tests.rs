@@ -138,11 +138,11 @@ fn jwt_path(p: &Principal) -> Option<Vec<String>> {
     Some(
         m.path
             .iter()
-            .filter_map(|s| match &s.segment {
-                Some(
-                    envoy_types::pb::envoy::r#type::matcher::v3::metadata_matcher::path_segment::Segment::Key(k),
-                ) => Some(k.clone()),
-                None => None,
+            .filter_map(|s| {
+                s.segment.as_ref().map(|segment| {
+                    let envoy_types::pb::envoy::r#type::matcher::v3::metadata_matcher::path_segment::Segment::Key(k) = segment;
+                    k.clone()
+                })
             })
             .collect(),
     )
