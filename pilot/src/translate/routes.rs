@@ -1,8 +1,8 @@
 //! VirtualService HTTP rules as Envoy routes, and the default route of a host without one.
 
 use envoy_types::pb::envoy::config::core::v3::{
-    DataSource, HeaderValue, HeaderValueOption, RuntimeFractionalPercent, data_source::Specifier,
-    header_value_option::HeaderAppendAction,
+    DataSource, HeaderValue, HeaderValueOption, Metadata, RuntimeFractionalPercent,
+    data_source::Specifier, header_value_option::HeaderAppendAction,
 };
 use envoy_types::pb::envoy::config::route::v3::{
     DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, RetryPolicy, Route,
@@ -30,7 +30,9 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{
     RegexMatcher, StringMatcher, string_matcher::MatchPattern,
 };
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
-use envoy_types::pb::google::protobuf::{BoolValue, Duration as PbDuration};
+use envoy_types::pb::google::protobuf::{
+    BoolValue, Duration as PbDuration, Struct, Value, value::Kind,
+};
 use envoy_types::util::pack_any;
 
 use super::{
@@ -47,6 +49,8 @@ use crate::model::istio::{
 pub(crate) const FAULT_FILTER: &str = "envoy.filters.http.fault";
 /// The CORS filter's name.
 pub(crate) const CORS_FILTER: &str = "envoy.filters.http.cors";
+/// The `filter_metadata` key under which Istio says which of its objects made a resource.
+pub(crate) const ISTIO_METADATA: &str = "istio";
 
 /// Where routes are being built: for which gateway (`mesh` for sidecars) and listener port.
 pub(crate) struct Scope<'a> {
@@ -122,10 +126,8 @@ pub(crate) fn vs_routes(
     }
     let mut routes = Vec::new();
     for (i, rule) in vs.spec.http.iter().enumerate() {
-        let rule_name = rule
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{}.{}.{i}", vs.name, vs.namespace));
+        // Istio names a route after its rule (empty when the rule has none).
+        let rule_name = rule.name.clone().unwrap_or_default();
         let Some(action) = rule_action(ctx, vs, rule, i, scope, &resource) else {
             continue;
         };
@@ -182,11 +184,35 @@ pub(crate) fn vs_routes(
                 request_headers_to_remove: req_remove.clone(),
                 response_headers_to_add: resp_add.clone(),
                 response_headers_to_remove: resp_remove.clone(),
+                metadata: Some(config_metadata(vs)),
                 ..Default::default()
             });
         }
     }
     routes
+}
+
+/// The `filter_metadata.istio.config` Istio puts on what a resource made: the path
+/// `/apis/networking.istio.io/v1/namespaces/<ns>/virtual-service/<name>`, which
+/// `istioctl proxy-config routes` and `meshwork explain` read back.
+pub(crate) fn config_metadata(vs: &Config<VirtualService>) -> Metadata {
+    let path = format!(
+        "/apis/networking.istio.io/v1/namespaces/{}/virtual-service/{}",
+        vs.namespace, vs.name
+    );
+    let mut metadata = Metadata::default();
+    metadata.filter_metadata.insert(
+        ISTIO_METADATA.to_owned(),
+        Struct {
+            fields: std::collections::HashMap::from([(
+                "config".to_owned(),
+                Value {
+                    kind: Some(Kind::StringValue(path)),
+                },
+            )]),
+        },
+    );
+    metadata
 }
 
 /// Whether a match condition applies to this proxy and listener at all.
@@ -735,5 +761,114 @@ fn header_value(key: &str, value: &str, action: HeaderAppendAction) -> HeaderVal
         }),
         append_action: action as i32,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{labels, translate};
+    use crate::model::{ContainerPort, Model, Proxy, ProxyKind, Service, ServicePort};
+
+    fn model_with(vs: &str) -> Model {
+        let mut model = Model::new();
+        model.services.push(Service {
+            namespace: "shop".into(),
+            name: "reviews".into(),
+            cluster_ip: Some("10.0.0.9".parse().unwrap()),
+            ports: vec![ServicePort {
+                name: "http".into(),
+                port: 9080,
+                protocol: "TCP".into(),
+                app_protocol: None,
+                target_port: 9080,
+            }],
+            selector: labels(&[("app", "reviews")]),
+        });
+        let value: serde_json::Value = serde_yaml::from_str(vs).unwrap();
+        model.add_istio_object(&value).unwrap();
+        model
+    }
+
+    fn sidecar() -> Proxy {
+        Proxy {
+            kind: ProxyKind::Sidecar,
+            pod: "productpage-v1-x".into(),
+            namespace: "shop".into(),
+            labels: labels(&[("app", "productpage")]),
+            service_account: "bookinfo-productpage".into(),
+            ip: "127.1.0.5".parse().unwrap(),
+            app_ip: "127.2.0.5".parse().unwrap(),
+            outbound_ip: "127.3.0.5".parse().unwrap(),
+            ports: vec![ContainerPort {
+                name: "http".into(),
+                port: 9080,
+            }],
+            port_map: Default::default(),
+        }
+    }
+
+    #[test]
+    fn routes_are_named_after_their_rules_and_name_their_virtual_service() {
+        let model = model_with(
+            "
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - name: jason
+    match: [{headers: {end-user: {exact: jason}}}, {name: tester, headers: {end-user: {exact: tester}}}]
+    route: [{destination: {host: reviews}}]
+  - match: [{name: beta, uri: {prefix: /beta}}]
+    route: [{destination: {host: reviews}}]
+  - route: [{destination: {host: reviews}}]
+",
+        );
+        let res = translate(&model, &sidecar());
+        let routes = &res
+            .route("9080")
+            .unwrap()
+            .virtual_hosts
+            .iter()
+            .find(|v| v.name == "reviews.shop.svc.cluster.local:9080")
+            .unwrap()
+            .routes;
+        let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+        // Istio: the rule's name, `.match-name` added when the match has one, else nothing.
+        assert_eq!(names, ["jason", "jason.tester", ".beta", ""]);
+        for route in routes {
+            let config =
+                &route.metadata.as_ref().unwrap().filter_metadata["istio"].fields["config"];
+            assert_eq!(
+                config.kind,
+                Some(super::Kind::StringValue(
+                    "/apis/networking.istio.io/v1/namespaces/shop/virtual-service/reviews".into()
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_route_of_a_host_without_a_virtual_service_is_called_default() {
+        let mut model = model_with(
+            "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec: {host: reviews}
+",
+        );
+        model.virtual_services.clear();
+        let res = translate(&model, &sidecar());
+        let vhost = res
+            .route("9080")
+            .unwrap()
+            .virtual_hosts
+            .iter()
+            .find(|v| v.name == "reviews.shop.svc.cluster.local:9080")
+            .unwrap();
+        assert_eq!(vhost.routes[0].name, "default");
+        assert!(vhost.routes[0].metadata.is_none());
     }
 }
