@@ -7,14 +7,18 @@
 //! - [`http`]: HTTP requests from the host or from inside a pod, with expectations on status,
 //!   body, Bookinfo reviews versions and latency.
 //! - [`exec`]: a command run inside a pod, with expectations on exit code and output.
+//! - [`envoy_stat`]: a stat of a pod's sidecar (`pilot-agent request GET stats`) against a number.
+//! - [`istio_config`]: the mesh accepted the configuration (no NACK, warning or malformed resource).
 //! - [`expect`] and [`bookinfo`]: the expectations those two share, and the page classifier.
 
 pub mod bookinfo;
 pub mod cluster;
 pub mod command;
+pub mod envoy_stat;
 pub mod exec;
 pub mod expect;
 pub mod http;
+pub mod istio_config;
 pub mod pods;
 pub mod resource;
 
@@ -94,5 +98,7 @@ pub async fn evaluate(ctx: &Context, spec: &CheckSpec) -> Finding {
         CheckSpec::Pods(c) => pods::evaluate(ctx, c).await,
         CheckSpec::Http(c) => http::evaluate(ctx, c).await,
         CheckSpec::Exec(c) => exec::evaluate(ctx, c).await,
+        CheckSpec::EnvoyStat(c) => envoy_stat::evaluate(ctx, c).await,
+        CheckSpec::IstioConfig(c) => istio_config::evaluate(ctx, c).await,
     }
 }

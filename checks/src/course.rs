@@ -204,6 +204,10 @@ pub enum CheckSpec {
     Http(HttpCheck),
     /// A command run inside a pod.
     Exec(ExecCheck),
+    /// A stat of a pod's sidecar.
+    EnvoyStat(crate::check::envoy_stat::EnvoyStatCheck),
+    /// The mesh accepted the Istio configuration.
+    IstioConfig(crate::check::istio_config::IstioConfigCheck),
 }
 
 impl CheckSpec {
@@ -216,6 +220,8 @@ impl CheckSpec {
             CheckSpec::Pods(_) => "pods",
             CheckSpec::Http(_) => "http",
             CheckSpec::Exec(_) => "exec",
+            CheckSpec::EnvoyStat(_) => "envoy_stat",
+            CheckSpec::IstioConfig(_) => "istio_config",
         }
     }
 }

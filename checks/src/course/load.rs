@@ -440,6 +440,8 @@ impl<'a> LabCtx<'a> {
             raw.pods.as_ref().map(|_| "pods"),
             raw.http.as_ref().map(|_| "http"),
             raw.exec.as_ref().map(|_| "exec"),
+            raw.envoy_stat.as_ref().map(|_| "envoy_stat"),
+            raw.istio_config.as_ref().map(|_| "istio_config"),
         ]
         .into_iter()
         .flatten()
@@ -452,7 +454,7 @@ impl<'a> LabCtx<'a> {
             };
             self.err(
                 field,
-                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec` (found {found})"),
+                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec`, `envoy_stat`, `istio_config` (found {found})"),
             );
             return None;
         }
@@ -468,6 +470,12 @@ impl<'a> LabCtx<'a> {
             CheckSpec::Http(self.http_check(&format!("{field}.http"), h)?)
         } else if let Some(e) = &raw.exec {
             CheckSpec::Exec(self.exec_check(&format!("{field}.exec"), e)?)
+        } else if let Some(e) = &raw.envoy_stat {
+            let parsed = crate::check::envoy_stat::EnvoyStatCheck::from_raw(e);
+            CheckSpec::EnvoyStat(self.kind_check(&format!("{field}.envoy_stat"), parsed)?)
+        } else if let Some(c) = &raw.istio_config {
+            let parsed = crate::check::istio_config::IstioConfigCheck::from_raw(c);
+            CheckSpec::IstioConfig(self.kind_check(&format!("{field}.istio_config"), parsed)?)
         } else {
             return None;
         };
@@ -969,6 +977,24 @@ impl LabCtx<'_> {
             self.err(field, "`min` is larger than `max`");
         }
         Some(LatencyBand { min, max })
+    }
+
+    /// A check kind validated by its own module: its problems (sub-field, message) become
+    /// errors of this file.
+    fn kind_check<T>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, Vec<(&'static str, String)>>,
+    ) -> Option<T> {
+        match parsed {
+            Ok(check) => Some(check),
+            Err(problems) => {
+                for (sub, message) in problems {
+                    self.err(format!("{field}{sub}"), message);
+                }
+                None
+            }
+        }
     }
 
     fn exec_check(&mut self, field: &str, raw: &raw::RawExecCheck) -> Option<ExecCheck> {

@@ -115,6 +115,12 @@ pub struct RawCheck {
     /// A command run inside a pod.
     #[serde(default)]
     pub exec: Option<RawExecCheck>,
+    /// A stat of a pod's sidecar.
+    #[serde(default)]
+    pub envoy_stat: Option<crate::check::envoy_stat::RawEnvoyStatCheck>,
+    /// The mesh accepted the Istio configuration.
+    #[serde(default)]
+    pub istio_config: Option<crate::check::istio_config::RawIstioConfigCheck>,
 }
 
 /// `command:` check.
