@@ -4,6 +4,7 @@
 pub mod discovery;
 mod objects;
 pub mod protobuf;
+mod proxy;
 pub mod selector;
 pub mod status;
 mod streams;
@@ -195,6 +196,20 @@ async fn route(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    // The pod proxy relays the request, body and all, to the pod.
+    if let [
+        "api",
+        "v1",
+        "namespaces",
+        namespace,
+        "pods",
+        target,
+        "proxy",
+        rest @ ..,
+    ] = segs.as_slice()
+    {
+        return proxy::handle(state, req, namespace, target, rest).await;
+    }
     // Logs, exec and port-forward stream (and may upgrade the connection): they take the
     // request before its body is read.
     if let [

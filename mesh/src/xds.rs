@@ -48,6 +48,9 @@ pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Report
     if let Some(board) = reporter.control_plane() {
         board.serving(&server);
     }
+    if let Some(board) = reporter.control_plane() {
+        board.serving(&server);
+    }
     let _ = state.register(&server, proxies);
     let _closer = CloseOnDrop(server.clone());
     reporter.log(
@@ -103,6 +106,9 @@ impl State {
     fn snapshot(&mut self, store: &Store, reporter: &dyn Reporter) -> (Model, Vec<Proxy>) {
         let snapshot = source::Snapshot::of(store);
         let (model, errors) = snapshot.model();
+        if let Some(board) = reporter.control_plane() {
+            board.set_invalid(&errors);
+        }
         if let Some(board) = reporter.control_plane() {
             board.set_invalid(&errors);
         }

@@ -45,6 +45,8 @@ pub struct Istiod {
     xds_unserved: AtomicU64,
     /// `GET /ready` requests answered.
     ready_checks: AtomicU64,
+    /// The xDS server's current state, for the debug endpoints.
+    control_plane: crate::xds::report::ControlPlane,
 }
 
 impl Istiod {
@@ -57,6 +59,7 @@ impl Istiod {
             xds_clients: AtomicU64::new(0),
             xds_unserved: AtomicU64::new(0),
             ready_checks: AtomicU64::new(0),
+            control_plane: crate::xds::report::ControlPlane::default(),
         }
     }
 

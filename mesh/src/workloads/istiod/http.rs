@@ -1,4 +1,10 @@
-//! istiod's HTTP ports: readiness and version on 8080, Prometheus metrics and version on 15014.
+//! istiod's HTTP ports: readiness and version on 8080, Prometheus metrics and version on 15014,
+//! and on both, as istiod serves them, the debug endpoints learners and checks read:
+//! - `/debug/syncz` (Istio's JSON: per connected proxy, each xDS type's sent and acknowledged
+//!   version and, under `resources`, the last rejection as `lastError`; `?namespace=NS`);
+//! - `/debug/problemz` (meshwork's own: proxies connected and in sync, and every current
+//!   malformed resource, rejected configuration and translation warning, naming the resource
+//!   and what to do) — what `meshwork mesh status` and the `istio_config` check read.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -60,9 +66,35 @@ impl IstiodSite {
                 "text/plain; version=0.0.4; charset=utf-8",
                 metrics(&self.istiod),
             ),
+            (_, "/debug/syncz") => {
+                let namespace = query_param(req, "namespace");
+                json(&self.istiod.control_plane.syncz(namespace.as_deref()))
+            }
+            (_, "/debug/problemz") => json(&self.istiod.control_plane.problems()),
             _ => not_found(),
         }
     }
+}
+
+/// A JSON answer, indented as istiod's debug endpoints write it.
+fn json<T: serde::Serialize>(value: &T) -> Response<Full<Bytes>> {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => server::text(StatusCode::OK, "application/json", text),
+        Err(e) => server::text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("could not encode the answer: {e}\n"),
+        ),
+    }
+}
+
+/// The value of `name` in the request's query, decoded.
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    let query = req.uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl Site for IstiodSite {

@@ -22,6 +22,9 @@ impl Reporter for Istiod {
     fn disconnected(&self) {
         self.xds_disconnected();
     }
+    fn control_plane(&self) -> Option<&crate::xds::report::ControlPlane> {
+        Some(&self.control_plane)
+    }
 }
 
 /// Serves xDS on `listener` from `store` until accepting fails; returns why it stopped.
