@@ -1,11 +1,13 @@
 //! `meshwork istioctl proxy-status`: one row per sidecar and gateway, with the state of each
 //! xDS type.
 //!
-//! istioctl asks istiod which version it last sent each proxy. The reference mesh's istiod does
-//! not publish that, so the states come from each Envoy's own `config_dump` (fetched with
-//! `pilot-agent request GET config_dump?include_eds` in its istio-proxy container): SYNCED when
-//! Envoy holds an accepted configuration of that type, STALE when it holds an update it rejected
-//! or resources still warming, NOT SENT when it holds none of that type.
+//! The states come from each Envoy's own `config_dump` (fetched with `pilot-agent request GET
+//! config_dump?include_eds` in its istio-proxy container): SYNCED when Envoy holds an accepted
+//! configuration of that type, STALE when it holds an update it rejected or resources still
+//! warming, NOT SENT when it holds none of that type. istiod's `/debug/syncz` (read through the
+//! API server's pod proxy) adds what only istiod knows: a type whose latest push the proxy
+//! rejected (a NACK) is STALE, as istioctl shows it, and the rejection's reason is printed
+//! under the table.
 
 use std::process::ExitCode;
 
@@ -19,10 +21,10 @@ use crate::cmd::{CmdResult, EXIT_COULD_NOT_RUN};
 
 /// Help shown after `proxy-status --help`.
 pub const HELP: &str = "\
-The states come from each Envoy's config_dump, not from istiod (the reference mesh's istiod
-does not publish what it last sent): SYNCED = Envoy holds an accepted configuration of that
-type; STALE = it holds an update it rejected (a NACK) or resources still warming; NOT SENT = it
-holds none of that type. Why a proxy rejected something is in istiod's log
+The states come from each Envoy's config_dump and from istiod's /debug/syncz: SYNCED = Envoy
+holds an accepted configuration of that type; STALE = it rejected istiod's latest update (a
+NACK; the reason is printed under the table) or holds resources still warming; NOT SENT = it
+holds none of that type. istiod's log says more
 (`kubectl logs -n istio-system deploy/istiod`).
 
 Examples:
@@ -144,6 +146,39 @@ pub fn states(dump: &Value) -> [SyncState; 5] {
     [cds, lds, eds, rds, ecds_state]
 }
 
+/// The column of a type URL (`…Cluster` → 0 for CDS, LDS 1, EDS 2, RDS 3).
+fn column(type_url: &str) -> Option<usize> {
+    match type_url.rsplit('.').next()? {
+        "Cluster" => Some(0),
+        "Listener" => Some(1),
+        "ClusterLoadAssignment" => Some(2),
+        "RouteConfiguration" => Some(3),
+        _ => None,
+    }
+}
+
+/// The rejections of istiod's `/debug/syncz`: proxy id (`POD.NAMESPACE`) → (column, reason).
+pub fn rejections(syncz: &Value) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    for proxy in syncz.as_array().into_iter().flatten() {
+        let Some(id) = proxy["proxy"].as_str() else {
+            continue;
+        };
+        for (type_url, state) in proxy["resources"].as_object().into_iter().flatten() {
+            if let (Some(col), Some(error)) = (
+                column(type_url),
+                state["lastError"].as_str().filter(|e| !e.is_empty()),
+            ) {
+                out.push((id.to_owned(), col, error.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The short names of the columns [`column`] numbers.
+const TYPES: [&str; 4] = ["CDS", "LDS", "EDS", "RDS"];
+
 fn is_running(p: &Pod) -> bool {
     p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
         && p.metadata.deletion_timestamp.is_none()
@@ -179,8 +214,26 @@ pub async fn run(client: kube::Client, args: &ProxyStatusArgs) -> CmdResult {
         [one] => one.clone(),
         _ => "-".to_owned(),
     };
-    let mut rows = Vec::new();
+    // What istiod knows: rejected pushes. Without it, the table still shows what Envoy holds.
     let mut problems = Vec::new();
+    let nacks = match istiods.as_slice() {
+        [one] => {
+            match meshwork_checks::check::istio_config::istiod_get(&client, one, "/debug/syncz")
+                .await
+            {
+                Ok(text) => serde_json::from_str::<Value>(&text)
+                    .map(|v| rejections(&v))
+                    .unwrap_or_default(),
+                Err(why) => {
+                    problems.push(format!("istiod's sync state: {why}"));
+                    Vec::new()
+                }
+            }
+        }
+        _ => Vec::new(),
+    };
+    let mut rows = Vec::new();
+    let mut rejected = Vec::new();
     let mut proxies: Vec<&Pod> = pods
         .items
         .iter()
@@ -211,7 +264,7 @@ pub async fn run(client: kube::Client, args: &ProxyStatusArgs) -> CmdResult {
         let dump = match dump {
             Ok(d) => d,
             Err(e) => {
-                problems.push(format!("{name}.{namespace}: {e}"));
+                problems.push(format!("the proxy {name}.{namespace}: {e}"));
                 continue;
             }
         };
@@ -224,8 +277,14 @@ pub async fn run(client: kube::Client, args: &ProxyStatusArgs) -> CmdResult {
         let version = node["metadata"]["ISTIO_VERSION"]
             .as_str()
             .map_or(image_tag, str::to_owned);
-        let mut row = vec![format!("{name}.{namespace}"), cluster];
-        row.extend(states(&dump).iter().map(ToString::to_string));
+        let id = format!("{name}.{namespace}");
+        let mut row = vec![id.clone(), cluster];
+        let mut held = states(&dump);
+        for (proxy, col, reason) in nacks.iter().filter(|(p, _, _)| *p == id) {
+            held[*col] = SyncState::Stale;
+            rejected.push(format!("{proxy} rejected its {}: {reason}", TYPES[*col]));
+        }
+        row.extend(held.iter().map(ToString::to_string));
         row.push(istiod.clone());
         row.push(version);
         rows.push(row);
@@ -236,8 +295,14 @@ pub async fn run(client: kube::Client, args: &ProxyStatusArgs) -> CmdResult {
         ],
         &rows,
     ))?;
+    for r in &rejected {
+        eprintln!(
+            "warning: {r} (it keeps its previous configuration; fix the Istio resource changed \
+             last and apply it again)"
+        );
+    }
     for p in &problems {
-        eprintln!("warning: could not read the proxy {p}");
+        eprintln!("warning: could not read {p}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -266,6 +331,27 @@ mod tests {
                 json!({"route_config": {"name": "80"}})
              }]}
         ]})
+    }
+
+    #[test]
+    fn istiods_rejections_name_the_proxy_and_type() {
+        let syncz = json!([
+            {"proxy": "productpage-v1-abc.default", "resources": {
+                "type.googleapis.com/envoy.config.route.v3.RouteConfiguration":
+                    {"sent": "b2", "acked": "b1", "lastError": "invalid timeout"},
+                "type.googleapis.com/envoy.config.cluster.v3.Cluster": {"sent": "a", "acked": "a"}}},
+            {"proxy": "details-v1-x.default", "resources": {}}
+        ]);
+        assert_eq!(
+            rejections(&syncz),
+            [(
+                "productpage-v1-abc.default".to_owned(),
+                3,
+                "invalid timeout".to_owned()
+            )]
+        );
+        assert_eq!(TYPES[3], "RDS");
+        assert!(rejections(&json!({"not": "a list"})).is_empty());
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! `meshwork mesh status`: whether the reference mesh runs, where, since when and what it
-//! holds (counted through the kube crate, as the checks see it).
+//! holds (counted through the kube crate, as the checks see it), and once Istio is installed,
+//! its control plane: proxies connected and in sync, and every current problem istiod reports
+//! (a rejected configuration, a translation warning, a malformed Istio resource) with the
+//! resource it names and what to do — read from istiod's `/debug/problemz` through the API
+//! server's pod proxy, as the `istio_config` check reads it.
 
 use crate::cmd::{CmdResult, runtime};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{Api, ListParams};
 use meshwork_checks::Target;
+use meshwork_checks::check::istio_config::{self, Problem, ProxyCounts};
 use meshwork_checks::target::ReferenceTarget;
 use meshwork_mesh::lifecycle::{self, ServerInfo, State};
 use serde::Serialize;
@@ -32,6 +37,17 @@ struct Exposed {
     url: String,
 }
 
+/// istiod's view of the mesh's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct ControlPlane {
+    /// The istiod pod asked.
+    istiod: String,
+    /// Proxies connected and in sync.
+    proxies: ProxyCounts,
+    /// Every current problem (empty when all is well).
+    problems: Vec<Problem>,
+}
+
 /// The `--json` document.
 #[derive(Debug, Serialize)]
 struct Report {
@@ -57,6 +73,12 @@ struct Report {
     /// Why the objects could not be counted, or why the mesh does not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// istiod's report, once Istio runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane: Option<ControlPlane>,
+    /// Why istiod's report could not be read although istiod runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane_problem: Option<String>,
 }
 
 impl Report {
@@ -73,6 +95,8 @@ impl Report {
             objects: None,
             exposed: Vec::new(),
             problem: None,
+            control_plane: None,
+            control_plane_problem: None,
         }
     }
 }
@@ -136,6 +160,56 @@ async fn count(info: &ServerInfo) -> Result<(Objects, Vec<Exposed>), String> {
     Ok((objects, exposed(&services.items)))
 }
 
+/// istiod's report: `Ok(None)` when Istio is not running (nothing to report).
+async fn control_plane(info: &ServerInfo) -> Result<Option<ControlPlane>, String> {
+    let target = ReferenceTarget::connect(&info.kubeconfig).await;
+    let client = target.client().map_err(ToString::to_string)?;
+    let Ok(istiod) = istio_config::istiod_pod(client).await else {
+        return Ok(None);
+    };
+    let (report, _) = istio_config::read_report(client, &istiod, true).await?;
+    Ok(Some(ControlPlane {
+        istiod,
+        proxies: report.proxies,
+        problems: report.problems,
+    }))
+}
+
+/// What a problem is, in a few words.
+fn what(kind: &str) -> &'static str {
+    match kind {
+        "invalid" => "malformed, ignored by istiod",
+        "rejected" => "rejected by Envoy",
+        _ => "warning",
+    }
+}
+
+/// The control plane section of the text output.
+fn write_control_plane(out: &mut impl Write, cp: &ControlPlane) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  istiod      {}: {} connected, {} in sync",
+        cp.istiod,
+        plural(cp.proxies.connected, "proxy", "proxies"),
+        cp.proxies.synced
+    )?;
+    if cp.problems.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  control plane: {} (istiod keeps serving the rest)",
+        plural(cp.problems.len(), "problem", "problems")
+    )?;
+    for p in &cp.problems {
+        writeln!(out, "    {} ({}): {}", p.resource, what(&p.kind), p.message)?;
+        if !p.fix.is_empty() {
+            writeln!(out, "      fix: {}", p.fix)?;
+        }
+    }
+    Ok(())
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -162,6 +236,10 @@ pub fn run(json: bool) -> CmdResult {
                         r.exposed = e;
                     }
                     Err(why) => r.problem = Some(why),
+                }
+                match control_plane(&info).await {
+                    Ok(cp) => r.control_plane = cp,
+                    Err(why) => r.control_plane_problem = Some(why),
                 }
                 r
             }
@@ -235,7 +313,64 @@ pub fn run(json: bool) -> CmdResult {
                     e.url, e.namespace, e.service, e.port
                 )?;
             }
+            if let Some(cp) = &report.control_plane {
+                write_control_plane(&mut out, cp)?;
+            } else if let Some(why) = &report.control_plane_problem {
+                writeln!(out, "  istiod      its report could not be read: {why}")?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(cp: &ControlPlane) -> String {
+        let mut out = Vec::new();
+        write_control_plane(&mut out, cp).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_healthy_control_plane_is_one_line() {
+        let cp = ControlPlane {
+            istiod: "istiod-abc".into(),
+            proxies: ProxyCounts {
+                connected: 7,
+                synced: 7,
+            },
+            problems: Vec::new(),
+        };
+        assert_eq!(
+            text(&cp),
+            "  istiod      istiod-abc: 7 proxies connected, 7 in sync\n"
+        );
+    }
+
+    #[test]
+    fn problems_name_the_resource_and_the_fix() {
+        let cp = ControlPlane {
+            istiod: "istiod-abc".into(),
+            proxies: ProxyCounts {
+                connected: 1,
+                synced: 1,
+            },
+            problems: vec![Problem {
+                kind: "invalid".into(),
+                resource: "VirtualService default/bad".into(),
+                namespace: "default".into(),
+                message: "field `spec.hosts`: expected a list".into(),
+                fix: "correct the field".into(),
+            }],
+        };
+        assert_eq!(
+            text(&cp),
+            "  istiod      istiod-abc: 1 proxy connected, 1 in sync\n  \
+             control plane: 1 problem (istiod keeps serving the rest)\n    \
+             VirtualService default/bad (malformed, ignored by istiod): field `spec.hosts`: expected a list\n      \
+             fix: correct the field\n"
+        );
+    }
 }
