@@ -7,6 +7,8 @@
 //! - [`server`]: [`AdsServer`], the SotW ADS gRPC server that pushes on every model change and
 //!   reports ACKs, NACKs and translation warnings.
 //! - [`bootstrap`]: the Envoy bootstrap that points a proxy at the server.
+//! - [`ca`]: citadel-lite, the mesh CA that issues SPIFFE workload certificates, served over
+//!   SDS by the [`server`] (`default` and `ROOTCA`) and rotated at half their lifetime.
 //!
 //! # Hosting
 //! ```no_run
@@ -29,6 +31,7 @@
 //! ```
 
 pub mod bootstrap;
+pub mod ca;
 pub mod model;
 pub mod server;
 pub mod translate;

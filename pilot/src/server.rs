@@ -7,15 +7,26 @@
 //! `error_detail` is a NACK: it is recorded and published, and the rejected version is never sent
 //! again; a repeated request for the latest, already acknowledged response (Envoy re-requests
 //! endpoints after every cluster update) is answered; a reconnect (empty nonce) gets everything.
+//!
+//! Secrets (SDS over the same stream): once a CA is set ([`AdsServer::set_ca`]), a proxy asking
+//! for [`SDS_WORKLOAD_SECRET`] (`default`) gets its identity's certificate chain and key, and for
+//! [`SDS_ROOT_SECRET`] (`ROOTCA`) the trust bundle. Certificates are cached per identity
+//! (`spiffe://cluster.local/ns/<ns>/sa/<sa>`), re-issued at half their lifetime and pushed to
+//! every stream of that identity without touching the other types' versions.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::{DataSource, data_source};
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CertificateValidationContext, Secret, TlsCertificate, secret,
+};
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
     AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
 };
@@ -30,8 +41,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::bootstrap::proxy_from_metadata;
+use crate::ca::{self, Ca, IssuedCert};
 use crate::model::{Model, Proxy};
-use crate::translate::{Resources, Warning, translate};
+use crate::translate::{Resources, SDS_ROOT_SECRET, SDS_WORKLOAD_SECRET, Warning, translate};
 
 /// Type URL of clusters (CDS).
 pub fn cluster_type() -> String {
@@ -50,13 +62,19 @@ pub fn route_type() -> String {
     RouteConfiguration::type_url()
 }
 
-/// The short name of an xDS type URL (`CDS`, `EDS`, `LDS`, `RDS`, or the URL itself).
+/// Type URL of secrets (SDS).
+pub fn secret_type() -> String {
+    Secret::type_url()
+}
+
+/// The short name of an xDS type URL (`CDS`, `EDS`, `LDS`, `RDS`, `SDS`, or the URL itself).
 pub fn short_type(type_url: &str) -> &str {
     match type_url.rsplit('.').next().unwrap_or_default() {
         "Cluster" => "CDS",
         "ClusterLoadAssignment" => "EDS",
         "Listener" => "LDS",
         "RouteConfiguration" => "RDS",
+        "Secret" => "SDS",
         _ => type_url,
     }
 }
@@ -154,8 +172,58 @@ impl ProxyStatus {
     }
 }
 
+/// What happened to a workload certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertEvent {
+    /// A certificate was issued for an identity (first, or again because the previous one was
+    /// due for rotation or the CA changed).
+    Issued {
+        /// The SPIFFE id.
+        identity: String,
+        /// Its serial number (hex).
+        serial: String,
+        /// End of validity.
+        not_after: SystemTime,
+        /// Whether it replaces an earlier one.
+        rotated: bool,
+    },
+    /// No certificate could be issued for an identity.
+    Failed {
+        /// The SPIFFE id.
+        identity: String,
+        /// Why, and what to do.
+        message: String,
+    },
+}
+
+/// Why [`AdsServer::certificate`] has no certificate to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    /// No CA was set.
+    #[error("no CA is configured: certificates cannot be issued until istiod has its CA")]
+    NoCa,
+    /// The CA failed to sign.
+    #[error("the CA could not issue a certificate for {identity}: {message}")]
+    Issue {
+        /// The SPIFFE id.
+        identity: String,
+        /// The CA's error.
+        message: String,
+    },
+}
+
+/// The CA in use and the lifetime of what it issues.
+struct Authority {
+    ca: Arc<Ca>,
+    ttl: Duration,
+}
+
 struct Inner {
     model: watch::Receiver<Arc<Model>>,
+    authority: watch::Sender<Option<Arc<Authority>>>,
+    /// Workload certificates by SPIFFE id (cleared when the CA changes).
+    certs: Mutex<HashMap<String, Arc<IssuedCert>>>,
+    cert_events: broadcast::Sender<CertEvent>,
     proxies: Mutex<HashMap<String, Proxy>>,
     status: Mutex<PilotStatus>,
     events: broadcast::Sender<PilotEvent>,
@@ -205,10 +273,15 @@ impl AdsServer {
     /// again whenever the model changes.
     pub fn new(model: watch::Receiver<Arc<Model>>) -> AdsServer {
         let (events, _) = broadcast::channel(1024);
+        let (cert_events, _) = broadcast::channel(1024);
         let (closing, _) = watch::channel(false);
+        let (authority, _) = watch::channel(None);
         AdsServer {
             inner: Arc::new(Inner {
                 model,
+                authority,
+                certs: Mutex::new(HashMap::new()),
+                cert_events,
                 proxies: Mutex::new(HashMap::new()),
                 status: Mutex::new(PilotStatus::default()),
                 events,
@@ -216,6 +289,123 @@ impl AdsServer {
                 closing,
             }),
         }
+    }
+
+    /// Sets (or replaces) the CA that issues workload certificates, and their lifetime (within
+    /// [`ca::MIN_CERT_TTL`] ..= [`ca::MAX_CERT_TTL`]). Certificates issued by a previous CA are
+    /// forgotten; connected proxies get new ones and the new trust bundle at once.
+    pub fn set_ca(&self, ca: Arc<Ca>, ttl: Duration) {
+        let mut certs = self
+            .inner
+            .certs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        certs.clear();
+        self.inner.authority.send_replace(Some(Arc::new(Authority {
+            ca,
+            ttl: ca::clamp_ttl(ttl),
+        })));
+    }
+
+    /// The lifetime of the certificates issued, once a CA is set.
+    pub fn cert_ttl(&self) -> Option<Duration> {
+        self.inner.authority.borrow().as_ref().map(|a| a.ttl)
+    }
+
+    /// The trust bundle (PEM) of the current CA.
+    pub fn root_pem(&self) -> Option<String> {
+        self.inner
+            .authority
+            .borrow()
+            .as_ref()
+            .map(|a| a.ca.root_pem().to_owned())
+    }
+
+    /// Certificate events from now on (issued, rotated, failed).
+    pub fn subscribe_certificates(&self) -> broadcast::Receiver<CertEvent> {
+        self.inner.cert_events.subscribe()
+    }
+
+    /// The current certificate of `identity` (a SPIFFE id), issued now if there is none or the
+    /// cached one is due for rotation at `now`.
+    pub fn certificate(
+        &self,
+        identity: &str,
+        now: SystemTime,
+    ) -> Result<Arc<IssuedCert>, CertError> {
+        let mut certs = self
+            .inner
+            .certs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let previous = certs.get(identity).cloned();
+        if let Some(cert) = &previous
+            && !cert.due(now)
+        {
+            return Ok(Arc::clone(cert));
+        }
+        let Some(authority) = self.inner.authority.borrow().clone() else {
+            return Err(CertError::NoCa);
+        };
+        match authority.ca.issue(identity, authority.ttl, now) {
+            Ok(cert) => {
+                let cert = Arc::new(cert);
+                certs.insert(identity.to_owned(), Arc::clone(&cert));
+                drop(certs);
+                let _ = self.inner.cert_events.send(CertEvent::Issued {
+                    identity: identity.to_owned(),
+                    serial: cert.serial.clone(),
+                    not_after: cert.not_after,
+                    rotated: previous.is_some(),
+                });
+                Ok(cert)
+            }
+            Err(e) => {
+                drop(certs);
+                let error = CertError::Issue {
+                    identity: identity.to_owned(),
+                    message: e.to_string(),
+                };
+                let _ = self.inner.cert_events.send(CertEvent::Failed {
+                    identity: identity.to_owned(),
+                    message: error.to_string(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// The SDS secrets of `proxy` at `now`: `default` (its certificate chain and key) and
+    /// `ROOTCA` (the trust bundle); none without a CA, only `ROOTCA` if issuing failed. The
+    /// second value is when the certificate is due for rotation.
+    pub fn secrets(&self, proxy: &Proxy, now: SystemTime) -> (Vec<Secret>, Option<SystemTime>) {
+        let Some(authority) = self.inner.authority.borrow().clone() else {
+            return (Vec::new(), None);
+        };
+        let mut out = Vec::new();
+        let mut due = None;
+        let identity = ca::spiffe_id(&proxy.namespace, &proxy.service_account);
+        if let Ok(cert) = self.certificate(&identity, now) {
+            due = Some(cert.rotate_at());
+            out.push(Secret {
+                name: SDS_WORKLOAD_SECRET.to_owned(),
+                r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
+                    certificate_chain: Some(inline(&cert.chain_pem)),
+                    private_key: Some(inline(&cert.key_pem)),
+                    ..Default::default()
+                })),
+            });
+        }
+        out.push(Secret {
+            name: SDS_ROOT_SECRET.to_owned(),
+            r#type: Some(secret::Type::ValidationContext(
+                CertificateValidationContext {
+                    trusted_ca: Some(inline(authority.ca.root_pem())),
+                    ..Default::default()
+                },
+            )),
+        });
+        (out, due)
     }
 
     /// Registers (or replaces) the proxy for its node id; wins over the bootstrap's metadata.
@@ -323,6 +513,7 @@ impl AggregatedDiscoveryService for AdsServer {
                 node: None,
                 types: HashMap::new(),
                 current: None,
+                cert_due: None,
             };
             stream.run(requests).await;
         });
@@ -361,6 +552,7 @@ enum Content {
     Endpoints(Vec<ClusterLoadAssignment>),
     Listeners(Vec<Listener>),
     Routes(Vec<RouteConfiguration>),
+    Secrets(Vec<Secret>),
 }
 
 impl Content {
@@ -376,7 +568,8 @@ impl Content {
     }
 
     /// The resources of `type_url` in `resources`, only `names` unless wildcard.
-    fn of(resources: &Resources, type_url: &str, names: &BTreeSet<String>) -> Option<Content> {
+    fn of(current: &Current, type_url: &str, names: &BTreeSet<String>) -> Option<Content> {
+        let resources = &current.resources;
         let names = (!wildcard(type_url)).then_some(names);
         Some(if type_url == cluster_type() {
             Content::Clusters(Self::named(&resources.clusters, |r| &r.name, names))
@@ -390,6 +583,8 @@ impl Content {
             Content::Listeners(Self::named(&resources.listeners, |r| &r.name, names))
         } else if type_url == route_type() {
             Content::Routes(Self::named(&resources.routes, |r| &r.name, names))
+        } else if type_url == secret_type() {
+            Content::Secrets(Self::named(&current.secrets, |r| &r.name, names))
         } else {
             return None;
         })
@@ -401,6 +596,7 @@ impl Content {
             Content::Endpoints(v) => v.iter().map(|r| (r.cluster_name.clone(), any(r))).collect(),
             Content::Listeners(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
             Content::Routes(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
+            Content::Secrets(v) => v.iter().map(|r| (r.name.clone(), any(r))).collect(),
         }
     }
 }
@@ -408,12 +604,29 @@ impl Content {
 /// The current translation for this stream's proxy.
 struct Current {
     resources: Resources,
+    /// SDS secrets, refreshed before each send of that type.
+    secrets: Vec<Secret>,
+}
+
+fn inline(pem: &str) -> DataSource {
+    DataSource {
+        specifier: Some(data_source::Specifier::InlineBytes(pem.as_bytes().to_vec())),
+        ..Default::default()
+    }
 }
 
 fn any<T: Message + Name>(value: &T) -> Any {
     Any {
         type_url: T::type_url(),
         value: value.encode_to_vec(),
+    }
+}
+
+/// Sleeps for `duration`, or forever without one.
+async fn sleep_or_never(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -439,18 +652,41 @@ struct Stream {
     node: Option<(String, Proxy)>,
     types: HashMap<String, TypeState>,
     current: Option<Current>,
+    /// When this proxy's certificate is due for rotation (once secrets were asked for).
+    cert_due: Option<SystemTime>,
 }
 
 impl Stream {
     async fn run(&mut self, mut requests: Streaming<DiscoveryRequest>) {
         let mut model = self.server.inner.model.clone();
         let mut closing = self.server.inner.closing.subscribe();
+        let mut authority = self.server.inner.authority.subscribe();
         loop {
             if *closing.borrow_and_update() {
                 break;
             }
+            let rotation = self.cert_due.map(|due| {
+                due.duration_since(SystemTime::now())
+                    .unwrap_or_default()
+                    .max(Duration::from_millis(100))
+            });
             tokio::select! {
                 _ = closing.changed() => {}
+                () = sleep_or_never(rotation) => {
+                    // Re-issued (by this stream or another of the same identity) and pushed.
+                    if !self.send(&secret_type(), false).await {
+                        break;
+                    }
+                }
+                changed = authority.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    authority.borrow_and_update();
+                    if !self.send(&secret_type(), false).await {
+                        break;
+                    }
+                }
                 request = requests.next() => match request {
                     Some(Ok(request)) => {
                         if !self.handle(request).await {
@@ -511,7 +747,8 @@ impl Stream {
                 warnings: resources.warnings.clone(),
             });
         }
-        self.current = Some(Current { resources });
+        let secrets = self.current.take().map(|c| c.secrets).unwrap_or_default();
+        self.current = Some(Current { resources, secrets });
     }
 
     /// Handles one request; false when the stream must end.
@@ -608,6 +845,16 @@ impl Stream {
         true
     }
 
+    /// Reads this proxy's secrets from the certificate cache (issuing or rotating as due).
+    fn refresh_secrets(&mut self) {
+        let (Some((_, proxy)), Some(current)) = (&self.node, &mut self.current) else {
+            return;
+        };
+        let (secrets, due) = self.server.secrets(proxy, SystemTime::now());
+        current.secrets = secrets;
+        self.cert_due = due;
+    }
+
     /// Pushes every subscribed type whose content changed, clusters first.
     async fn push_all(&mut self) -> bool {
         for type_url in [
@@ -615,6 +862,7 @@ impl Stream {
             endpoint_type(),
             listener_type(),
             route_type(),
+            secret_type(),
         ] {
             if self.types.contains_key(&type_url) && !self.send(&type_url, false).await {
                 return false;
@@ -626,13 +874,16 @@ impl Stream {
     /// Sends the current resources of a type (if `always`, even when unchanged); false when the
     /// stream is gone.
     async fn send(&mut self, type_url: &str, always: bool) -> bool {
+        if type_url == secret_type() && self.types.contains_key(type_url) {
+            self.refresh_secrets();
+        }
         let Some(current) = &self.current else {
             return true;
         };
         let Some(state) = self.types.get_mut(type_url) else {
             return true;
         };
-        let Some(content) = Content::of(&current.resources, type_url, &state.names) else {
+        let Some(content) = Content::of(current, type_url, &state.names) else {
             return true;
         };
         if state.rejected.contains(&content) {
