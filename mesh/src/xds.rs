@@ -10,6 +10,10 @@
 //! its pod IP P, application address A and outbound address O (see [`crate::net::sidecar`]),
 //! or a gateway (`istio: ingressgateway|egressgateway`, or `proxy router`).
 //!
+//! With an [`Identity`] (istiod's CA and the workload certificate lifetime), the server also
+//! issues each proxy its SPIFFE certificate over SDS and rotates it; istiod's log says when it
+//! signs one (`ca` scope).
+//!
 //! Everything the learner should know — malformed Istio resources, translation warnings,
 //! configurations Envoy rejected, proxies connecting and leaving — is written to istiod's log
 //! through a [`Reporter`] ([`report`]), in words that name the resource.
@@ -21,6 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshwork_pilot::ca::{Ca, inspect};
+use meshwork_pilot::server::CertEvent;
 use meshwork_pilot::{AdsServer, Model, Proxy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,10 +39,24 @@ pub use report::Reporter;
 /// How long a burst of store changes is gathered before the model is rebuilt once.
 const SETTLE: Duration = Duration::from_millis(5);
 
+/// The CA whose workload certificates the proxies get over SDS, and their lifetime.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The CA.
+    pub ca: Arc<Ca>,
+    /// How long each workload certificate lives (rotated at half of it).
+    pub ttl: Duration,
+}
+
 /// Serves ADS on `listener` from the objects in `store`, reporting to `reporter`, until
-/// accepting fails; returns why it stopped. Dropping the future stops the server, its streams
+/// accepting fails; returns why it stopped. With an `identity`, secrets are served too. Dropping the future stops the server, its streams
 /// and its watch (the proxies keep their configuration and reconnect to the next istiod).
-pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Reporter>) -> String {
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    reporter: Arc<dyn Reporter>,
+    identity: Option<Identity>,
+) -> String {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -59,6 +79,15 @@ pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Report
         &format!("starting gRPC discovery service (xDS) at {addr}"),
     );
     let mut tasks = JoinSet::new();
+    if let Some(identity) = identity {
+        server.set_ca(identity.ca, identity.ttl);
+        let certs = server.subscribe_certificates();
+        let logging = Arc::clone(&reporter);
+        tasks.spawn(async move {
+            log_certificates(certs, logging).await;
+            "the CA's events ended".to_owned()
+        });
+    }
     let events = server.subscribe();
     let logging = Arc::clone(&reporter);
     tasks.spawn(async move {
@@ -80,6 +109,37 @@ pub async fn serve(listener: TcpListener, store: Store, reporter: Arc<dyn Report
             Ok(reason) => reason,
             Err(e) => format!("the xDS server failed: {e}"),
         },
+    }
+}
+
+/// Writes each certificate signed (or not) to istiod's log, `ca` scope.
+async fn log_certificates(
+    mut events: tokio::sync::broadcast::Receiver<CertEvent>,
+    reporter: Arc<dyn Reporter>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(CertEvent::Issued {
+                identity,
+                serial,
+                not_after,
+                rotated,
+            }) => {
+                let what = if rotated { "rotated" } else { "signed" };
+                reporter.log(
+                    "info",
+                    "ca",
+                    &format!(
+                        "{what} the certificate of {identity} (serial {serial}, valid until {})",
+                        inspect::rfc3339(not_after)
+                    ),
+                );
+            }
+            Ok(CertEvent::Failed { message, .. }) => reporter.log("error", "ca", &message),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

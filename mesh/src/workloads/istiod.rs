@@ -5,12 +5,15 @@
 //! - `8080`: readiness (`GET /ready`) and `/version` ([`http`]);
 //! - `15014`: monitoring, `/metrics` in Prometheus' text format and `/version` ([`http`]);
 //! - `15010`: xDS for the proxies ([`xds`]): pilot-lite's ADS server (crate `meshwork-pilot`,
-//!   hosted by [`crate::xds`]), configured from the store;
+//!   hosted by [`crate::xds`]), configured from the store, which also serves each proxy its
+//!   SPIFFE certificate over SDS, signed by istiod's CA ([`ca`]: `cacerts` or the self-signed
+//!   root in `istio-ca-secret`, published as `istio-ca-root-cert` in every namespace);
 //! - any other port (`15012` CA/DNS, `15017` injection webhook): held open, each connection
 //!   logged and closed, so nothing pretends to serve what is not there.
 //!
 //! Log lines follow istiod's format: `<RFC 3339 time>\t<level>\t[<scope>\t]<message>`.
 
+pub mod ca;
 mod http;
 mod xds;
 
@@ -135,6 +138,7 @@ pub async fn serve(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination 
         return Termination::error(message);
     }
     let mut ports = JoinSet::new();
+    let identity = start_ca(&istiod, &ctx, &mut ports);
     for listener in listeners {
         let addr = match listener.local_addr() {
             Ok(a) => a,
@@ -151,7 +155,12 @@ pub async fn serve(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination 
                 ports.spawn(http::serve(http::Port::Monitoring, listener, istiod));
             }
             XDS_PORT => {
-                ports.spawn(xds::serve(listener, istiod, ctx.network.store().clone()));
+                ports.spawn(xds::serve(
+                    listener,
+                    istiod,
+                    ctx.network.store().clone(),
+                    identity.clone(),
+                ));
             }
             _ => {
                 ports.spawn(xds::hold(listener, istiod));
@@ -166,6 +175,50 @@ pub async fn serve(listeners: Vec<TcpListener>, ctx: PodContext) -> Termination 
     };
     istiod.log("error", "", &message);
     Termination::error(message)
+}
+
+/// Loads (or makes) istiod's CA, logs where it came from and the certificate lifetime, and
+/// keeps the root published in every namespace (a task in `tasks`). `None` when there is no
+/// usable CA: the proxies then get no certificates, and the log says why.
+fn start_ca(
+    istiod: &Arc<Istiod>,
+    ctx: &PodContext,
+    tasks: &mut JoinSet<String>,
+) -> Option<crate::xds::Identity> {
+    let store = ctx.network.store().clone();
+    let loaded = match ca::load_or_create(&store, &ctx.namespace, std::time::SystemTime::now()) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            istiod.log("error", "ca", &message);
+            return None;
+        }
+    };
+    for note in &loaded.notes {
+        istiod.log("info", "ca", note);
+    }
+    for error in &loaded.errors {
+        istiod.log("error", "ca", error);
+    }
+    let (ttl, warning) = ca::ttl(&ctx.env);
+    if let Some(warning) = warning {
+        istiod.log("warn", "ca", &warning);
+    }
+    istiod.log(
+        "info",
+        "ca",
+        &format!(
+            "workload certificates live {}s ({}), rotated at half of it",
+            ttl.as_secs(),
+            ca::TTL_ENV
+        ),
+    );
+    let root = loaded.ca.root_pem().to_owned();
+    let logger = Arc::clone(istiod);
+    tasks.spawn(async move {
+        ca::keep_root_published(store, root, move |e| logger.log("error", "ca", e)).await;
+        "the object store closed: the mesh is shutting down".to_owned()
+    });
+    Some(crate::xds::Identity { ca: loaded.ca, ttl })
 }
 
 #[cfg(test)]

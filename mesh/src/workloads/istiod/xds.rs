@@ -2,7 +2,8 @@
 //!
 //! The ADS server (crate `meshwork-pilot`, `AdsServer`) is hosted by [`serve`] through
 //! [`crate::xds`]: it gets the bound listener, the store and istiod as its [`Reporter`] (the
-//! log, and [`Istiod::xds_connected`] and [`Istiod::xds_disconnected`] keep `pilot_xds` honest).
+//! log, and [`Istiod::xds_connected`] and [`Istiod::xds_disconnected`] keep `pilot_xds` honest)
+//! and istiod's CA ([`super::ca`]) to sign the proxies' certificates with.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::Istiod;
 use crate::store::Store;
-use crate::xds::Reporter;
+use crate::xds::{Identity, Reporter};
 
 impl Reporter for Istiod {
     fn log(&self, level: &str, scope: &str, message: &str) {
@@ -27,9 +28,15 @@ impl Reporter for Istiod {
     }
 }
 
-/// Serves xDS on `listener` from `store` until accepting fails; returns why it stopped.
-pub(super) async fn serve(listener: TcpListener, istiod: Arc<Istiod>, store: Store) -> String {
-    crate::xds::serve(listener, store, istiod).await
+/// Serves xDS (and, with an `identity`, workload certificates over SDS) on `listener` from
+/// `store` until accepting fails; returns why it stopped.
+pub(super) async fn serve(
+    listener: TcpListener,
+    istiod: Arc<Istiod>,
+    store: Store,
+    identity: Option<Identity>,
+) -> String {
+    crate::xds::serve(listener, store, istiod, identity).await
 }
 
 /// Holds a port istiod declares but the reference mesh does not serve (15012 CA and DNS,
