@@ -22,6 +22,7 @@ mod conformance {
     mod kubectl;
     mod kubelet;
     mod mesh_traffic;
+    mod mtls;
     mod network;
     mod server_side_apply;
     mod streams;

@@ -10,11 +10,13 @@
 //! - [`routes`]: VirtualService HTTP rules as Envoy routes.
 //! - [`listeners`]: inbound, outbound and gateway listeners.
 //! - [`policy`]: authorization, JWT and rate-limit filters.
+//! - [`tls`]: auto mutual TLS, DestinationRule TLS modes and PeerAuthentication on inbound listeners.
 
 mod cluster;
 mod listeners;
 mod policy;
 mod routes;
+pub mod tls;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;

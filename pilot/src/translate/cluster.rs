@@ -27,12 +27,14 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
 use envoy_types::pb::envoy::r#type::v3::Percent;
 use envoy_types::util::pack_any;
 
+use super::tls::{self, UpstreamTls};
 use super::{
     BLACK_HOLE_CLUSTER, Ctx, Host, HostPort, HostSource, PASSTHROUGH_CLUSTER, Resources,
     duration_field, outbound_cluster_name, pb_duration, u32v,
 };
 use crate::model::istio::{
-    ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+    ClientTlsSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection,
+    TrafficPolicy,
 };
 use crate::model::{PortProtocol, labels_match};
 
@@ -237,6 +239,9 @@ pub(crate) fn effective_policy(
         if sub.outlier_detection.is_some() {
             out.outlier_detection = sub.outlier_detection;
         }
+        if sub.tls.is_some() {
+            out.tls = sub.tls;
+        }
     }
     out
 }
@@ -246,6 +251,8 @@ pub(crate) struct PortPolicy {
     pub load_balancer: Option<LoadBalancerSettings>,
     pub connection_pool: Option<ConnectionPoolSettings>,
     pub outlier_detection: Option<OutlierDetection>,
+    /// `tls` (absent: auto mutual TLS).
+    pub tls: Option<ClientTlsSettings>,
 }
 
 /// Applies `portLevelSettings` for `port` over the policy.
@@ -254,6 +261,7 @@ pub(crate) fn port_policy(policy: Option<&TrafficPolicy>, port: u16) -> PortPoli
         load_balancer: policy.and_then(|p| p.load_balancer.clone()),
         connection_pool: policy.and_then(|p| p.connection_pool.clone()),
         outlier_detection: policy.and_then(|p| p.outlier_detection.clone()),
+        tls: policy.and_then(|p| p.tls.clone()),
     };
     if let Some(pl) = policy.and_then(|p| {
         p.port_level_settings
@@ -268,6 +276,9 @@ pub(crate) fn port_policy(policy: Option<&TrafficPolicy>, port: u16) -> PortPoli
         }
         if pl.outlier_detection.is_some() {
             out.outlier_detection = pl.outlier_detection.clone();
+        }
+        if pl.tls.is_some() {
+            out.tls = pl.tls.clone();
         }
     }
     out
@@ -309,9 +320,12 @@ fn build(
                 .filter(|e| e.namespace == host.namespace)
                 .filter(|e| subset.is_none_or(|labels| labels_match(labels, &e.labels)))
                 .filter_map(|e| {
-                    e.ports
-                        .get(&port.port)
-                        .map(|target| lb_endpoint(&e.ip.to_string(), *target))
+                    let target = *e.ports.get(&port.port)?;
+                    let mut endpoint = lb_endpoint(&e.ip.to_string(), target);
+                    if tls::endpoint_speaks_mtls(ctx, e, target) {
+                        endpoint.metadata = Some(tls::istio_endpoint_metadata());
+                    }
+                    Some(endpoint)
                 })
                 .collect();
             out.endpoints.push(assignment(name, endpoints));
@@ -334,7 +348,11 @@ fn build(
                     .filter(|e| subset.is_none_or(|labels| labels_match(labels, &e.labels)))
                     .map(|e| {
                         let p = e.ports.get(&port_name).copied().unwrap_or(target);
-                        lb_endpoint(&e.address, p)
+                        let mut endpoint = lb_endpoint(&e.address, p);
+                        if e.labels.get(tls::TLS_MODE_LABEL).map(String::as_str) == Some("istio") {
+                            endpoint.metadata = Some(tls::istio_endpoint_metadata());
+                        }
+                        endpoint
                     })
                     .collect()
             };
@@ -433,7 +451,46 @@ fn build(
             .typed_extension_protocol_options
             .insert(UPSTREAM_OPTIONS.to_owned(), pack_any(options));
     }
+    apply_tls(ctx, &mut cluster, host, pp, resource);
     out.clusters.push(cluster);
+}
+
+/// The cluster's transport: a DestinationRule's `tls`, or Istio's auto mutual TLS towards the
+/// identities of the service's workloads (ServiceEntry hosts: towards endpoints labelled
+/// `tlsMode: istio` only; original-destination clusters stay plaintext).
+fn apply_tls(
+    ctx: &mut Ctx<'_>,
+    cluster: &mut Cluster,
+    host: &Host,
+    pp: &PortPolicy,
+    resource: &str,
+) {
+    let original_dst = cluster.lb_policy == LbPolicy::ClusterProvided as i32;
+    if original_dst && pp.tls.is_none() {
+        return;
+    }
+    let sans = match (&host.source, &host.short) {
+        (HostSource::Service, Some(short)) => tls::service_identities(ctx, &host.namespace, short),
+        _ => Vec::new(),
+    };
+    let field = if pp.tls.is_some() {
+        "trafficPolicy.tls"
+    } else {
+        ""
+    };
+    match tls::upstream(
+        ctx,
+        pp.tls.as_ref(),
+        &cluster.name,
+        &host.name,
+        &sans,
+        resource,
+        field,
+    ) {
+        UpstreamTls::Auto(matches) => cluster.transport_socket_matches = matches,
+        UpstreamTls::Socket(socket) => cluster.transport_socket = Some(socket),
+        UpstreamTls::Plaintext => {}
+    }
 }
 
 fn apply_lb(

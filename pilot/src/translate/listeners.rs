@@ -1,5 +1,10 @@
 //! Listeners: a sidecar's inbound (pod IP P → app A) and outbound (O, one per service port)
 //! listeners, and a gateway's listeners on its servers' container ports.
+//!
+//! Inbound listeners take mutual TLS as the workload's PeerAuthentication says ([`super::tls`]):
+//! a TLS inspector picks the filter chain by transport protocol — STRICT has only the TLS chain
+//! (a plaintext client's connection is closed), PERMISSIVE both, DISABLE only plaintext — and
+//! their HTTP connection managers set `X-Forwarded-Client-Cert` from the client's certificate.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,7 +12,9 @@ use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
 use envoy_types::pb::envoy::config::core::v3::{
     DataSource, SubstitutionFormatString, data_source::Specifier, substitution_format_string,
 };
-use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener, filter};
+use envoy_types::pb::envoy::config::listener::v3::{
+    Filter, FilterChain, FilterChainMatch, Listener, filter,
+};
 use envoy_types::pb::envoy::config::route::v3::{
     Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route::Action,
     route_action::ClusterSpecifier, route_match::PathSpecifier,
@@ -20,7 +27,8 @@ use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter, Rds, http_connection_manager::CodecType,
-    http_connection_manager::RouteSpecifier, http_filter,
+    http_connection_manager::ForwardClientCertDetails, http_connection_manager::RouteSpecifier,
+    http_connection_manager::SetCurrentClientCertDetails, http_filter,
 };
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::google::protobuf::{BoolValue, Duration as PbDuration};
@@ -28,10 +36,12 @@ use envoy_types::util::pack_any;
 
 use super::cluster::{ads_source, socket_address, static_cluster};
 use super::routes::{CORS_FILTER, FAULT_FILTER, Scope, default_route, hash_policy, vs_routes};
+use super::tls;
 use super::{
     ACCESS_LOG_FORMAT, BLACK_HOLE_CLUSTER, Ctx, Host, HostSource, Resources, gateway_route_name,
     host_matches, inbound_cluster_name, outbound_cluster_name, qualify_gateway,
 };
+use crate::model::security::MtlsMode;
 use crate::model::{PortProtocol, Proxy, labels_match, protocol_from_name};
 
 const HCM: &str = "envoy.filters.network.http_connection_manager";
@@ -67,13 +77,32 @@ fn http_filter(name: &str, config: envoy_types::pb::google::protobuf::Any) -> Ht
     }
 }
 
+/// Which side of a proxy an HTTP connection manager serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// A sidecar's inbound listener: appends the client's identity to
+    /// `X-Forwarded-Client-Cert` (Istio's APPEND_FORWARD).
+    Inbound,
+    /// A sidecar's outbound listener: the application's XFCC is dropped (Envoy's SANITIZE).
+    Outbound,
+    /// A gateway: replaces XFCC with the client's certificate, if any (Istio's SANITIZE_SET),
+    /// and trusts the client's address.
+    Gateway,
+}
+
+/// XFCC details Istio has Envoy set: subject, URI and DNS SANs of the client's certificate.
+fn client_cert_details() -> SetCurrentClientCertDetails {
+    SetCurrentClientCertDetails {
+        subject: Some(BoolValue { value: true }),
+        uri: true,
+        dns: true,
+        ..Default::default()
+    }
+}
+
 /// An HTTP connection manager; `policy` filters (authorization, JWT, rate limit) run first.
-fn hcm(
-    stat_prefix: &str,
-    routes: RouteSpecifier,
-    gateway: bool,
-    policy: Vec<HttpFilter>,
-) -> Filter {
+fn hcm(stat_prefix: &str, routes: RouteSpecifier, side: Side, policy: Vec<HttpFilter>) -> Filter {
+    let gateway = side == Side::Gateway;
     let mut http_filters = policy;
     http_filters.extend([
         http_filter(FAULT_FILTER, pack_any(HttpFault::default())),
@@ -91,6 +120,18 @@ fn hcm(
         route_specifier: Some(routes),
         ..Default::default()
     };
+    let mut manager = manager;
+    match side {
+        Side::Inbound => {
+            manager.forward_client_cert_details = ForwardClientCertDetails::AppendForward as i32;
+            manager.set_current_client_cert_details = Some(client_cert_details());
+        }
+        Side::Gateway => {
+            manager.forward_client_cert_details = ForwardClientCertDetails::SanitizeSet as i32;
+            manager.set_current_client_cert_details = Some(client_cert_details());
+        }
+        Side::Outbound => {}
+    }
     Filter {
         name: HCM.to_owned(),
         config_type: Some(filter::ConfigType::TypedConfig(pack_any(manager))),
@@ -208,10 +249,45 @@ pub(crate) fn inbound(ctx: &mut Ctx<'_>, out: &mut Resources) {
                 ..Default::default()
             };
             let policy = super::policy::inbound_http_filters(ctx, port.port);
-            hcm(&stat, RouteSpecifier::RouteConfig(config), false, policy)
+            hcm(
+                &stat,
+                RouteSpecifier::RouteConfig(config),
+                Side::Inbound,
+                policy,
+            )
         };
-        out.listeners
-            .push(listener(proxy, &name, &ip, port.port, filter));
+        let mode = tls::inbound_mode(ctx, port.port);
+        let mut inbound = listener(proxy, &name, &ip, port.port, filter.clone());
+        inbound.filter_chains = inbound_chains(mode, filter);
+        if mode != MtlsMode::Disable {
+            inbound.listener_filters.push(tls::tls_inspector());
+        }
+        out.listeners.push(inbound);
+    }
+}
+
+/// The filter chains of an inbound listener under PeerAuthentication `mode` (never UNSET):
+/// mutual TLS for connections that start a TLS handshake, plaintext for the others.
+fn inbound_chains(mode: MtlsMode, filter: Filter) -> Vec<FilterChain> {
+    let chain = |transport: &str| FilterChain {
+        filter_chain_match: Some(FilterChainMatch {
+            transport_protocol: transport.to_owned(),
+            ..Default::default()
+        }),
+        filters: vec![filter.clone()],
+        ..Default::default()
+    };
+    let mtls = FilterChain {
+        transport_socket: Some(tls::istio_downstream()),
+        ..chain(tls::TRANSPORT_TLS)
+    };
+    match mode {
+        MtlsMode::Strict => vec![mtls],
+        MtlsMode::Disable => vec![FilterChain {
+            filters: vec![filter.clone()],
+            ..Default::default()
+        }],
+        MtlsMode::Permissive | MtlsMode::Unset => vec![mtls, chain(tls::TRANSPORT_RAW)],
     }
 }
 
@@ -282,7 +358,7 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
             &name,
             &ip,
             port,
-            hcm(&stat, rds(&route_name), false, Vec::new()),
+            hcm(&stat, rds(&route_name), Side::Outbound, Vec::new()),
         ));
         let mut vhosts = Vec::new();
         let mut used = BTreeSet::new();
@@ -429,7 +505,7 @@ pub(crate) fn gateway(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
             hcm(
                 &format!("outbound_{ip}_{bind}"),
                 rds(&route_name),
-                true,
+                Side::Gateway,
                 policy,
             ),
         ));
