@@ -5,6 +5,8 @@
 //! - [`target`]: the [`Target`](target::Target) seam — where checks look (a live cluster today).
 //! - [`check`]: one module per check kind (`command`, `cluster`, `resource`, `pods`, `http`, `exec`).
 //! - [`manifest`]: multi-document YAML manifests: parse, find an object, normalise, diff.
+//! - [`explain`]: recent requests from the proxies' access logs, hop by hop, with the route
+//!   rule each hop matched and Envoy's response flags in words.
 //! - [`engine`]: runs a step's checks concurrently with timeouts and reports [`CheckResult`]s.
 //! - [`progress`]: the learner's progress per target, written atomically.
 
@@ -12,6 +14,7 @@ pub mod check;
 pub mod content;
 pub mod course;
 pub mod engine;
+pub mod explain;
 pub mod manifest;
 pub mod progress;
 pub mod target;

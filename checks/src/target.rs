@@ -7,10 +7,12 @@
 //! - [`cluster`]: the live-cluster target (a kubeconfig context).
 //! - [`reference`]: the bundled reference mesh, reached through the kubeconfig it writes.
 //! - [`exec`]: running a command in a pod through the API (`pods/exec`), on either target.
+//! - [`logs`]: a container's log through the API (`pods/log`), on either target.
 //! - [`reach`]: the URL of a Service from the host (nodePort) or from a pod (DNS name).
 
 pub mod cluster;
 pub mod exec;
+pub mod logs;
 pub mod reach;
 pub mod reference;
 
