@@ -553,9 +553,27 @@ pub fn endpoint_table(clusters: &Value, filter: &Filter) -> String {
     render(&["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"], &rows)
 }
 
-/// `proxy-config secret`: `RESOURCE NAME  TYPE  STATUS` of each SDS secret (the certificates
-/// themselves are not decoded).
+/// `proxy-config secret`: istioctl's table of each SDS secret (`RESOURCE NAME  TYPE  STATUS
+/// VALID CERT  SERIAL NUMBER  NOT AFTER  NOT BEFORE`, the certificate's columns read from the
+/// PEM Envoy holds: the leaf of a chain, the first root of a CA), then the SPIFFE id of each
+/// certificate chain.
 pub fn secret_table(dump: &Value) -> String {
+    secret_table_at(dump, std::time::SystemTime::now())
+}
+
+/// The PEM text of a data source in Envoy's dump (`inline_bytes` are base64).
+fn data_source_text(source: &Value) -> Option<String> {
+    if let Some(text) = source["inline_string"].as_str() {
+        return Some(text.to_owned());
+    }
+    let bytes: k8s_openapi::ByteString =
+        serde_json::from_value(source["inline_bytes"].clone()).ok()?;
+    String::from_utf8(bytes.0).ok()
+}
+
+/// [`secret_table`] as seen at `now` (VALID CERT).
+pub fn secret_table_at(dump: &Value, now: std::time::SystemTime) -> String {
+    use meshwork_pilot::ca::inspect;
     let section = section(dump, "Secrets");
     let warming: Vec<&Value> = section
         .and_then(|s| s["dynamic_warming_secrets"].as_array())
@@ -563,24 +581,70 @@ pub fn secret_table(dump: &Value) -> String {
         .flatten()
         .collect();
     let mut rows = Vec::new();
+    let mut identities = Vec::new();
     for entry in secrets(dump) {
         let name = entry["name"].as_str().unwrap_or_default();
         let secret = &entry["secret"];
-        let kind = if secret["tls_certificate"].is_object() {
-            "Cert Chain"
+        let (kind, pem) = if secret["tls_certificate"].is_object() {
+            (
+                "Cert Chain",
+                data_source_text(&secret["tls_certificate"]["certificate_chain"]),
+            )
         } else if secret["validation_context"].is_object() {
-            "CA"
+            (
+                "CA",
+                data_source_text(&secret["validation_context"]["trusted_ca"]),
+            )
         } else {
-            "-"
+            ("-", None)
         };
         let status = if warming.iter().any(|w| std::ptr::eq(*w, entry)) {
             "WARMING"
         } else {
             "ACTIVE"
         };
-        rows.push(vec![name.to_owned(), kind.to_owned(), status.to_owned()]);
+        let chain = pem
+            .as_deref()
+            .and_then(|p| inspect::parse_chain(p).ok())
+            .unwrap_or_default();
+        let mut row = vec![name.to_owned(), kind.to_owned(), status.to_owned()];
+        match chain.first() {
+            Some(cert) => {
+                row.push(cert.valid_at(now).to_string());
+                row.push(cert.serial.clone());
+                row.push(inspect::rfc3339(cert.not_after));
+                row.push(inspect::rfc3339(cert.not_before));
+                if kind == "Cert Chain" {
+                    let id = cert.spiffe_id().unwrap_or("no SPIFFE id");
+                    let n = chain.len();
+                    let plural = if n == 1 { "" } else { "s" };
+                    identities.push(format!("{name}: {id} (chain of {n} certificate{plural})"));
+                }
+            }
+            None => row.extend(["false", "-", "-", "-"].map(str::to_owned)),
+        }
+        rows.push(row);
     }
-    render(&["RESOURCE NAME", "TYPE", "STATUS"], &rows)
+    let mut out = render(
+        &[
+            "RESOURCE NAME",
+            "TYPE",
+            "STATUS",
+            "VALID CERT",
+            "SERIAL NUMBER",
+            "NOT AFTER",
+            "NOT BEFORE",
+        ],
+        &rows,
+    );
+    if !identities.is_empty() {
+        out.push('\n');
+        for line in identities {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -182,8 +182,84 @@ fn secrets_are_named_with_their_kind_and_state() {
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(lines[1], ["default", "Cert", "Chain", "ACTIVE"], "{table}");
-    assert_eq!(lines[2], ["ROOTCA", "CA", "WARMING"], "{table}");
+    assert_eq!(
+        lines[0],
+        [
+            "RESOURCE", "NAME", "TYPE", "STATUS", "VALID", "CERT", "SERIAL", "NUMBER", "NOT",
+            "AFTER", "NOT", "BEFORE"
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        lines[1],
+        ["default", "Cert", "Chain", "ACTIVE", "false", "-", "-", "-"],
+        "{table}"
+    );
+    assert_eq!(
+        lines[2],
+        ["ROOTCA", "CA", "WARMING", "false", "-", "-", "-"],
+        "{table}"
+    );
     // No secrets: only the header, as istioctl prints it.
     assert_eq!(secret_table(&json!({"configs": []})).lines().count(), 1);
+}
+
+#[test]
+fn secrets_show_the_certificates_serial_validity_and_spiffe_id() {
+    use std::time::{Duration, SystemTime};
+
+    use meshwork_pilot::ca::{self, Ca};
+
+    // Base64, as Envoy's config dump writes bytes.
+    let encode =
+        |bytes: &[u8]| serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec())).unwrap();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_694_400); // 2026-11-26T12:00:00Z
+    let root = Ca::generate(t0).unwrap();
+    let id = ca::spiffe_id("default", "bookinfo-productpage");
+    let leaf = root.issue(&id, ca::DEFAULT_CERT_TTL, t0).unwrap();
+    let dump = json!({"configs": [
+        {"@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump",
+         "dynamic_active_secrets": [
+            {"name": "default", "secret": {"name": "default", "tls_certificate": {
+                "certificate_chain": {"inline_bytes": encode(leaf.chain_pem.as_bytes())},
+                "private_key": {"inline_bytes": "W3JlZGFjdGVkXQ=="}}}},
+            {"name": "ROOTCA", "secret": {"name": "ROOTCA", "validation_context": {
+                "trusted_ca": {"inline_bytes": encode(root.root_pem().as_bytes())}}}}
+         ]}
+    ]});
+    let table = secret_table_at(&dump, t0 + Duration::from_secs(3600));
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[1],
+        [
+            "default",
+            "Cert",
+            "Chain",
+            "ACTIVE",
+            "true",
+            leaf.serial.as_str(),
+            "2026-11-27T12:00:00Z",
+            "2026-11-26T11:59:00Z"
+        ],
+        "{table}"
+    );
+    assert_eq!(lines[2][..4], ["ROOTCA", "CA", "ACTIVE", "true"], "{table}");
+    assert_eq!(
+        lines[2][5..],
+        ["2036-11-23T12:00:00Z", "2026-11-26T11:59:00Z"],
+        "{table}"
+    );
+    assert!(
+        table.ends_with(&format!("\ndefault: {id} (chain of 2 certificates)\n")),
+        "{table}"
+    );
+    // Expired: VALID CERT false.
+    let later = secret_table_at(&dump, t0 + Duration::from_secs(2 * 86_400));
+    assert_eq!(
+        later.lines().nth(1).unwrap().split_whitespace().nth(4),
+        Some("false")
+    );
 }
