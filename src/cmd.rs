@@ -3,6 +3,7 @@
 //!
 //! - [`tui`]: `meshwork` without a subcommand.
 //! - [`labs`], [`show`], [`check`], [`hint`], [`progress`]: a learner's commands.
+//! - [`explain`]: recent requests hop by hop, from the proxies' access logs.
 //! - [`mesh`]: the bundled reference mesh's lifecycle (`up`, `down`, `status`, …).
 //! - [`istioctl`]: istioctl's commands for the reference mesh (`install`, `version`, …).
 //! - [`lint`]: for lab authors.
@@ -12,6 +13,7 @@
 pub mod bench;
 pub mod check;
 pub mod completions;
+pub mod explain;
 pub mod hint;
 pub mod istioctl;
 pub mod labs;

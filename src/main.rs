@@ -114,6 +114,9 @@ enum Command {
         #[command(subcommand)]
         command: cmd::istioctl::IstioctlCommand,
     },
+    /// Explain recent requests hop by hop: route rules matched, upstreams chosen, response flags
+    #[command(after_help = cmd::explain::HELP)]
+    Explain(cmd::explain::ExplainArgs),
     /// Print timings for meshwork's performance targets
     Bench {
         /// Runs per measurement
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
         Some(Command::Bench { runs, mesh }) => cmd::bench::run(&global, runs, mesh),
         Some(Command::Istioctl { command }) => cmd::istioctl::dispatch(&global, command),
+        Some(Command::Explain(args)) => cmd::explain::run(&global, &args),
     };
     cmd::finish(result)
 }
