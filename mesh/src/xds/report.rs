@@ -209,6 +209,11 @@ pub struct Problems {
     pub proxies: ProxyCounts,
     /// Every current problem: malformed resources first, then rejections, then warnings.
     pub problems: Vec<Problem>,
+    /// Warnings about the mesh itself rather than a learner's resource (e.g. two services
+    /// sharing a TCP port, which pilot-lite routes by port): true, but nothing to fix in the
+    /// learner's configuration, so not counted as problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Problem>,
 }
 
 /// The `Kind namespace/name` of a resource as pilot names it, split into its namespace.
@@ -348,10 +353,16 @@ pub fn problems_of(status: Option<&PilotStatus>, invalid: &[ParseError]) -> Prob
     }
     for (w, mut proxies) in warnings {
         proxies.sort();
-        out.problems.push(Problem {
+        let namespace = namespace_of(&w.resource);
+        let list = if namespace.is_empty() {
+            &mut out.notes
+        } else {
+            &mut out.problems
+        };
+        list.push(Problem {
             kind: ProblemKind::Warning,
             resource: w.resource.clone(),
-            namespace: namespace_of(&w.resource).to_owned(),
+            namespace: namespace.to_owned(),
             message: w.message.clone(),
             fix: fix_for_warning(w),
             proxies,

@@ -48,7 +48,13 @@ fn status() -> PilotStatus {
             sent: versions(&[("CDS", "a1"), ("RDS", "b2")]),
             acked: versions(&[("CDS", "a1"), ("RDS", "b1")]),
             nacks,
-            warnings: vec![missing_subset()],
+            warnings: vec![
+                missing_subset(),
+                Warning {
+                    resource: "port 443".into(),
+                    message: "other services also use port 443".into(),
+                },
+            ],
         },
     );
     proxies.insert(
@@ -127,6 +133,14 @@ fn problems_name_each_resource_with_what_to_do() {
         "one warning, every proxy it concerns"
     );
     assert!(warning.fix.contains("DestinationRule"), "{}", warning.fix);
+    assert_eq!(
+        p.notes
+            .iter()
+            .map(|n| n.resource.as_str())
+            .collect::<Vec<_>>(),
+        ["port 443"],
+        "a warning about the mesh itself is a note, not a problem of the learner's"
+    );
 }
 
 #[test]
