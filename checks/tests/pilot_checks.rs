@@ -1,0 +1,405 @@
+//! The `envoy_stat` and `istio_config` checks against a real reference mesh with Istio
+//! installed and real Envoy sidecars, Istio's httpbin and fortio samples applied unchanged with
+//! the real kubectl: the circuit-breaking lesson (the overflow stat fails before fortio's load
+//! and passes after it), and configuration istiod cannot use (a malformed VirtualService, a
+//! route to an undefined subset) failing the `istio_config` check until it is fixed.
+//!
+//! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
+//! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
+
+// A test binary: helpers panic with a message, and a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use meshwork_checks::check::Context;
+use meshwork_checks::content::{Content, Origin};
+use meshwork_checks::course::load::load;
+use meshwork_checks::engine::{CheckResult, Outcome, run_check};
+use meshwork_checks::target::ReferenceTarget;
+use meshwork_mesh::{Mesh, MeshConfig, envoy};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SAMPLES: &str = "/work/shared/istio-samples/samples";
+
+const OVERFLOW: &str =
+    "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow";
+
+/// The circuit breaker of Istio's circuit-breaking task (which writes it inline; it is not
+/// among the sample files).
+const CIRCUIT_BREAKER: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 1
+      http:
+        http1MaxPendingRequests: 1
+        maxRequestsPerConnection: 1
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 3m
+      maxEjectionPercent: 100
+";
+
+const MALFORMED: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin-bad
+spec:
+  hosts:
+  - httpbin
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        port:
+          number: 80000
+";
+
+const MISSING_SUBSET: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin-v9
+spec:
+  hosts:
+  - httpbin
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        subset: v9
+";
+
+const SUBSET_V9: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  subsets:
+  - name: v9
+    labels:
+      version: v1
+";
+
+/// `/usr/bin/kubectl` and Envoy, or `None` when told to skip them.
+fn tools() -> Option<PathBuf> {
+    if std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
+        return None;
+    }
+    if envoy::tests_skipped() {
+        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
+        return None;
+    }
+    if let Err(missing) = envoy::locate() {
+        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
+    }
+    let p = PathBuf::from("/usr/bin/kubectl");
+    assert!(
+        p.exists(),
+        "/usr/bin/kubectl is required (set MESHWORK_SKIP_KUBECTL=1 to skip)"
+    );
+    Some(p)
+}
+
+struct Env {
+    mesh: Mesh,
+    home: tempfile::TempDir,
+    _state: tempfile::TempDir,
+    kubectl: PathBuf,
+}
+
+impl Env {
+    /// A fresh mesh with Istio installed and `default` labelled for injection.
+    async fn istio() -> Option<Self> {
+        let kubectl = tools()?;
+        let state = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mesh = meshwork_mesh::start(MeshConfig {
+            state_dir: state.path().to_owned(),
+            port: None,
+        })
+        .await
+        .expect("the mesh starts");
+        let env = Self {
+            mesh,
+            home,
+            _state: state,
+            kubectl,
+        };
+        let install = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio");
+        env.kubectl(&["apply", "-f", install.to_str().unwrap()])
+            .await;
+        env.ready("istio-system", "app=istiod").await;
+        env.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])
+            .await;
+        Some(env)
+    }
+
+    async fn ready(&self, namespace: &str, selector: &str) {
+        self.kubectl(&[
+            "wait",
+            "--for=condition=ready",
+            "pod",
+            "-n",
+            namespace,
+            "-l",
+            selector,
+            "--timeout=180s",
+        ])
+        .await;
+    }
+
+    async fn kubectl_out(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(&self.kubectl)
+            .arg(format!(
+                "--kubeconfig={}",
+                self.mesh.kubeconfig_path().display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.home.path().join("cache").display()
+            ))
+            .args(args)
+            .env("HOME", self.home.path())
+            .output()
+            .await
+            .expect("kubectl runs")
+    }
+
+    async fn kubectl(&self, args: &[&str]) -> String {
+        let out = self.kubectl_out(args).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    async fn apply_text(&self, name: &str, yaml: &str) {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        self.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
+    }
+
+    /// Loads `check` (one list item under `checks:`) as a lab and runs it against the mesh.
+    async fn run(&self, check: &str) -> CheckResult {
+        let yaml = format!(
+            "format_version: 1\nid: lesson\ntitle: Lesson\nsummary: A lesson.\nsteps:\n  - id: one\n    \
+             title: One\n    body: 01-one.md\n    checks:\n{check}    solution:\n      commands: [{{run: \"true\"}}]\n"
+        );
+        let content = Content::from_files(
+            Origin::Embedded,
+            [
+                ("labs/01-lesson/lab.yaml".to_string(), yaml.into_bytes()),
+                ("labs/01-lesson/01-one.md".to_string(), b"# One\n".to_vec()),
+            ],
+        );
+        let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
+        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
+        let ctx = Context {
+            target: Arc::new(target),
+            content: Arc::new(content),
+        };
+        run_check(&ctx, &course.labs[0].steps[0].checks[0]).await
+    }
+
+    /// Runs `check` until `done` holds for its result; fails with the last one.
+    async fn run_until(
+        &self,
+        check: &str,
+        what: &str,
+        done: impl Fn(&CheckResult) -> bool,
+    ) -> CheckResult {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self.run(check).await;
+            if done(&r) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what}: {:?} {}",
+                r.outcome,
+                r.message
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+const OVERFLOW_CHECK: &str = "      - id: tripped\n        title: The breaker tripped\n        envoy_stat:\n          \
+     pod: app=fortio\n          namespace: default\n          \
+     stat: cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow\n          \
+     expect: \"> 0\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaking_lesson_trips_the_overflow_stat() {
+    let Some(env) = Env::istio().await else {
+        return;
+    };
+    env.kubectl(&["apply", "-f", &format!("{SAMPLES}/httpbin/httpbin.yaml")])
+        .await;
+    env.kubectl(&[
+        "apply",
+        "-f",
+        &format!("{SAMPLES}/httpbin/sample-client/fortio-deploy.yaml"),
+    ])
+    .await;
+    env.ready("default", "app=httpbin").await;
+    env.ready("default", "app=fortio").await;
+    env.apply_text("breaker.yaml", CIRCUIT_BREAKER).await;
+
+    // Before the load: the counter is there and 0, so the check fails saying so.
+    let before = env
+        .run_until(
+            OVERFLOW_CHECK,
+            "the overflow counter in fortio's sidecar",
+            |r| r.message.contains(" = 0 on fortio-deploy-"),
+        )
+        .await;
+    assert_eq!(before.outcome, Outcome::Fail, "{}", before.message);
+    assert!(
+        before
+            .message
+            .starts_with(&format!("{OVERFLOW} = 0 on fortio-deploy-"))
+            && before.message.ends_with(" (default), expected > 0"),
+        "{}",
+        before.message
+    );
+
+    // A sidecar-less pod has no stats to read.
+    let sidecarless = env
+        .run(
+            "      - id: none\n        title: No sidecar\n        envoy_stat:\n          \
+             pod: app=istiod\n          namespace: istio-system\n          stat: server.live\n          expect: \"== 1\"\n",
+        )
+        .await;
+    assert_eq!(sidecarless.outcome, Outcome::Fail);
+    assert!(
+        sidecarless.message.contains("has no istio-proxy sidecar"),
+        "{}",
+        sidecarless.message
+    );
+
+    // Load it as the task does; the breaker reaches fortio's sidecar within moments of the
+    // DestinationRule, so a load that ran before it arrived is run again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let load = env
+            .kubectl_out(&[
+                "exec",
+                "deploy/fortio-deploy",
+                "-c",
+                "fortio",
+                "--",
+                "fortio",
+                "load",
+                "-c",
+                "3",
+                "-qps",
+                "0",
+                "-n",
+                "30",
+                "-loglevel",
+                "Warning",
+                "http://httpbin:8000/get",
+            ])
+            .await;
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&load.stdout),
+            String::from_utf8_lossy(&load.stderr)
+        );
+        if report.contains("Code 503") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the breaker never refused a request:\n{report}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let after = env.run(OVERFLOW_CHECK).await;
+    println!("before: {}\nafter: {}", before.message, after.message);
+    assert_eq!(after.outcome, Outcome::Pass, "{}", after.message);
+    assert!(
+        after.message.starts_with(&format!("{OVERFLOW} = ")),
+        "{}",
+        after.message
+    );
+    env.mesh.shutdown().await;
+}
+
+const CONFIG_CHECK: &str = "      - id: accepted\n        title: The mesh accepted the configuration\n        \
+     istio_config:\n          namespace: default\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_config_fails_quoting_what_istiod_cannot_use_until_it_is_fixed() {
+    let Some(env) = Env::istio().await else {
+        return;
+    };
+    env.kubectl(&["apply", "-f", &format!("{SAMPLES}/httpbin/httpbin.yaml")])
+        .await;
+    env.ready("default", "app=httpbin").await;
+    let clean = env
+        .run_until(CONFIG_CHECK, "httpbin's sidecar connected", |r| {
+            r.outcome == Outcome::Pass && !r.message.contains("0 proxies connected")
+        })
+        .await;
+    assert!(
+        clean.message.starts_with(
+            "istiod accepted the configuration of namespace default: no rejected configuration"
+        ),
+        "{}",
+        clean.message
+    );
+
+    env.apply_text("bad.yaml", MALFORMED).await;
+    env.apply_text("v9.yaml", MISSING_SUBSET).await;
+    let failed = env
+        .run_until(CONFIG_CHECK, "both problems quoted", |r| {
+            r.message.contains("httpbin-bad") && r.message.contains("httpbin-v9")
+        })
+        .await;
+    println!("{}", failed.message);
+    assert_eq!(failed.outcome, Outcome::Fail, "{}", failed.message);
+    for part in [
+        "istiod reports 2 problems in namespace default: ",
+        "VirtualService default/httpbin-bad (malformed, ignored): field `spec.http[0].route[0].destination.port",
+        "VirtualService default/httpbin-v9 (warning): field `http[0].route[0].destination.subset`: subset \"v9\"",
+        "DestinationRule",
+    ] {
+        assert!(
+            failed.message.contains(part),
+            "{part:?} in {}",
+            failed.message
+        );
+    }
+    // Another namespace is not concerned.
+    let elsewhere = env
+        .run("      - id: other\n        title: Other\n        istio_config:\n          namespace: istio-system\n")
+        .await;
+    assert_eq!(elsewhere.outcome, Outcome::Pass, "{}", elsewhere.message);
+
+    env.kubectl(&["delete", "virtualservice", "httpbin-bad"])
+        .await;
+    env.apply_text("dr.yaml", SUBSET_V9).await;
+    env.run_until(CONFIG_CHECK, "a pass once fixed", |r| {
+        r.outcome == Outcome::Pass
+    })
+    .await;
+    env.mesh.shutdown().await;
+}
