@@ -201,3 +201,87 @@ fn render_hop(hop: &Hop, prefix: &str, last: bool, out: &mut String) {
         render_hop(child, &child_prefix, i + 1 == count, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::hops::{ProxyKind, ProxyRef, join};
+    use crate::explain::log::parse;
+
+    fn report(lines: &[(&str, ProxyKind, &str)]) -> Report {
+        let parsed = lines
+            .iter()
+            .map(|(pod, kind, line)| {
+                (
+                    ProxyRef {
+                        namespace: "default".into(),
+                        pod: (*pod).into(),
+                        kind: *kind,
+                    },
+                    parse(line).unwrap(),
+                )
+            })
+            .collect();
+        let requests = join(parsed);
+        Report {
+            target: "reference mesh".into(),
+            namespace: "default".into(),
+            since_seconds: 120,
+            proxies: Vec::new(),
+            found: requests.len(),
+            requests,
+            notice: None,
+            problems: vec!["cannot read the configuration of x".into()],
+        }
+    }
+
+    #[test]
+    fn hops_print_as_a_tree_with_flags_in_words() {
+        let r = report(&[
+            (
+                "gw",
+                ProxyKind::Gateway,
+                r#"[2026-11-26T12:26:31.456Z] "GET /nope HTTP/1.1" 404 NR route_not_found - "-" 0 0 0 - "192.0.2.2" "curl/7.88.1" "a4cc" "bookinfo.example" "-" - - 127.1.131.196:8080 127.0.0.1:58822 - -"#,
+            ),
+            (
+                "gw",
+                ProxyKind::Gateway,
+                r#"[2026-11-26T12:26:32.000Z] "GET /productpage HTTP/1.1" 503 URX,UF upstream_reset_before_response_started{remote_connection_failure} - "-" 0 91 31 - "192.0.2.2" "curl/7.88.1" "b779" "bookinfo.example" "127.1.164.223:9080" outbound|9080||productpage.default.svc.cluster.local - 127.1.131.196:8080 127.0.0.1:37698 - -"#,
+            ),
+            (
+                "pp",
+                ProxyKind::Sidecar,
+                r#"[2026-11-26T12:26:32.001Z] "GET /productpage HTTP/1.1" 503 - via_upstream - "-" 0 91 1 1 "192.0.2.2" "curl/7.88.1" "b779" "bookinfo.example" "127.2.164.223:9080" inbound|9080|| 127.0.0.1:5 127.1.164.223:9080 192.0.2.2:0 - default"#,
+            ),
+        ]);
+        let text = render(&r);
+        let expected = [
+            "2 requests from the access logs of 0 proxies (default and istio-system), last 2m:",
+            "",
+            "GET /nope  404  0 ms  at 2026-11-26T12:26:31.456Z  x-request-id a4cc",
+            "└─ gateway gw: GET bookinfo.example/nope → 404 [NR] in 0 ms",
+            "     route: none — no route rule of this proxy covers GET /nope for host bookinfo.example",
+            "     NR: no route: no route rule matched the request (or no filter chain matched the connection)",
+            "",
+            "GET /productpage  503  31 ms  at 2026-11-26T12:26:32.000Z  x-request-id b779",
+            "└─ gateway gw: GET bookinfo.example/productpage → 503 [URX,UF] in 31 ms",
+            "   │ upstream: outbound|9080||productpage.default.svc.cluster.local, host 127.1.164.223:9080",
+            "   │ URX: retries exhausted: every retry attempt failed",
+            "   │ UF: upstream connection failure: the proxy could not connect to the destination",
+            "   │ envoy's detail: upstream_reset_before_response_started{remote_connection_failure}",
+            "   └─ inbound pp: GET /productpage (to the app on port 9080) → 503 in 1 ms",
+            "",
+            "note: cannot read the configuration of x",
+            "",
+        ];
+        assert_eq!(text, expected.join("\n"));
+    }
+
+    #[test]
+    fn a_notice_replaces_the_requests() {
+        let mut r = report(&[]);
+        r.notice = Some("No access log lines.".into());
+        r.problems.clear();
+        assert_eq!(render(&r), "No access log lines.\n");
+    }
+}
