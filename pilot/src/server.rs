@@ -40,6 +40,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+pub mod bench;
+
 use crate::bootstrap::proxy_from_metadata;
 use crate::ca::{self, Ca, IssuedCert};
 use crate::model::{Model, Proxy};

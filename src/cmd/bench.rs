@@ -5,6 +5,7 @@
 //! first frame under 100 ms. With `--mesh` it measures the reference mesh instead (see
 //! [`mesh`]).
 
+mod identity;
 mod mesh;
 
 use super::{CmdResult, Global, runtime};
@@ -73,7 +74,9 @@ pub fn run(global: &Global, runs: u32, mesh: bool) -> CmdResult {
             "{:<28} {:>9} {:>9} {:>9}   target",
             "", "min", "median", "max"
         )?;
-        mesh::run(&mut out, &exe, runs, &runtime()?)?;
+        let rt = runtime()?;
+        mesh::run(&mut out, &exe, runs, &rt)?;
+        identity::run(&mut out, runs, &rt)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut pass_through: Vec<String> = Vec::new();
