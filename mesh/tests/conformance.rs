@@ -24,6 +24,7 @@ mod conformance {
     mod mesh_traffic;
     mod mtls;
     mod network;
+    mod policy;
     mod pilot_status;
     mod server_side_apply;
     mod streams;
