@@ -15,6 +15,7 @@ mod conformance {
     mod envoy;
     pub mod harness;
     mod hostile;
+    mod identity;
     mod injection;
     mod istio_install;
     mod istio_lessons;

@@ -1,0 +1,429 @@
+//! citadel-lite on the reference mesh, with the real kubectl and the real Envoys: istiod makes
+//! its self-signed root on first start (Secret `istio-ca-secret`) and publishes it as ConfigMap
+//! `istio-ca-root-cert` in every namespace, new ones included; an injected pod's sidecar holds
+//! `default` (its SPIFFE certificate) and `ROOTCA` (that root) from SDS; the root survives a
+//! mesh restart; with `DEFAULT_WORKLOAD_CERT_TTL` set short on istiod, the certificate rotates
+//! while requests through mutual TLS keep succeeding.
+//!
+//! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
+//! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use meshwork_mesh::envoy;
+use serde_json::Value;
+
+use super::harness::{Env, kubectl_path};
+
+const SAMPLES: &str = "/work/shared/istio-samples/samples";
+
+fn envoy_present() -> bool {
+    if envoy::tests_skipped() {
+        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
+        return false;
+    }
+    if let Err(missing) = envoy::locate() {
+        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
+    }
+    true
+}
+
+fn install_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
+}
+
+/// Polls `check` until it gives a value; fails after `limit` with `what`.
+async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for `count` pods in `namespace` and for all of them to be ready.
+async fn pods_ready(env: &Env, namespace: &str, count: usize) {
+    eventually(
+        &format!("{count} pods in {namespace}"),
+        Duration::from_secs(60),
+        || async {
+            let pods = env
+                .ok(&["get", "pods", "-n", namespace, "-o", "name"])
+                .await;
+            (pods.lines().count() == count).then_some(())
+        },
+    )
+    .await;
+    env.ok(&[
+        "wait",
+        "-n",
+        namespace,
+        "--for=condition=ready",
+        "pod",
+        "--all",
+        "--timeout=180s",
+    ])
+    .await;
+}
+
+/// The name of the pod labelled `app=<app>` in `namespace` (the newest, when several).
+async fn pod(env: &Env, namespace: &str, app: &str) -> String {
+    let names = env
+        .ok(&[
+            "get",
+            "pod",
+            "-l",
+            &format!("app={app}"),
+            "-n",
+            namespace,
+            "--sort-by=.metadata.creationTimestamp",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])
+        .await;
+    names
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `data.root-cert.pem` of `istio-ca-root-cert` in `namespace`, once it is there.
+async fn published_root(env: &Env, namespace: &str) -> String {
+    eventually(
+        &format!("istio-ca-root-cert in {namespace}"),
+        Duration::from_secs(30),
+        || async {
+            let out = env
+                .kubectl(&[
+                    "get",
+                    "configmap",
+                    "istio-ca-root-cert",
+                    "-n",
+                    namespace,
+                    "-o",
+                    "jsonpath={.data.root-cert\\.pem}",
+                ])
+                .await;
+            (out.code == 0 && out.stdout.contains("BEGIN CERTIFICATE")).then_some(out.stdout)
+        },
+    )
+    .await
+}
+
+/// Istio installed and istiod ready.
+async fn install_istio(env: &Env) {
+    env.ok(&["apply", "-f", install_dir().to_str().expect("path")])
+        .await;
+    eventually("istiod's pod", Duration::from_secs(60), || async {
+        let pods = env
+            .ok(&[
+                "get",
+                "pods",
+                "-n",
+                "istio-system",
+                "-l",
+                "app=istiod",
+                "-o",
+                "name",
+            ])
+            .await;
+        (!pods.trim().is_empty()).then_some(())
+    })
+    .await;
+    env.ok(&[
+        "wait",
+        "-n",
+        "istio-system",
+        "--for=condition=ready",
+        "pod",
+        "-l",
+        "app=istiod",
+        "--timeout=120s",
+    ])
+    .await;
+}
+
+/// One certificate of Envoy's admin `/certs`.
+#[derive(Debug, Clone, PartialEq)]
+struct Held {
+    serial: String,
+    uris: Vec<String>,
+    lifetime: Duration,
+}
+
+/// The certificate chains (leaf first) the pod's sidecar holds, read as istioctl does: `pilot-agent
+/// request GET certs` in its istio-proxy container.
+async fn sidecar_certs(env: &Env, namespace: &str, pod: &str) -> Vec<Held> {
+    let out = env
+        .kubectl_exec(&[
+            "exec",
+            pod,
+            "-n",
+            namespace,
+            "-c",
+            "istio-proxy",
+            "--",
+            "pilot-agent",
+            "request",
+            "GET",
+            "certs",
+        ])
+        .await;
+    let certs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_default()
+    };
+    certs["certificates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["cert_chain"].as_array()?.first().cloned())
+        .map(|leaf| Held {
+            serial: leaf["serial_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            uris: leaf["subject_alt_names"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["uri"].as_str().map(str::to_owned))
+                .collect(),
+            lifetime: Duration::from_secs(
+                u64::try_from(time(&leaf["expiration_time"]) - time(&leaf["valid_from"]))
+                    .unwrap_or_default(),
+            ),
+        })
+        .collect()
+}
+
+/// The names of the secrets the sidecar holds active (`config_dump`).
+async fn active_secrets(env: &Env, namespace: &str, pod: &str) -> Vec<(String, Value)> {
+    let out = env
+        .kubectl_exec(&[
+            "exec",
+            pod,
+            "-n",
+            namespace,
+            "-c",
+            "istio-proxy",
+            "--",
+            "pilot-agent",
+            "request",
+            "GET",
+            "config_dump",
+        ])
+        .await;
+    let dump: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    dump["configs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c["@type"].as_str() == Some("type.googleapis.com/envoy.admin.v3.SecretsConfigDump")
+        })
+        .flat_map(|c| {
+            c["dynamic_active_secrets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                s["secret"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// `curl` from the curl pod to httpbin's `/ip`: the status code curl printed.
+async fn request(env: &Env, client: &str) -> String {
+    let out = env
+        .kubectl_exec(&[
+            "exec",
+            client,
+            "-c",
+            "curl",
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "http://httpbin:8000/ip",
+        ])
+        .await;
+    format!(
+        "{} (exit {}, {})",
+        out.stdout.trim(),
+        out.code,
+        out.stderr.trim()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_certificates_over_sds_the_published_root_and_rotation() {
+    if kubectl_path().is_none() || !envoy_present() {
+        return;
+    }
+    let mut env = Env::start().await;
+    install_istio(&env).await;
+
+    // The self-signed root, stored as Istio stores it and published in every namespace.
+    let stored = env
+        .ok(&[
+            "get",
+            "secret",
+            "istio-ca-secret",
+            "-n",
+            "istio-system",
+            "-o",
+            "jsonpath={.type}",
+        ])
+        .await;
+    assert_eq!(stored, "istio.io/ca-root");
+    let root = published_root(&env, "default").await;
+    assert_eq!(published_root(&env, "istio-system").await, root);
+    env.ok(&["create", "namespace", "foo"]).await;
+    assert_eq!(
+        published_root(&env, "foo").await,
+        root,
+        "a new namespace gets the root"
+    );
+    // Deleted by hand: istiod puts it back.
+    env.ok(&["delete", "configmap", "istio-ca-root-cert", "-n", "foo"])
+        .await;
+    assert_eq!(published_root(&env, "foo").await, root);
+
+    // Injected workloads: each sidecar holds its SPIFFE certificate and the root.
+    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
+        .await;
+    for sample in ["httpbin/httpbin.yaml", "curl/curl.yaml"] {
+        env.ok(&["apply", "-f", &format!("{SAMPLES}/{sample}")])
+            .await;
+    }
+    pods_ready(&env, "default", 2).await;
+    let httpbin = pod(&env, "default", "httpbin").await;
+    let identity = "spiffe://cluster.local/ns/default/sa/httpbin";
+    let held = eventually(
+        "httpbin's certificate in its sidecar",
+        Duration::from_secs(30),
+        || {
+            let (env, httpbin) = (&env, &httpbin);
+            async move {
+                let certs = sidecar_certs(env, "default", httpbin).await;
+                certs.into_iter().find(|c| c.uris == [identity])
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        held.lifetime,
+        Duration::from_secs(24 * 3600 + 60),
+        "24 h from 1 min ago"
+    );
+    let secrets = active_secrets(&env, "default", &httpbin).await;
+    let names: Vec<&str> = secrets.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"default") && names.contains(&"ROOTCA"),
+        "{names:?}"
+    );
+    let istiod = pod(&env, "istio-system", "istiod").await;
+    let logs = env.ok(&["logs", "-n", "istio-system", &istiod]).await;
+    assert!(
+        logs.lines().any(|l| l.contains(
+            "\tca\tsigned the certificate of spiffe://cluster.local/ns/default/sa/httpbin"
+        )),
+        "istiod logs the signing:\n{logs}"
+    );
+    let client = pod(&env, "default", "curl").await;
+    assert!(request(&env, &client).await.starts_with("200 "));
+
+    // The root survives a restart of the mesh.
+    env.restart().await;
+    install_istio(&env).await;
+    assert_eq!(
+        published_root(&env, "default").await,
+        root,
+        "same root after a restart"
+    );
+
+    // Short-lived certificates: rotated at half their lifetime, traffic unaffected.
+    env.ok(&[
+        "set",
+        "env",
+        "deployment/istiod",
+        "-n",
+        "istio-system",
+        "DEFAULT_WORKLOAD_CERT_TTL=10s",
+    ])
+    .await;
+    env.ok(&[
+        "rollout",
+        "status",
+        "deployment/istiod",
+        "-n",
+        "istio-system",
+        "--timeout=120s",
+    ])
+    .await;
+    pods_ready(&env, "default", 2).await;
+    let httpbin = pod(&env, "default", "httpbin").await;
+    let client = pod(&env, "default", "curl").await;
+    let short = Duration::from_secs(10 + 60);
+    let first = eventually(
+        "a 10 s certificate in httpbin's sidecar",
+        Duration::from_secs(60),
+        || {
+            let (env, httpbin) = (&env, &httpbin);
+            async move {
+                let certs = sidecar_certs(env, "default", httpbin).await;
+                certs
+                    .into_iter()
+                    .find(|c| c.uris == [identity] && c.lifetime == short)
+            }
+        },
+    )
+    .await;
+    let mut answers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let rotated = loop {
+        answers.push(request(&env, &client).await);
+        let certs = sidecar_certs(&env, "default", &httpbin).await;
+        if let Some(c) = certs
+            .into_iter()
+            .find(|c| c.uris == [identity] && c.serial != first.serial)
+        {
+            break c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for the certificate to rotate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(rotated.lifetime, short);
+    for _ in 0..5 {
+        answers.push(request(&env, &client).await);
+    }
+    assert!(
+        answers.iter().all(|a| a.starts_with("200 ")),
+        "every request through the rotation succeeded: {answers:?}"
+    );
+    env.stop().await;
+}
