@@ -1,8 +1,10 @@
 //! Istio's figures on the reference mesh (issue 5's performance section): `mesh up` on a fresh
 //! state dir through `istioctl install --set profile=demo` and injected Bookinfo to the first
 //! full `/productpage` through the ingress gateway; a VirtualService applied with kubectl to
-//! the first request that obeys it; the summed PSS of the mesh and every Envoy it runs; and
-//! pilot-lite translating a synthetic 500-service model.
+//! the first request that obeys it; the summed PSS of the mesh and every Envoy it runs; the
+//! latency mutual TLS adds per sidecar hop (issue 6: Bookinfo pages with Istio's auto mTLS
+//! against the same pages with DestinationRules `tls: DISABLE`); and pilot-lite translating a
+//! synthetic 500-service model.
 //!
 //! The first three need Envoy (they are skipped with a line saying so when it is missing);
 //! the translation figure runs in-process and always.
@@ -30,6 +32,50 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const FLIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many VirtualService flips the apply → obeyed figure takes.
 const FLIPS: usize = 10;
+/// How many `/productpage` requests each side (mTLS on, off) of the mTLS figure takes.
+const MTLS_PAGES: usize = 300;
+/// In how many rounds of on, then off, they are taken.
+const MTLS_ROUNDS: usize = 3;
+/// Sidecar hops of one page with every reviews request on v1 (no ratings call): ingress gateway
+/// → productpage, productpage → details, productpage → reviews.
+const PAGE_HOPS: u32 = 3;
+/// Give up waiting for a TLS setting to reach the Envoys after this long.
+const TLS_PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bookinfo's DestinationRules with the subsets `virtual-service-all-v1` routes to, and mutual
+/// TLS turned off.
+const PLAINTEXT_RULES: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: productpage}
+spec:
+  host: productpage
+  trafficPolicy: {tls: {mode: DISABLE}}
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy: {tls: {mode: DISABLE}}
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}, {name: v3, labels: {version: v3}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings}
+spec:
+  host: ratings
+  trafficPolicy: {tls: {mode: DISABLE}}
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details}
+spec:
+  host: details
+  trafficPolicy: {tls: {mode: DISABLE}}
+  subsets: [{name: v1, labels: {version: v1}}]
+";
 /// The synthetic model for the translation figure.
 const SERVICES: usize = 500;
 const VS_PER_SERVICE: usize = 5;
@@ -96,15 +142,16 @@ fn meshwork(scratch: &Scratch, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the real kubectl and returns what it printed.
+/// Runs the real kubectl and returns what it printed. Its flags come first, so that they
+/// stay kubectl's when `args` has a `--` (`exec … -- command`).
 fn kubectl_output(scratch: &Scratch, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(KUBECTL)
-        .args(args)
         .arg(format!("--kubeconfig={}", scratch.kubeconfig().display()))
         .arg(format!(
             "--cache-dir={}",
             scratch.root.join("home/cache").display()
         ))
+        .args(args)
         .env("HOME", scratch.root.join("home"))
         .env_remove("KUBECONFIG")
         .stdin(Stdio::null())
@@ -316,7 +363,149 @@ fn envoy_figures(
             String::new()
         }
     )?;
+    mtls_figure(out, &scratch, port, rt)
+}
+
+/// Mutual TLS's added p50 latency per hop: Bookinfo pages through the gateway with Istio's auto
+/// mTLS and with DestinationRules that turn it off, in turns; Bookinfo's own rules end it.
+fn mtls_figure(
+    out: &mut impl Write,
+    scratch: &Scratch,
+    port: u16,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    apply(scratch, ALL_V1)?;
+    let plaintext = scratch.root.join("bookinfo-plaintext-rules.yaml");
+    std::fs::write(&plaintext, PLAINTEXT_RULES)
+        .with_context(|| format!("failed to write {}", plaintext.display()))?;
+    // On and off in turn, so that drift (caches warming, other load) falls on both sides.
+    let measured = (|| -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..MTLS_ROUNDS {
+            apply(scratch, DESTINATION_RULES)?;
+            wait_for_mtls(scratch, true)?;
+            on.extend(page_latencies(rt, port, MTLS_PAGES / MTLS_ROUNDS)?);
+            scratch.kubectl(&["apply", "-f", &plaintext.to_string_lossy()])?;
+            wait_for_mtls(scratch, false)?;
+            off.extend(page_latencies(rt, port, MTLS_PAGES / MTLS_ROUNDS)?);
+        }
+        Ok((on, off))
+    })();
+    apply(scratch, DESTINATION_RULES)?;
+    let (on, off) = match measured {
+        Ok(m) => m,
+        Err(e) => {
+            writeln!(out, "mTLS added per hop: not measured: {e:#}")?;
+            return Ok(());
+        }
+    };
+    let (Some(p50_on), Some(p50_off)) = (super::percentile(&on, 50), super::percentile(&off, 50))
+    else {
+        return Ok(());
+    };
+    let pages = format!("({MTLS_PAGES} pages through the gateway)");
+    write_row(out, "page, mTLS on (auto)", on, ms, &pages)?;
+    write_row(out, "page, mTLS off (DR DISABLE)", off, ms, &pages)?;
+    // Signed: on loopback the difference can be below the noise, either way.
+    let added_us = (p50_on.as_secs_f64() - p50_off.as_secs_f64()) * 1e6 / f64::from(PAGE_HOPS);
+    writeln!(
+        out,
+        "{:<28} {:>9}   < 1 ms per hop (p50 {} − {}, / {PAGE_HOPS} hops: gateway → productpage \
+         → details, reviews v1)",
+        "mTLS added per hop (p50)",
+        format!("{added_us:+.0} µs"),
+        super::super::us(p50_on),
+        super::super::us(p50_off)
+    )?;
     Ok(())
+}
+
+/// `count` full product pages through the gateway, each on a new connection: their latencies.
+fn page_latencies(
+    rt: &tokio::runtime::Runtime,
+    port: u16,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    rt.block_on(async {
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let start = Instant::now();
+            let reply = http_get(port, "/productpage").await;
+            let took = start.elapsed();
+            match &reply {
+                Ok((200, body)) if reviews_of(body) == Reviews::V1 => out.push(took),
+                _ => anyhow::bail!("a page through the gateway failed: {}", describe(&reply)),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Waits until the ingress gateway's cluster for productpage and productpage's for details
+/// speak mutual TLS (`on`) or plaintext, as their Envoys' configuration says.
+fn wait_for_mtls(scratch: &Scratch, on: bool) -> anyhow::Result<()> {
+    let checks = [
+        (
+            "istio-system",
+            "deploy/istio-ingressgateway",
+            "outbound|9080||productpage.default.svc.cluster.local",
+        ),
+        (
+            "default",
+            "deploy/productpage-v1",
+            "outbound|9080|v1|details.default.svc.cluster.local",
+        ),
+    ];
+    let start = Instant::now();
+    loop {
+        let mut done = true;
+        for (namespace, target, cluster) in checks {
+            let dump = kubectl_output(
+                scratch,
+                &[
+                    "exec",
+                    "-n",
+                    namespace,
+                    target,
+                    "-c",
+                    "istio-proxy",
+                    "--",
+                    "pilot-agent",
+                    "request",
+                    "GET",
+                    "config_dump?resource=dynamic_active_clusters",
+                ],
+            )?;
+            done &= cluster_speaks_tls(&dump, cluster) == Some(on);
+        }
+        if done {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            start.elapsed() < TLS_PUSH_TIMEOUT,
+            "the Envoys did not turn mutual TLS {} within {} s",
+            if on { "on" } else { "off" },
+            TLS_PUSH_TIMEOUT.as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether cluster `name` in an Envoy's `config_dump?resource=dynamic_active_clusters` has a
+/// TLS transport (auto mTLS matches or one TLS socket); `None` when it is not there.
+fn cluster_speaks_tls(dump: &str, name: &str) -> Option<bool> {
+    let dump: serde_json::Value = serde_json::from_str(dump).ok()?;
+    let cluster = dump
+        .get("configs")?
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.get("cluster"))
+        .find(|c| c.get("name").and_then(serde_json::Value::as_str) == Some(name))?;
+    let tls_socket = cluster
+        .pointer("/transport_socket/name")
+        .and_then(serde_json::Value::as_str)
+        == Some("envoy.transport_sockets.tls");
+    Some(cluster.get("transport_socket_matches").is_some() || tls_socket)
 }
 
 /// The ingress gateway's NodePort for its `http2` port.
@@ -643,5 +832,22 @@ mod tests {
             )),
             Reviews::Other
         );
+    }
+
+    #[test]
+    fn a_cluster_speaks_tls_by_its_socket_matches_or_its_tls_socket() {
+        let dump = serde_json::json!({"configs": [
+            {"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster",
+             "cluster": {"name": "auto", "transport_socket_matches": [{"name": "tlsMode-istio"}]}},
+            {"cluster": {"name": "explicit",
+                         "transport_socket": {"name": "envoy.transport_sockets.tls"}}},
+            {"cluster": {"name": "plain"}}
+        ]})
+        .to_string();
+        assert_eq!(cluster_speaks_tls(&dump, "auto"), Some(true));
+        assert_eq!(cluster_speaks_tls(&dump, "explicit"), Some(true));
+        assert_eq!(cluster_speaks_tls(&dump, "plain"), Some(false));
+        assert_eq!(cluster_speaks_tls(&dump, "missing"), None);
+        assert_eq!(cluster_speaks_tls("not json", "auto"), None);
     }
 }
