@@ -843,3 +843,133 @@ spec:
         }
     }
 }
+
+#[test]
+fn request_principal_wildcards_reach_into_the_issuer() {
+    let m = model(&format!(
+        "{}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: wild, namespace: default}}
+spec:
+  rules:
+  - from: [{{source: {{requestPrincipals: ['testing@secure.istio.io/*']}}}}]
+  - from: [{{source: {{requestPrincipals: ['*secure.istio.io/alice']}}}}]
+  - from: [{{source: {{requestPrincipals: ['other-issuer/alice']}}}}]",
+        request_authentication(&format!("    jwks: '{JWKS}'"))
+    ));
+    let (filters, _) = inbound(&m);
+    let (_, allow) = rbac(&filters[1]);
+    let principal =
+        |i: usize| allow[&format!("ns[default]-policy[wild]-rule[{i}]")].principals[0].clone();
+    // `iss/*`: any token of that issuer.
+    assert_eq!(jwt_path(&principal(0)).unwrap(), [ISSUER, "iss"]);
+    // `*…/alice`: a subject ending so, or exactly alice when the issuer ends with the rest.
+    let Some(principal::Identifier::OrIds(set)) = principal(1).identifier else {
+        panic!("{:?}", principal(1));
+    };
+    assert_eq!(set.ids.len(), 2);
+    assert!(
+        set.ids
+            .iter()
+            .all(|p| jwt_path(p).unwrap() == [ISSUER, "sub"])
+    );
+    // An issuer no RequestAuthentication accepts: never.
+    assert!(is_never_principal(&principal(2)));
+}
+
+#[test]
+fn the_local_rate_limit_may_be_given_directly_in_camel_case_and_warns_about_what_it_ignores() {
+    let text = "apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: direct, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener:
+        portNumber: 8080
+        filterChain:
+          filter:
+            name: envoy.filters.network.http_connection_manager
+            subFilter: {name: envoy.filters.http.router}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          statPrefix: gateway_limiter
+          tokenBucket: {maxTokens: 10, fillInterval: 1s}
+          filterEnabled: {defaultValue: {numerator: 50, denominator: TEN_THOUSAND}}
+          descriptors: [{entries: [{key: path, value: /}]}]";
+    let m = model(text);
+    let proxy = gateway();
+    let mut ctx = Ctx::new(&m, &proxy);
+    let filters = gateway_http_filters(&mut ctx);
+    let warnings: Vec<String> = ctx.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(names(&filters), [LOCAL_RATE_LIMIT_FILTER]);
+    let config: LocalRateLimit = decode(&filters[0]);
+    assert_eq!(config.stat_prefix, "gateway_limiter");
+    assert_eq!(config.token_bucket.unwrap().max_tokens, 10);
+    let enabled = config.filter_enabled.unwrap().default_value.unwrap();
+    assert_eq!((enabled.numerator, enabled.denominator), (50, 1));
+    for field in [
+        "`configPatches[0].patch.value.typed_config.descriptors`",
+        "`configPatches[0].match.listener.portNumber`",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("EnvoyFilter istio-system/direct:") && w.contains(field)),
+            "no warning naming {field}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn hosts_match_the_authority_with_any_port_and_any_case() {
+    let m = model(
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: hosts, namespace: default}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {hosts: [httpbin.example.com, '*.internal']}}]",
+    );
+    let (filters, _) = inbound(&m);
+    let (_, deny) = rbac(&filters[0]);
+    let Some(permission::Rule::OrRules(set)) =
+        &deny["ns[default]-policy[hosts]-rule[0]"].permissions[0].rule
+    else {
+        panic!()
+    };
+    let regexes: Vec<String> = set
+        .rules
+        .iter()
+        .map(|r| {
+            let Some(permission::Rule::Header(h)) = &r.rule else {
+                panic!("{r:?}")
+            };
+            assert_eq!(h.name, ":authority");
+            let Some(HeaderMatchSpecifier::StringMatch(m)) = &h.header_match_specifier else {
+                panic!()
+            };
+            let Some(MatchPattern::SafeRegex(re)) = &m.match_pattern else {
+                panic!()
+            };
+            re.regex.clone()
+        })
+        .collect();
+    assert_eq!(
+        regexes,
+        [
+            r"(?i)httpbin\.example\.com(:[0-9]+)?",
+            r"(?i).*\.internal(:[0-9]+)?"
+        ]
+    );
+}
