@@ -10,6 +10,7 @@ mod analyze;
 mod check;
 mod envoy;
 mod hint;
+mod identity;
 mod istioctl;
 mod kube_inject;
 mod labs;
