@@ -14,7 +14,7 @@ use meshwork_checks::check::Context;
 use meshwork_checks::content::{Content, Origin};
 use meshwork_checks::course::load::load;
 use meshwork_checks::engine::{CheckResult, Outcome, run_check};
-use meshwork_checks::target::ReferenceTarget;
+use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target};
 use meshwork_mesh::{Mesh, MeshConfig, envoy};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -195,6 +195,19 @@ impl Env {
 
     /// Loads `check` (one list item under `checks:`) as a lab and runs it against the mesh.
     async fn run(&self, check: &str) -> CheckResult {
+        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
+        self.run_on(Arc::new(target), check).await
+    }
+
+    /// The mesh's API as a live-cluster target would see it: what the checks do on a cluster.
+    async fn as_cluster(&self) -> Arc<dyn Target> {
+        let reference = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
+        let client = reference.client().unwrap().clone();
+        Arc::new(ClusterTarget::from_client(client, Some("mesh".into())))
+    }
+
+    /// Loads `check` as a lab and runs it against `target`.
+    async fn run_on(&self, target: Arc<dyn Target>, check: &str) -> CheckResult {
         let yaml = format!(
             "format_version: 1\nid: lesson\ntitle: Lesson\nsummary: A lesson.\nsteps:\n  - id: one\n    \
              title: One\n    body: 01-one.md\n    checks:\n{check}    solution:\n      commands: [{{run: \"true\"}}]\n"
@@ -207,9 +220,8 @@ impl Env {
             ],
         );
         let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
-        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
         let ctx = Context {
-            target: Arc::new(target),
+            target,
             content: Arc::new(content),
         };
         run_check(&ctx, &course.labs[0].steps[0].checks[0]).await
@@ -388,6 +400,21 @@ async fn istio_config_fails_quoting_what_istiod_cannot_use_until_it_is_fixed() {
             failed.message
         );
     }
+    // On a live cluster the check reads Istio's /debug/syncz, which knows rejections only: the
+    // same mesh through that path has none to report.
+    let cluster = env.as_cluster().await;
+    let via_syncz = env.run_on(cluster, CONFIG_CHECK).await;
+    assert_eq!(via_syncz.outcome, Outcome::Pass, "{}", via_syncz.message);
+    assert!(
+        via_syncz
+            .message
+            .starts_with("no proxy of namespace default rejected its configuration (")
+            && via_syncz
+                .message
+                .contains("/debug/syncz, which reports rejections only"),
+        "{}",
+        via_syncz.message
+    );
     // Another namespace is not concerned.
     let elsewhere = env
         .run("      - id: other\n        title: Other\n        istio_config:\n          namespace: istio-system\n")
