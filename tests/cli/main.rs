@@ -9,6 +9,7 @@
 mod analyze;
 mod check;
 mod envoy;
+mod explain;
 mod hint;
 mod identity;
 mod istioctl;
