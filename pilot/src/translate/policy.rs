@@ -22,7 +22,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 };
 use envoy_types::pb::google::protobuf::Any;
 
-use super::{Ctx, ROOT_NAMESPACE};
+use super::Ctx;
 use crate::model::{Config, labels_match};
 
 /// The JWT filter's name (Envoy's).
@@ -66,7 +66,7 @@ fn filters(ctx: &mut Ctx<'_>, at: Where) -> Vec<HttpFilter> {
 }
 
 /// Whether a policy of namespace `namespace` with selector labels `selector` applies to the
-/// proxy: root-namespace policies apply mesh-wide (a selector then picks workloads in every
+/// proxy: policies of the mesh config's root namespace (`istio-system`) apply mesh-wide (a selector then picks workloads in every
 /// namespace), others to their namespace; an absent or empty selector selects all.
 pub(crate) fn selects(
     ctx: &Ctx<'_>,
@@ -74,7 +74,7 @@ pub(crate) fn selects(
     selector: Option<&BTreeMap<String, String>>,
 ) -> bool {
     let proxy = ctx.proxy;
-    if namespace != ROOT_NAMESPACE && namespace != proxy.namespace {
+    if namespace != ctx.model.mesh.root_namespace && namespace != proxy.namespace {
         return false;
     }
     selector.is_none_or(|labels| labels_match(labels, &proxy.labels))

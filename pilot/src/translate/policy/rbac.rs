@@ -35,9 +35,6 @@ use super::{JWT_FILTER, RBAC_FILTER, Where, http_filter, resource_name, selects,
 use crate::model::policy::{AuthorizationAction, Condition, Operation, Rule, Source};
 use crate::translate::Ctx;
 
-/// The trust domain of the mesh's SPIFFE identities.
-const TRUST_DOMAIN: &str = "cluster.local";
-
 /// The RBAC filters for the proxy at `at`: AUDIT, DENY (and CUSTOM), ALLOW — each only when a
 /// policy of that action applies. `issuers` are the JWT issuers whose payloads the JWT filter
 /// stores (request principals and claims are matched in them).
@@ -271,7 +268,8 @@ impl Builder<'_, '_, '_> {
         );
         let account = &mut |b: &mut Self, _: &str, v: &str| {
             let (ns, sa) = v.split_once('/').unwrap_or((b.namespace, v));
-            peer_principal(&format!("{TRUST_DOMAIN}/ns/{ns}/sa/{sa}"))
+            let trust_domain = &b.ctx.model.mesh.trust_domain;
+            peer_principal(&format!("{trust_domain}/ns/{ns}/sa/{sa}"))
         };
         field(
             self,

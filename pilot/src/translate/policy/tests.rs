@@ -973,3 +973,49 @@ spec:
         ]
     );
 }
+
+#[test]
+fn the_mesh_configs_root_namespace_and_trust_domain_are_honoured() {
+    let mut m = model(
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mesh-wide, namespace: istio-config}
+spec:
+  rules:
+  - from: [{source: {serviceAccounts: [curl, foo/sleep]}}]",
+    );
+    assert!(
+        inbound(&m).0.is_empty(),
+        "istio-config is not the root namespace by default"
+    );
+    m.mesh.root_namespace = "istio-config".into();
+    m.mesh.trust_domain = "example.org".into();
+    let (filters, _) = inbound(&m);
+    let (_, allow) = rbac(&filters[0]);
+    let Some(principal::Identifier::OrIds(set)) =
+        &allow["ns[istio-config]-policy[mesh-wide]-rule[0]"].principals[0].identifier
+    else {
+        panic!("{allow:?}")
+    };
+    let names: Vec<_> = set
+        .ids
+        .iter()
+        .map(|p| {
+            let Some(principal::Identifier::Authenticated(a)) = &p.identifier else {
+                panic!("{p:?}")
+            };
+            a.principal_name.as_ref().unwrap().match_pattern.clone()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Some(MatchPattern::Exact(
+                "spiffe://example.org/ns/istio-config/sa/curl".into()
+            )),
+            Some(MatchPattern::Exact(
+                "spiffe://example.org/ns/foo/sa/sleep".into()
+            ))
+        ]
+    );
+}
