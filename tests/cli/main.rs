@@ -18,6 +18,7 @@ mod labs;
 mod lint;
 mod mesh;
 mod misc;
+mod pilot_status;
 mod progress;
 mod proxy_config;
 mod settings;

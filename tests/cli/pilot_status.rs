@@ -1,0 +1,258 @@
+//! Pilot's problems shown by the CLI: `meshwork mesh status` names a malformed VirtualService
+//! and a route to an undefined subset with what to fix (and shows nothing once they are fixed),
+//! `--json` carries the same, and `meshwork istioctl proxy-status` keeps its table.
+
+use crate::util::{Env, stderr, stdout};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Generous bound so a hung command fails the test instead of hanging CI.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Istio's httpbin sample (test data, read in place).
+const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
+
+const MALFORMED: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin-bad
+spec:
+  hosts:
+  - httpbin
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        port:
+          number: 80000
+";
+
+const MISSING_SUBSET: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin-v9
+spec:
+  hosts:
+  - httpbin
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        subset: v9
+";
+
+const SUBSET_V9: &str = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  subsets:
+  - name: v9
+    labels:
+      version: v1
+";
+
+/// A sandbox whose reference mesh is stopped on drop.
+struct Sandbox {
+    env: Env,
+    envoy: PathBuf,
+}
+
+impl Sandbox {
+    fn meshwork(&self, args: &[&str]) -> Output {
+        self.env
+            .cmd_default_target()
+            .args(args)
+            .env("MESHWORK_ENVOY", &self.envoy)
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.meshwork(args);
+        assert!(
+            out.status.success(),
+            "meshwork {args:?}: {:?}\n{}{}",
+            out.status,
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new("/usr/bin/kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
+            .env("HOME", self.env.path("home"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    fn apply(&self, name: &str, yaml: &str) {
+        let path = self.env.path(&format!("{name}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        self.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+    }
+
+    /// Runs `meshwork ARGS` until `done` holds for its stdout; the last stdout.
+    fn until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+        let mut text = String::new();
+        for _ in 0..120 {
+            text = self.ok(args);
+            if done(&text) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("meshwork {args:?} never showed what was expected; last output:\n{text}");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|d| d["pid"].as_u64());
+        let _ = self
+            .env
+            .cmd_default_target()
+            .args(["mesh", "down"])
+            .timeout(COMMAND_TIMEOUT)
+            .output();
+        if let Some(pid) = pid
+            && Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+#[test]
+fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
+    if meshwork_mesh::envoy::tests_skipped() {
+        return;
+    }
+    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
+        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
+    });
+    assert!(
+        Path::new("/usr/bin/kubectl").is_file(),
+        "this test applies httpbin with the real kubectl at /usr/bin/kubectl"
+    );
+    let sb = Sandbox {
+        env: Env::new(),
+        envoy: envoy.path,
+    };
+    sb.ok(&["istioctl", "install", "--set", "profile=minimal", "-y"]);
+    sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);
+    sb.kubectl(&["apply", "-f", HTTPBIN]);
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=ready",
+        "pod",
+        "-l",
+        "app=httpbin",
+        "--timeout=180s",
+    ]);
+
+    // All is well: one line for istiod, no problems listed.
+    let clean = sb.until(&["mesh", "status"], |t| {
+        t.contains("1 proxy connected, 1 in sync")
+    });
+    let istiod_line = clean
+        .lines()
+        .find(|l| l.trim_start().starts_with("istiod "))
+        .unwrap_or_else(|| panic!("an istiod line:\n{clean}"));
+    assert!(
+        istiod_line.contains(": 1 proxy connected, 1 in sync"),
+        "{clean}"
+    );
+    assert!(
+        !clean.contains("control plane:"),
+        "nothing to report:\n{clean}"
+    );
+
+    sb.apply("bad", MALFORMED);
+    sb.apply("v9", MISSING_SUBSET);
+    let broken = sb.until(&["mesh", "status"], |t| {
+        t.contains("httpbin-bad") && t.contains("httpbin-v9")
+    });
+    assert!(
+        broken.contains("  control plane: 2 problems (istiod keeps serving the rest)\n"),
+        "{broken}"
+    );
+    assert!(
+        broken.contains(
+            "    VirtualService default/httpbin-bad (malformed, ignored by istiod): field \
+             `spec.http[0].route[0].destination.port.number`"
+        ),
+        "{broken}"
+    );
+    assert!(
+        broken.contains("    VirtualService default/httpbin-v9 (warning): field `http[0].route[0].destination.subset`: subset \"v9\""),
+        "{broken}"
+    );
+    let fixes: Vec<&str> = broken
+        .lines()
+        .filter(|l| l.trim_start().starts_with("fix: "))
+        .collect();
+    assert_eq!(fixes.len(), 2, "a fix under each problem:\n{broken}");
+    assert!(fixes[1].contains("DestinationRule"), "{broken}");
+
+    // The same in --json.
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["mesh", "status", "--json"])).unwrap();
+    let problems = json["control_plane"]["problems"].as_array().unwrap();
+    let resources: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| p["resource"].as_str())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "VirtualService default/httpbin-bad",
+            "VirtualService default/httpbin-v9"
+        ]
+    );
+    assert_eq!(problems[0]["kind"], "invalid");
+    assert_eq!(problems[1]["kind"], "warning");
+    assert!(
+        json["control_plane"]["istiod"]
+            .as_str()
+            .unwrap()
+            .starts_with("istiod-")
+    );
+
+    // proxy-status still lists httpbin's sidecar (nothing was rejected: all SYNCED).
+    let ps = sb.ok(&["istioctl", "proxy-status"]);
+    let row = ps
+        .lines()
+        .find(|l| l.starts_with("httpbin-"))
+        .unwrap_or_else(|| panic!("httpbin's row:\n{ps}"));
+    assert_eq!(
+        row.split_whitespace().nth(2),
+        Some("SYNCED"),
+        "CDS of httpbin:\n{ps}"
+    );
+
+    // Fixed: nothing listed any more.
+    sb.kubectl(&["delete", "virtualservice", "httpbin-bad"]);
+    sb.apply("dr", SUBSET_V9);
+    let fixed = sb.until(&["mesh", "status"], |t| !t.contains("control plane:"));
+    assert!(fixed.contains("1 proxy connected, 1 in sync"), "{fixed}");
+}
