@@ -13,6 +13,7 @@ mod conformance {
     mod browser;
     mod crds;
     mod envoy;
+    mod explain;
     pub mod harness;
     mod hostile;
     mod identity;
