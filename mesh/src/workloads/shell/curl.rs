@@ -1510,4 +1510,57 @@ mod tests {
         assert!(text.starts_with("# Netscape HTTP Cookie File"));
         assert!(text.contains("#HttpOnly_productpage\tFALSE\t/\tFALSE\t0\tsession\tabc"));
     }
+
+    /// Envoy with no filter chain for a connection (a plaintext client of a STRICT mutual-TLS
+    /// listener): its TLS inspector peeks at the request without reading it and the listener
+    /// closes the socket, so the kernel answers with a reset. curl 8 prints `000` for
+    /// `%{http_code}` and ends with 56, as Istio's mTLS migration task shows.
+    #[tokio::test]
+    async fn a_listener_that_peeks_and_closes_gives_a_reset_as_a_strict_sidecar_does() {
+        use crate::workloads::shell::tests::{World, listener, run};
+        let world = World::new();
+        let l = listener(8080).await;
+        world.service("strict", "10.96.0.84", 8000, l.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = l.accept().await else { return };
+                let mut first = [0u8; 64];
+                let peeked = s.peek(&mut first).await.unwrap_or(0);
+                assert!(peeked > 0, "the client speaks first");
+                drop(s);
+            }
+        });
+        let ctx = world.pod();
+        let r = run(
+            &ctx,
+            &["curl", "-sS", "-w", "%{http_code}", "http://strict:8000/ip"],
+        )
+        .await;
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (
+                56,
+                "000",
+                "curl: (56) Recv failure: Connection reset by peer\n"
+            )
+        );
+        let r = run(
+            &ctx,
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "http://strict:8000/ip",
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (56, "000", "")
+        );
+        server.abort();
+    }
 }
