@@ -507,9 +507,16 @@ fn settings(route: &Value, entry: &Entry) -> Vec<String> {
     if let Some(t) = duration_words(&action["timeout"]) {
         out.push(format!("timeout {t}"));
     }
-    let failed = entry.status == 0 || entry.status >= 500 || !entry.flags.is_empty();
+    // Retries matter when the upstream failed (not when the caller left or a fault was injected).
+    let upstream_failed = entry.status >= 500
+        || entry.flags.iter().any(|f| {
+            matches!(
+                f.code.as_str(),
+                "URX" | "UT" | "UF" | "UC" | "UH" | "UO" | "UR"
+            )
+        });
     let retry = &action["retry_policy"];
-    if failed && retry.is_object() {
+    if upstream_failed && retry.is_object() {
         let attempts = retry["num_retries"].as_u64().unwrap_or(1);
         let per_try = duration_words(&retry["per_try_timeout"])
             .map(|t| format!(", {t} per try"))
