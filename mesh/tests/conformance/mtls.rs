@@ -152,10 +152,19 @@ async fn migration_task(env: &Env) {
             .await;
     }
     env.ok(&["apply", "-n", "legacy", "-f", &legacy_curl]).await;
+    // Not in the task's matrix: a server without a sidecar, for sidecar → legacy traffic.
+    env.ok(&[
+        "apply",
+        "-n",
+        "legacy",
+        "-f",
+        &format!("{SAMPLES}/httpbin/httpbin.yaml"),
+    ])
+    .await;
     for ns in SERVERS {
         pods_ready(env, ns, 2).await;
     }
-    pods_ready(env, "legacy", 1).await;
+    pods_ready(env, "legacy", 2).await;
     let table = env.ok(&["get", "pods", "-A"]).await;
     for row in table
         .lines()
@@ -376,6 +385,23 @@ async fn istios_mutual_tls_migration_task() {
         ])
         .await;
     assert!(!headers.contains("X-Forwarded-Client-Cert"), "{headers}");
+    // httpbin's sidecar logs the mTLS request with the SNI curl's sidecar sent.
+    eventually(
+        "httpbin's access log line with the SNI",
+        Duration::from_secs(30),
+        || async {
+            let logs = env
+                .ok(&["logs", "-n", "foo", "deploy/httpbin", "-c", "istio-proxy"])
+                .await;
+            logs.lines()
+                .any(|l| {
+                    l.contains("\"GET /headers HTTP/1.1\" 200")
+                        && l.contains("outbound_.8000_._.httpbin.foo.svc.cluster.local")
+                })
+                .then_some(())
+        },
+    )
+    .await;
 
     // STRICT in foo: only the client without a sidecar loses foo, as curl 8 reports a reset.
     let foo_strict = env.write("foo-strict.yaml", &peer_authentication("foo", "STRICT"));
@@ -383,6 +409,64 @@ async fn istios_mutual_tls_migration_task() {
         .await;
     let cells = matrix_failing_at(&env, &[("legacy", "foo")]).await;
     assert_reset_like_istio(&cells);
+
+    // A DestinationRule that turns TLS off towards httpbin.foo is honoured: curl.foo's sidecar
+    // then speaks plaintext, which httpbin's STRICT sidecar refuses (503 from the client side).
+    let client = pod(&env, "foo", "curl").await;
+    let status_from_foo = |url: &'static str| {
+        let client = client.clone();
+        let env = &env;
+        async move {
+            env.kubectl_exec(&[
+                "exec",
+                &client,
+                "-c",
+                "curl",
+                "-n",
+                "foo",
+                "--",
+                "curl",
+                url,
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .await
+            .stdout
+        }
+    };
+    let plaintext_rule = env.write(
+        "httpbin-plaintext.yaml",
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin-plaintext
+  namespace: foo
+spec:
+  host: httpbin.foo.svc.cluster.local
+  trafficPolicy:
+    tls:
+      mode: DISABLE
+",
+    );
+    env.ok(&["apply", "-f", plaintext_rule.to_str().expect("path")])
+        .await;
+    eventually(
+        "curl.foo refused by STRICT httpbin.foo with TLS off",
+        Duration::from_secs(60),
+        || async { (status_from_foo("http://httpbin.foo:8000/ip").await == "503").then_some(()) },
+    )
+    .await;
+    env.ok(&["delete", "-f", plaintext_rule.to_str().expect("path")])
+        .await;
+    eventually(
+        "curl.foo back on mutual TLS to httpbin.foo",
+        Duration::from_secs(60),
+        || async { (status_from_foo("http://httpbin.foo:8000/ip").await == "200").then_some(()) },
+    )
+    .await;
 
     // A plaintext request from the host straight to httpbin's pod IP is refused as well.
     let ip = env
@@ -415,6 +499,11 @@ async fn istios_mutual_tls_migration_task() {
         .await;
     let cells = matrix_failing_at(&env, &[("legacy", "foo"), ("legacy", "bar")]).await;
     assert_reset_like_istio(&cells);
+    // Auto mTLS still speaks plaintext to a server without a sidecar.
+    assert_eq!(
+        status_from_foo("http://httpbin.legacy:8000/ip").await,
+        "200"
+    );
 
     // The ingress gateway is in the mesh: it reaches httpbin in foo over mutual TLS.
     env.ok(&[
