@@ -434,11 +434,29 @@ async fn certificates_rotate_at_half_their_lifetime_without_failing_a_request() 
         first.issued_at + ttl / 2,
         "due at half the lifetime"
     );
-    // Requests all along, until Envoy serves the rotated certificate.
+    // A sustained load of 200 requests/s (each on its own connection, so new TLS handshakes
+    // meet the new certificate) all along, until Envoy serves the rotated certificate.
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let plain = rig.plain;
+    let load = tokio::spawn(async move {
+        let mut requests = tokio::task::JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = tick.tick() => {
+                    requests.spawn(async move { get(plain, "backend", "/ip", &[]).await.status });
+                }
+            }
+        }
+        let mut statuses = Vec::new();
+        while let Some(done) = requests.join_next().await {
+            statuses.push(done.unwrap_or(0));
+        }
+        statuses
+    });
     let mut rotated = None;
-    for ok in 0..2000 {
-        let reply = get(rig.plain, "backend", "/ip", &[]).await;
-        assert_eq!(reply.status, 200, "request {ok} during rotation: {reply:?}");
+    for _ in 0..2000 {
         if let Ok(CertEvent::Issued {
             serial,
             rotated: true,
@@ -457,6 +475,22 @@ async fn certificates_rotate_at_half_their_lifetime_without_failing_a_request() 
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // A moment of load on the new certificate too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop.send(());
+    let statuses = load.await.unwrap();
+    let failed = statuses.iter().filter(|s| **s != 200).count();
+    assert!(
+        statuses.len() > 100,
+        "the load ran: {} requests",
+        statuses.len()
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during rotation",
+        statuses.len()
+    );
     let serial = rotated.expect("the certificate was re-issued");
     assert_ne!(serial, first_serial);
     // And traffic keeps flowing on the new certificate.
