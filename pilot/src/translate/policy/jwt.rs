@@ -11,7 +11,8 @@
 //! a ServiceEntry: the reference mesh has no internet); Envoy fetches it through that host's
 //! outbound cluster when a token first needs it. (Istio nowadays has istiod fetch the keys and
 //! inline them; fetching from the proxy keeps translation pure and shows the same outcome.) A URI
-//! the mesh cannot reach is a warning naming the field, and its tokens are refused with Envoy's
+//! the mesh cannot reach, or an inline key set Envoy could not read (it would reject the whole
+//! listener), is a warning naming the field, and that issuer's tokens are refused with Envoy's
 //! `Jwks remote fetch is failed`.
 
 use std::collections::HashMap;
@@ -151,15 +152,18 @@ fn jwks(
     rule: &JwtRule,
 ) -> jwt_provider::JwksSourceSpecifier {
     if let Some(inline) = &rule.jwks {
-        let keys = serde_json::from_str::<serde_json::Value>(inline)
-            .ok()
-            .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len));
-        match keys {
-            Some(n) if n > 0 => {}
-            _ => ctx.warn(
+        // Envoy rejects a listener whose inline key set it cannot read, which would keep every
+        // other change to it out too: refuse this issuer's tokens instead, and say why.
+        if let Some(problem) = jwks_problem(inline) {
+            ctx.warn(
                 resource,
-                format!("field `{path}.jwks` is not a JSON Web Key Set (a JSON object with a non-empty `keys` list); tokens of {} are refused", rule.issuer),
-            ),
+                format!("field `{path}.jwks` is not a usable JSON Web Key Set: {problem}; tokens of {} are refused with `Jwks remote fetch is failed`", rule.issuer),
+            );
+            return remote(
+                format!("http://jwks.invalid/{}", rule.issuer),
+                BLACK_HOLE_CLUSTER.to_owned(),
+                DEFAULT_JWKS_TIMEOUT,
+            );
         }
         return jwt_provider::JwksSourceSpecifier::LocalJwks(DataSource {
             specifier: Some(data_source::Specifier::InlineString(inline.clone())),
@@ -200,6 +204,11 @@ fn jwks(
             }
         },
     };
+    remote(uri, cluster, timeout)
+}
+
+/// Keys fetched from `uri` through `cluster` (`BlackHoleCluster`: never, so tokens are refused).
+fn remote(uri: String, cluster: String, timeout: Duration) -> jwt_provider::JwksSourceSpecifier {
     jwt_provider::JwksSourceSpecifier::RemoteJwks(RemoteJwks {
         http_uri: Some(HttpUri {
             uri,
@@ -251,4 +260,42 @@ fn jwks_cluster(ctx: &mut Ctx<'_>, uri: &str, namespace: &str) -> Result<String,
         return Err(format!("{} has no port {port}", found.name));
     }
     Ok(outbound_cluster_name(port, "", &found.name))
+}
+
+/// What keeps Envoy from reading a JSON Web Key Set, if anything (the checks Envoy makes on
+/// the shape of each key; the key material itself is Envoy's to judge).
+fn jwks_problem(text: &str) -> Option<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Some("it is not JSON".to_owned());
+    };
+    let Some(keys) = value.get("keys").and_then(serde_json::Value::as_array) else {
+        return Some("it has no `keys` list".to_owned());
+    };
+    if keys.is_empty() {
+        return Some("its `keys` list is empty".to_owned());
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let kty = key.get("kty").and_then(serde_json::Value::as_str);
+        let needs: &[&str] = match kty {
+            Some("EC") => &["crv", "x", "y"],
+            Some("RSA") => &["n", "e"],
+            Some("OKP") => &["crv", "x"],
+            Some("oct") => &["k"],
+            Some(other) => {
+                return Some(format!("keys[{i}] has kty {other:?} (EC, RSA, OKP or oct)"));
+            }
+            None => return Some(format!("keys[{i}] has no `kty`")),
+        };
+        if let Some(missing) = needs.iter().find(|field| {
+            key.get(**field)
+                .and_then(serde_json::Value::as_str)
+                .is_none()
+        }) {
+            return Some(format!(
+                "keys[{i}] ({}) has no `{missing}`",
+                kty.unwrap_or_default()
+            ));
+        }
+    }
+    None
 }

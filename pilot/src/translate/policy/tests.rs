@@ -1019,3 +1019,38 @@ spec:
         ]
     );
 }
+
+#[test]
+fn an_unreadable_inline_key_set_refuses_its_tokens_instead_of_breaking_the_listener() {
+    for (jwks, why) in [
+        ("not json", "not JSON"),
+        (r#"{"keys": []}"#, "empty"),
+        (
+            r#"{"keys": [{"kty": "EC", "crv": "P-256"}]}"#,
+            "keys[0] (EC) has no `x`",
+        ),
+    ] {
+        let m = model(&request_authentication(&format!("    jwks: '{jwks}'")));
+        let (filters, warnings) = inbound(&m);
+        let config = jwt(&filters);
+        let Some(JwksSourceSpecifier::RemoteJwks(remote)) =
+            &config.providers["origins-0"].jwks_source_specifier
+        else {
+            panic!("{jwks}: the unreadable set went to Envoy: {config:?}");
+        };
+        assert!(
+            matches!(
+                &remote.http_uri.as_ref().unwrap().http_upstream_type,
+                Some(envoy_types::pb::envoy::config::core::v3::http_uri::HttpUpstreamType::Cluster(c))
+                    if c == crate::translate::BLACK_HOLE_CLUSTER
+            ),
+            "{remote:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("`jwtRules[0].jwks`") && w.contains(why)),
+            "{jwks}: {warnings:?}"
+        );
+    }
+}
