@@ -22,6 +22,10 @@
 //! for e in &errors { eprintln!("{e}"); } // malformed Istio resources: tell the learner
 //! let (tx, rx) = tokio::sync::watch::channel(Arc::new(model));
 //! let server = AdsServer::new(rx);
+//! // Workload certificates over SDS: the CA (generated here; persist `cert_pem`/`key_pem`, or
+//! // plug one in with `Ca::plugged`) and their lifetime.
+//! let ca = meshwork_pilot::ca::Ca::generate(std::time::SystemTime::now())?;
+//! server.set_ca(Arc::new(ca), meshwork_pilot::ca::DEFAULT_CERT_TTL);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:15010").await?;
 //! let mut events = server.subscribe(); // NACKs and warnings, for logs and `mesh status`
 //! tokio::spawn(server.clone().serve(listener, std::future::pending()));

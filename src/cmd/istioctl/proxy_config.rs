@@ -30,11 +30,14 @@ Examples:
   meshwork istioctl proxy-config routes productpage-v1-6b746f74dc-9stvs --name 9080
   meshwork istioctl proxy-config listeners productpage-v1-6b746f74dc-9stvs --port 9080
   meshwork istioctl proxy-config endpoints productpage-v1-6b746f74dc-9stvs --cluster \"outbound|9080||reviews.default.svc.cluster.local\"
+  meshwork istioctl proxy-config secret productpage-v1-6b746f74dc-9stvs
   meshwork istioctl proxy-config all productpage-v1-6b746f74dc-9stvs -o json
 
 The answers come from the pod's Envoy (`pilot-agent request GET config_dump` in its istio-proxy
 container). The DESTINATION RULE and VIRTUAL SERVICE columns name the Istio object that applies
-to the service, from Envoy's metadata or else from the cluster's Istio objects.";
+to the service, from Envoy's metadata or else from the cluster's Istio objects. `secret` shows
+the workload certificate (`default`) and the root (`ROOTCA`) the sidecar got from istiod, with
+their serial numbers and validity, and the SPIFFE id the certificate carries.";
 
 /// Which part of Envoy's configuration to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,7 +54,7 @@ pub enum Section {
     /// Endpoints of each cluster (EDS), with their health
     #[value(alias = "endpoint", alias = "ep", alias = "eds")]
     Endpoints,
-    /// SDS secrets
+    /// SDS secrets: the workload certificate and the root
     #[value(alias = "secrets", alias = "s")]
     Secret,
     /// Clusters, listeners, routes, endpoints and secrets
