@@ -415,7 +415,10 @@ impl Patcher<'_, '_, '_> {
                 }
             };
             if ok.is_none() {
-                self.ignore(&at, &format!("{value} is not a valid value here"));
+                self.warn(
+                    &at,
+                    &format!("{value} is not a valid value here; the patch is ignored"),
+                );
                 return None;
             }
         }
@@ -452,7 +455,12 @@ impl Patcher<'_, '_, '_> {
                         Some(u32v(number(v).and_then(|n| u32::try_from(n).ok())?));
                 }
                 "fill_interval" => {
-                    bucket.fill_interval = Some(pb_duration(parse_duration(v.as_str()?)?));
+                    // Envoy refuses the whole listener for a faster refill.
+                    bucket.fill_interval = v
+                        .as_str()
+                        .and_then(parse_duration)
+                        .filter(|d| *d >= std::time::Duration::from_millis(50))
+                        .map(pb_duration);
                 }
                 _ => self.warn(
                     &format!("{path}.{key}"),
@@ -463,7 +471,7 @@ impl Patcher<'_, '_, '_> {
         if bucket.max_tokens == 0 || bucket.fill_interval.is_none() {
             self.warn(
                 path,
-                "needs max_tokens above 0 and a fill_interval (e.g. 60s)",
+                "needs max_tokens above 0 and a fill_interval of at least 50ms (e.g. 60s)",
             );
             return None;
         }

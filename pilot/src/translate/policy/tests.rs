@@ -1054,3 +1054,19 @@ fn an_unreadable_inline_key_set_refuses_its_tokens_instead_of_breaking_the_liste
         );
     }
 }
+
+#[test]
+fn a_token_bucket_envoy_would_refuse_is_a_warning_and_the_patch_is_ignored() {
+    let text = rate_limit("SIDECAR_INBOUND", "INSERT_FIRST", "", "{app: httpbin}")
+        .replace("fill_interval: 60s", "fill_interval: 10ms");
+    let (filters, warnings) = inbound(&model(&text));
+    assert!(filters.is_empty(), "{filters:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("EnvoyFilter istio-system/ratelimit:")
+                && w.contains("`configPatches[0].patch.value.typed_config.value.token_bucket`")
+                && w.contains("at least 50ms")),
+        "{warnings:?}"
+    );
+}
