@@ -2,7 +2,7 @@
 //! httpbin and curl samples injected, AuthorizationPolicy at the sidecar (DENY on a path, the
 //! empty ALLOW, headers, peer identities over mutual TLS), RequestAuthentication at the ingress
 //! gateway with tokens signed here (inline JWKS and a `jwksUri` inside the mesh), and Istio's
-//! local rate limit EnvoyFilter.
+//! local rate limit EnvoyFilter at the sidecar and at the gateway.
 //!
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
@@ -892,5 +892,53 @@ spec:
     let reply = gateway_get(port, "/headers", Some(&alice)).await.unwrap();
     assert_eq!(reply.status, 200, "{reply:?}");
     drop(server);
+
+    // The local rate limit at the gateway (context GATEWAY, the direct @type, before the
+    // router): a bucket of 3 a minute; the gateway answers the rest with 429.
+    apply_inline(
+        &env,
+        "gateway-ratelimit.yaml",
+        "apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata:
+  name: gateway-ratelimit
+  namespace: istio-system
+spec:
+  workloadSelector:
+    labels:
+      istio: ingressgateway
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener:
+        filterChain:
+          filter:
+            name: envoy.filters.network.http_connection_manager
+            subFilter:
+              name: envoy.filters.http.router
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          stat_prefix: gateway_rate_limiter
+          token_bucket: {max_tokens: 3, tokens_per_fill: 3, fill_interval: 60s}
+          filter_enabled:
+            runtime_key: local_rate_limit_enabled
+            default_value: {numerator: 100, denominator: HUNDRED}
+          filter_enforced:
+            runtime_key: local_rate_limit_enforced
+            default_value: {numerator: 100, denominator: HUNDRED}
+",
+    )
+    .await;
+    let limited = until_gateway(port, "/headers", None, 429).await;
+    assert_eq!(limited.body, "local_rate_limited");
+    for _ in 0..3 {
+        let reply = gateway_get(port, "/headers", None).await.unwrap();
+        assert_eq!(reply.status, 429, "the bucket stays empty: {reply:?}");
+    }
     env.stop().await;
 }
