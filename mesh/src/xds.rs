@@ -68,9 +68,6 @@ pub async fn serve(
     if let Some(board) = reporter.control_plane() {
         board.serving(&server);
     }
-    if let Some(board) = reporter.control_plane() {
-        board.serving(&server);
-    }
     let _ = state.register(&server, proxies);
     let _closer = CloseOnDrop(server.clone());
     reporter.log(
@@ -166,9 +163,6 @@ impl State {
     fn snapshot(&mut self, store: &Store, reporter: &dyn Reporter) -> (Model, Vec<Proxy>) {
         let snapshot = source::Snapshot::of(store);
         let (model, errors) = snapshot.model();
-        if let Some(board) = reporter.control_plane() {
-            board.set_invalid(&errors);
-        }
         if let Some(board) = reporter.control_plane() {
             board.set_invalid(&errors);
         }
