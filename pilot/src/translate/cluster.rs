@@ -196,13 +196,19 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
             let policy = effective_policy(top.as_ref(), None, port.port);
             build(ctx, host, port, &name, None, &policy, &resource, out);
             if let Some(dr) = &dr {
-                for subset in &dr.spec.subsets {
+                for (i, subset) in dr.spec.subsets.iter().enumerate() {
                     if subset.name.is_empty() {
                         ctx.warn(&resource, "a subset has no name; it is ignored");
                         continue;
                     }
-                    let policy =
+                    let mut policy =
                         effective_policy(top.as_ref(), subset.traffic_policy.as_ref(), port.port);
+                    if port_policy(subset.traffic_policy.as_ref(), port.port)
+                        .tls
+                        .is_some()
+                    {
+                        policy.tls_field = format!("subsets[{i}].{}", policy.tls_field);
+                    }
                     let name = outbound_cluster_name(port.port, &subset.name, &host.name);
                     build(
                         ctx,
@@ -241,6 +247,7 @@ pub(crate) fn effective_policy(
         }
         if sub.tls.is_some() {
             out.tls = sub.tls;
+            out.tls_field = sub.tls_field;
         }
     }
     out
@@ -253,6 +260,8 @@ pub(crate) struct PortPolicy {
     pub outlier_detection: Option<OutlierDetection>,
     /// `tls` (absent: auto mutual TLS).
     pub tls: Option<ClientTlsSettings>,
+    /// Where `tls` was written in the policy (`trafficPolicy.portLevelSettings[0].tls`).
+    pub tls_field: String,
 }
 
 /// Applies `portLevelSettings` for `port` over the policy.
@@ -262,11 +271,13 @@ pub(crate) fn port_policy(policy: Option<&TrafficPolicy>, port: u16) -> PortPoli
         connection_pool: policy.and_then(|p| p.connection_pool.clone()),
         outlier_detection: policy.and_then(|p| p.outlier_detection.clone()),
         tls: policy.and_then(|p| p.tls.clone()),
+        tls_field: "trafficPolicy.tls".to_owned(),
     };
-    if let Some(pl) = policy.and_then(|p| {
+    if let Some((i, pl)) = policy.and_then(|p| {
         p.port_level_settings
             .iter()
-            .find(|s| s.port.as_ref().is_some_and(|sel| sel.number == port))
+            .enumerate()
+            .find(|(_, s)| s.port.as_ref().is_some_and(|sel| sel.number == port))
     }) {
         if pl.load_balancer.is_some() {
             out.load_balancer = pl.load_balancer.clone();
@@ -279,6 +290,7 @@ pub(crate) fn port_policy(policy: Option<&TrafficPolicy>, port: u16) -> PortPoli
         }
         if pl.tls.is_some() {
             out.tls = pl.tls.clone();
+            out.tls_field = format!("trafficPolicy.portLevelSettings[{i}].tls");
         }
     }
     out
@@ -473,11 +485,6 @@ fn apply_tls(
         (HostSource::Service, Some(short)) => tls::service_identities(ctx, &host.namespace, short),
         _ => Vec::new(),
     };
-    let field = if pp.tls.is_some() {
-        "trafficPolicy.tls"
-    } else {
-        ""
-    };
     match tls::upstream(
         ctx,
         pp.tls.as_ref(),
@@ -485,7 +492,7 @@ fn apply_tls(
         &host.name,
         &sans,
         resource,
-        field,
+        &pp.tls_field,
     ) {
         UpstreamTls::Auto(matches) => cluster.transport_socket_matches = matches,
         UpstreamTls::Socket(socket) => cluster.transport_socket = Some(socket),

@@ -747,3 +747,44 @@ fn sni_and_spiffe_ids_follow_istio() {
         "spiffe://cluster.local/ns/foo/sa/curl"
     );
 }
+
+#[test]
+fn warnings_name_where_the_tls_settings_were_written() {
+    let mut model = migration();
+    apply(
+        &mut model,
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin, namespace: foo}
+spec:
+  host: httpbin
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 8000}
+      tls: {mode: SIMPLE, caCertificates: /no/such/ca.pem}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      tls: {mode: SIMPLE, credentialName: httpbin-ca}",
+    );
+    let res = translate(&model, &curl_proxy());
+    let messages: Vec<String> = res.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "DestinationRule foo/httpbin: field `trafficPolicy.portLevelSettings[0].tls.caCertificates`: /no/such/ca.pem is not a file"
+        )),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "DestinationRule foo/httpbin: field `subsets[0].trafficPolicy.tls.credentialName`: certificates from Kubernetes Secrets are not supported"
+        )),
+        "{messages:#?}"
+    );
+    // SIMPLE is TLS without a client certificate, with the host as SNI.
+    let v1 = cluster(&res, "outbound|8000|v1|httpbin.foo.svc.cluster.local");
+    let ctx = upstream(v1.transport_socket.as_ref().unwrap());
+    assert_eq!(ctx.sni, "httpbin.foo.svc.cluster.local");
+    assert!(ctx.common_tls_context.unwrap().tls_certificates.is_empty());
+}
