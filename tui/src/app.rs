@@ -3,10 +3,12 @@
 //! - [`doc`]: a step's instructions and commands, laid out for the current width.
 //! - [`checks`]: runs of a step's checks, their results and the check pane's content.
 //! - [`overlay`]: the windows drawn on top (help, diff, solution, notice, target picker).
+//! - [`explain`]: the explain view (key `x`): recent requests hop by hop.
 //! - [`targets`]: switching to another target (key `t`).
 
 pub mod checks;
 pub mod doc;
+pub mod explain;
 pub mod overlay;
 pub mod targets;
 
@@ -123,6 +125,8 @@ pub struct App {
     pub(crate) checks: HashMap<(usize, usize), StepChecks>,
     pub(crate) switch: Option<TargetSwitch>,
     pub(crate) switching: Option<Switching>,
+    pub(crate) explain: Option<explain::Explain>,
+    next_explain: u64,
     next_switch: u64,
     next_run: u64,
     quit: bool,
@@ -159,6 +163,8 @@ impl App {
             checks: HashMap::new(),
             switch: None,
             switching: None,
+            explain: None,
+            next_explain: 1,
             next_switch: 1,
             next_run: 1,
             quit: false,
@@ -273,6 +279,10 @@ impl App {
                 if self.is_animating() {
                     self.dirty = true;
                 }
+                if self.explain_loading() {
+                    // The spinner is part of the window's lines.
+                    self.rebuild_overlay();
+                }
                 None
             }
             Event::Key(key) => {
@@ -313,6 +323,10 @@ impl App {
                 self.switch_failed(id, &reason);
                 None
             }
+            Event::Explained { id, result } => {
+                self.explained(id, result);
+                None
+            }
             Event::InputClosed => Some(self.quit()),
         }
     }
@@ -321,12 +335,14 @@ impl App {
         self.target.is_none()
             || self.switching.is_some()
             || self.checks.values().any(StepChecks::is_running)
+            || self.explain_loading()
     }
 
     fn key_context(&self) -> KeyContext {
         match (&self.overlay, &self.screen) {
             (Some(o), _) if matches!(o.kind, OverlayKind::Notice(_)) => KeyContext::Notice,
             (Some(o), _) if matches!(o.kind, OverlayKind::Targets { .. }) => KeyContext::Picker,
+            (Some(o), _) if o.kind == OverlayKind::Explain => KeyContext::Explain,
             (Some(o), _) if matches!(o.kind, OverlayKind::ConfirmTarget { .. }) => {
                 KeyContext::Confirm
             }
@@ -554,7 +570,13 @@ impl App {
             Command::Hint => self.reveal_hint(),
             Command::Diff => self.open_diff(),
             Command::Solution => self.open_overlay(OverlayKind::Solution),
-            Command::Quit | Command::Help | Command::Open | Command::Target | Command::Confirm => {}
+            Command::Explain => return self.open_explain(),
+            Command::Quit
+            | Command::Help
+            | Command::Open
+            | Command::Target
+            | Command::Confirm
+            | Command::Refresh => {}
         }
         None
     }
@@ -677,6 +699,7 @@ impl App {
                 let choice = *choice;
                 return self.confirm_command(command, choice);
             }
+            Some(OverlayKind::Explain) => return self.explain_command(command),
             _ => {}
         }
         let page = self.overlay_page();
@@ -760,6 +783,11 @@ impl App {
             _ => return,
         };
         self.dirty = true;
+        if self.explain_open() {
+            // The wheel scrolls; arrows choose a request.
+            self.scroll_overlay(delta * WHEEL_DELTA);
+            return;
+        }
         if self.overlay.is_some() {
             if delta != 0 {
                 let cmd = if delta < 0 {

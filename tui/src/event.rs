@@ -3,6 +3,7 @@
 use crate::app::targets::Switched;
 use crossterm::event::{KeyEvent, MouseEvent};
 use meshwork_checks::course::Check;
+use meshwork_checks::explain::{Query, Report};
 use meshwork_checks::target::TargetStatus;
 use meshwork_checks::{CheckResult, TargetSpec};
 
@@ -51,6 +52,13 @@ pub enum Event {
         /// Why, for the learner.
         reason: String,
     },
+    /// Reading the proxies' access logs for [`Action::Explain`] finished.
+    Explained {
+        /// The read it answers (see [`Action::Explain`]).
+        id: u64,
+        /// The requests found, or why they could not be read (for the learner).
+        result: Result<Box<Report>, String>,
+    },
     /// The terminal's input closed: nothing more can be typed.
     InputClosed,
 }
@@ -78,4 +86,11 @@ pub enum Action {
     },
     /// The target changed: look at the new one now and from then on.
     ProbeTarget,
+    /// Explain recent requests in the background and report [`Event::Explained`].
+    Explain {
+        /// Identifies the read in the result.
+        id: u64,
+        /// Which requests.
+        query: Query,
+    },
 }

@@ -51,6 +51,10 @@ pub enum Command {
     Target,
     /// Say yes to the question on screen.
     Confirm,
+    /// Explain the recent requests hop by hop.
+    Explain,
+    /// Read again (the explain view).
+    Refresh,
 }
 
 /// Where a key was pressed: the same key means different things in different places.
@@ -68,6 +72,8 @@ pub enum KeyContext {
     Picker,
     /// A yes/no question.
     Confirm,
+    /// The explain view: a list of requests to choose from, and the chosen one's hops.
+    Explain,
 }
 
 /// Maps a key press to a command. Releases and unknown keys map to nothing.
@@ -113,6 +119,13 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
             KeyCode::Esc | KeyCode::Char('n' | 'N' | 'q') => Some(C::Back),
             _ => None,
         },
+        KeyContext::Explain => match key.code {
+            KeyCode::Esc | KeyCode::Char('q' | 'x') => Some(C::Back),
+            KeyCode::Enter => Some(C::Open),
+            KeyCode::Char('r') => Some(C::Refresh),
+            KeyCode::Char(' ') => Some(C::PageDown),
+            _ => None,
+        },
         KeyContext::Overlay => match key.code {
             KeyCode::Esc | KeyCode::Char('q') => Some(C::Back),
             KeyCode::Char(' ') => Some(C::PageDown),
@@ -139,6 +152,7 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
             KeyCode::Char('h') => Some(C::Hint),
             KeyCode::Char('d') => Some(C::Diff),
             KeyCode::Char('s') => Some(C::Solution),
+            KeyCode::Char('x') => Some(C::Explain),
             KeyCode::Char('t') => Some(C::Target),
             KeyCode::Char(' ') => Some(C::PageDown),
             _ => None,
@@ -222,5 +236,32 @@ mod tests {
         }
         // A stray key does not switch to a cluster.
         assert_eq!(map(KeyContext::Confirm, key(KeyCode::Char('x'))), None);
+    }
+
+    #[test]
+    fn x_explains_in_a_lab_and_closes_the_explain_view_where_r_reads_again() {
+        let x = key(KeyCode::Char('x'));
+        assert_eq!(map(KeyContext::Lab, x), Some(Command::Explain));
+        assert_eq!(map(KeyContext::Home, x), None);
+        assert_eq!(map(KeyContext::Explain, x), Some(Command::Back));
+        assert_eq!(
+            map(KeyContext::Explain, key(KeyCode::Esc)),
+            Some(Command::Back)
+        );
+        assert_eq!(
+            map(KeyContext::Explain, key(KeyCode::Char('r'))),
+            Some(Command::Refresh)
+        );
+        assert_eq!(
+            map(KeyContext::Explain, key(KeyCode::Enter)),
+            Some(Command::Open)
+        );
+        // Arrows choose a request, as they move everywhere else.
+        assert_eq!(
+            map(KeyContext::Explain, key(KeyCode::Down)),
+            Some(Command::Down)
+        );
+        // r is not a refresh in the other windows.
+        assert_eq!(map(KeyContext::Overlay, key(KeyCode::Char('r'))), None);
     }
 }

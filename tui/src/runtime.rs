@@ -12,6 +12,7 @@ use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
 use meshwork_checks::course::Check;
 use meshwork_checks::engine::run_checks;
+use meshwork_checks::explain::{self, Query};
 use meshwork_checks::target::{self, TargetStatus};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -27,6 +28,8 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const PROBE_EVERY: Duration = Duration::from_secs(30);
 /// How long one look at the target may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long reading the proxies' logs and configuration for the explain view may take.
+pub const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Background tasks started by the loop, stopped when it ends.
 #[derive(Default)]
@@ -116,6 +119,10 @@ fn handle(
             }
             Ok(())
         }
+        Some(Action::Explain { id, query }) => {
+            tasks.push(spawn_explain(app.context(), id, query, sender.clone()));
+            Ok(())
+        }
         Some(Action::ProbeTarget) => {
             // The old target's prober stops mid-look: its answer would describe the wrong target.
             *prober = Tasks::default();
@@ -178,6 +185,36 @@ pub fn spawn_checks(
             let reason = format!("a check crashed: {}", panic_message(&*e.into_panic()));
             let _ = sender.send(Event::ChecksStopped { run, reason });
         }
+    })
+}
+
+/// Explains recent requests on a task (the same work as `meshwork explain`) and reports
+/// [`Event::Explained`]: the report, or why there is none (the target cannot be asked, no
+/// answer within [`EXPLAIN_TIMEOUT`], or the task crashed).
+pub fn spawn_explain(
+    ctx: Arc<Context>,
+    id: u64,
+    query: Query,
+    sender: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let work = tokio::spawn(async move {
+        tokio::time::timeout(EXPLAIN_TIMEOUT, explain::explain(&*ctx.target, &query)).await
+    });
+    tokio::spawn(async move {
+        let result = match work.await {
+            Ok(Ok(Ok(report))) => Ok(Box::new(report)),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(_)) => Err(format!(
+                "the proxies gave no answer within {} seconds",
+                EXPLAIN_TIMEOUT.as_secs()
+            )),
+            Err(e) if e.is_panic() => Err(format!(
+                "reading the access logs crashed: {}",
+                panic_message(&*e.into_panic())
+            )),
+            Err(_) => return,
+        };
+        let _ = sender.send(Event::Explained { id, result });
     })
 }
 

@@ -50,6 +50,8 @@ pub const LAB_KEYS: &[(&str, &str)] = &[
 ];
 /// The diff key, in the lab key bar when a failed check has a diff.
 pub const DIFF_KEY: (&str, &str) = ("d", "diff");
+/// The explain key, in the lab key bar when the step checks traffic.
+pub const EXPLAIN_KEY: (&str, &str) = ("x", "explain");
 /// Key bar of a notice.
 pub const NOTICE_KEY: (&str, &str) = ("any key", "continue");
 /// Key bar while an overlay is open.
@@ -58,6 +60,15 @@ pub const OVERLAY_KEYS: &[(&str, &str)] = &[("↑↓ pgup pgdn", "scroll"), ("es
 pub const SOLUTION_KEYS: &[(&str, &str)] = &[
     ("↑↓ pgup pgdn", "scroll"),
     ("y", "copy commands"),
+    ("esc", "close"),
+];
+
+/// Key bar while the explain view is open.
+pub const EXPLAIN_KEYS: &[(&str, &str)] = &[
+    ("↑↓", "request"),
+    ("enter", "its hops"),
+    ("pgup pgdn", "scroll"),
+    ("r", "read again"),
     ("esc", "close"),
 ];
 
@@ -101,6 +112,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("h", "reveal the next hint"),
             ("d", "diff of the selected failed check"),
             ("s", "show the solution"),
+            (
+                "x",
+                "explain recent requests hop by hop, from the proxies' access logs",
+            ),
             ("t", "switch target: the reference mesh or a cluster"),
             ("esc q", "back to the labs"),
         ],
@@ -114,6 +129,15 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Explain",
+        &[
+            ("↑ ↓  j k", "choose a request; its hops show below the list"),
+            ("enter", "scroll to the chosen request's hops"),
+            ("r", "read the access logs again"),
+            ("esc x q", "close"),
+        ],
+    ),
+    (
         "Mouse",
         &[
             ("wheel", "scroll"),
@@ -121,6 +145,33 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
 ];
+
+/// Title of the explain view.
+pub const EXPLAIN_TITLE: &str = "Explain · recent requests";
+/// The explain view while the access logs are read.
+pub const EXPLAIN_READING: &str = "reading the proxies' access logs…";
+/// The explain view while the access logs are read again (the last answer stays below).
+pub const EXPLAIN_READING_AGAIN: &str = "reading the proxies' access logs again…";
+/// Under the explain view's reason for showing nothing.
+pub const EXPLAIN_READ_AGAIN: &str =
+    "Press r to read the logs again once traffic went through the mesh.";
+/// Heading above the chosen request's hops.
+pub const EXPLAIN_HOPS: &str = "Hops";
+/// The line under a failed traffic check that points at the explain view.
+pub const EXPLAIN_FAILED_CHECK: &str = " explain the recent requests hop by hop";
+
+/// The explain view when the logs could not be read.
+pub fn explain_failed(reason: &str) -> String {
+    format!("Could not read the proxies' access logs: {reason}.")
+}
+
+/// Under the explain view's error.
+pub const EXPLAIN_TRY_AGAIN: &str = "Press r to try again.";
+
+/// `Hops of request 2 of 3 · x-request-id 4a3d…`.
+pub fn explain_hops(index: usize, total: usize, id: &str) -> String {
+    format!("{EXPLAIN_HOPS} of request {index} of {total} · x-request-id {id}")
+}
 
 /// Title of the notice overlay.
 pub const NOTICE_TITLE: &str = "Notice";

@@ -166,6 +166,17 @@ pub fn pane(app: &App, width: usize) -> Pane {
                         ];
                         pane.push(wrap(&spans, width, &indent, &deeper), Some(i));
                     }
+                    let traffic = step
+                        .checks
+                        .get(i)
+                        .is_some_and(super::explain::checks_traffic);
+                    if traffic && !r.outcome.is_ok() {
+                        let spans = [
+                            Span::styled("[x]", t.key),
+                            Span::styled(strings::EXPLAIN_FAILED_CHECK, t.dim),
+                        ];
+                        pane.push(wrap(&spans, width, &indent, &deeper), Some(i));
+                    }
                 }
             }
             if let Some(verdict) = &run.verdict {

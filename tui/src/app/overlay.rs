@@ -1,5 +1,5 @@
 //! Windows drawn over a screen: key help, a check's diff, the step's solution, a notice, the
-//! target picker and its confirmation.
+//! target picker and its confirmation, and the explain view.
 
 use super::App;
 use crate::layout;
@@ -35,6 +35,8 @@ pub enum OverlayKind {
         /// Index into the switch's choices.
         choice: usize,
     },
+    /// Recent requests hop by hop (its state is [`App`]'s explain view).
+    Explain,
 }
 
 impl OverlayKind {
@@ -53,6 +55,7 @@ impl OverlayKind {
             }
             OverlayKind::Targets { .. } => strings::TARGET_PICKER_TITLE.to_string(),
             OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_CLUSTER_TITLE.to_string(),
+            OverlayKind::Explain => strings::EXPLAIN_TITLE.to_string(),
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn lines(app: &App, kind: &OverlayKind) -> Vec<Line<'static>> {
         OverlayKind::Solution => solution(app, width),
         OverlayKind::Targets { selected } => super::targets::picker(app, *selected, width).0,
         OverlayKind::ConfirmTarget { choice } => super::targets::confirm(app, *choice, width),
+        OverlayKind::Explain => super::explain::content(app, width).lines,
     }
 }
 

@@ -90,6 +90,7 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
             OverlayKind::Solution => strings::SOLUTION_KEYS.to_vec(),
             OverlayKind::Targets { .. } => strings::PICKER_KEYS.to_vec(),
             OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_KEYS.to_vec(),
+            OverlayKind::Explain => strings::EXPLAIN_KEYS.to_vec(),
             _ => strings::OVERLAY_KEYS.to_vec(),
         },
         (None, Screen::Home) => strings::HOME_KEYS.to_vec(),
@@ -103,6 +104,13 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
             });
             if has_diff {
                 keys.insert(2, strings::DIFF_KEY);
+            }
+            if app.step_checks_traffic() {
+                let at = keys
+                    .iter()
+                    .position(|(k, _)| *k == "s")
+                    .map_or(0, |i| i + 1);
+                keys.insert(at, strings::EXPLAIN_KEY);
             }
             keys
         }

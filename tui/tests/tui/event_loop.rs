@@ -152,3 +152,39 @@ async fn switching_to_the_reference_mesh_connects_in_the_background_and_shows_it
         vec![meshwork_checks::TargetSpec::Reference]
     );
 }
+
+#[tokio::test]
+async fn x_explains_in_the_background_and_says_why_nothing_could_be_read() {
+    // The fixture's target has no cluster: the read fails, and the view says why instead of
+    // spinning forever.
+    let (mut app, _dir) = app(Some("request-routing/split"));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (tap, mut tapped) = tokio::sync::mpsc::unbounded_channel();
+    let driver = async move {
+        let x = Event::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
+        sender.send(x).unwrap();
+        loop {
+            let event = tapped.recv().await.unwrap();
+            let done = matches!(event, Event::Explained { .. });
+            sender.send(event).unwrap();
+            if done {
+                break;
+            }
+        }
+    };
+    let mut copy = |_: &str| Ok(());
+    let (result, ()) = tokio::join!(
+        event_loop(&mut terminal, &mut app, &mut events, &tap, &mut copy),
+        driver
+    );
+    result.unwrap();
+    let text = screen_text(&terminal);
+    assert!(text.contains("Explain · recent requests"), "{text}");
+    assert!(
+        text.contains("Could not read the proxies' access logs: no Kubernetes cluster is"),
+        "{text}"
+    );
+    assert!(text.contains("Press r to try again"), "{text}");
+    assert!(!text.contains("reading the proxies"), "{text}");
+}
