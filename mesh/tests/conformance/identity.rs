@@ -427,3 +427,171 @@ async fn workload_certificates_over_sds_the_published_root_and_rotation() {
     );
     env.stop().await;
 }
+
+/// Istio's plug-in CA files for a root and an intermediate, as its `certs` Makefile makes them:
+/// (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem).
+fn plug_in_ca() -> [(String, String); 4] {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let now = std::time::SystemTime::now();
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let ca_params = |cn: &str, constraint| {
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::OrganizationName, "Istio");
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(constraint);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        p.not_before = (now - Duration::from_secs(3600)).into();
+        p.not_after = (now + year).into();
+        p
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root_params = ca_params("Root CA", BasicConstraints::Unconstrained);
+    let root = root_params.self_signed(&root_key).unwrap();
+    let root_issuer = Issuer::new(root_params, root_key);
+    let inter_key = KeyPair::generate().unwrap();
+    let inter = ca_params("Intermediate CA", BasicConstraints::Constrained(0))
+        .signed_by(&inter_key, &root_issuer)
+        .unwrap();
+    [
+        ("ca-cert.pem".to_owned(), inter.pem()),
+        ("ca-key.pem".to_owned(), inter_key.serialize_pem()),
+        ("root-cert.pem".to_owned(), root.pem()),
+        (
+            "cert-chain.pem".to_owned(),
+            format!("{}{}", inter.pem(), root.pem()),
+        ),
+    ]
+}
+
+/// The serial numbers of every certificate in the chains the sidecar holds, and of its CAs.
+async fn sidecar_chain_serials(
+    env: &Env,
+    namespace: &str,
+    pod: &str,
+) -> (Vec<String>, Vec<String>) {
+    let out = env
+        .kubectl_exec(&[
+            "exec",
+            pod,
+            "-n",
+            namespace,
+            "-c",
+            "istio-proxy",
+            "--",
+            "pilot-agent",
+            "request",
+            "GET",
+            "certs",
+        ])
+        .await;
+    let certs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let serials = |key: &str| -> Vec<String> {
+        certs["certificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c[key].as_array().cloned().unwrap_or_default())
+            // Envoy prints whole bytes (a leading 0 digit); istioctl's form has none.
+            .filter_map(|c| {
+                c["serial_number"]
+                    .as_str()
+                    .map(|s| s.trim_start_matches('0').to_owned())
+            })
+            .collect()
+    };
+    (serials("cert_chain"), serials("ca_cert"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugged_in_ca_from_cacerts_signs_the_workloads() {
+    if kubectl_path().is_none() || !envoy_present() {
+        return;
+    }
+    let env = Env::start().await;
+    // Istio's "plug in CA certificates" task: the cacerts Secret before istiod starts.
+    env.ok(&["create", "namespace", "istio-system"]).await;
+    let files = plug_in_ca();
+    let mut args: Vec<String> = [
+        "create",
+        "secret",
+        "generic",
+        "cacerts",
+        "-n",
+        "istio-system",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for (name, pem) in &files {
+        let path = env.write(name, pem);
+        args.push(format!("--from-file={name}={}", path.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.ok(&args).await;
+    install_istio(&env).await;
+
+    let (_, root_pem) = &files[2];
+    assert_eq!(
+        published_root(&env, "default").await.trim(),
+        root_pem.trim(),
+        "the plugged-in root is published"
+    );
+    let istiod = pod(&env, "istio-system", "istiod").await;
+    let logs = env.ok(&["logs", "-n", "istio-system", &istiod]).await;
+    assert!(
+        logs.contains("Use plugged-in cert at the secret istio-system/cacerts"),
+        "{logs}"
+    );
+    let no_self_signed = env
+        .kubectl(&["get", "secret", "istio-ca-secret", "-n", "istio-system"])
+        .await;
+    assert_ne!(no_self_signed.code, 0, "no self-signed root is made");
+
+    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
+        .await;
+    env.ok(&["apply", "-f", &format!("{SAMPLES}/httpbin/httpbin.yaml")])
+        .await;
+    pods_ready(&env, "default", 1).await;
+    let httpbin = pod(&env, "default", "httpbin").await;
+    let serial_of = |pem: &str| {
+        meshwork_pilot::ca::inspect::parse_chain(pem).unwrap()[0]
+            .serial
+            .clone()
+    };
+    let (inter_serial, root_serial) = (serial_of(&files[0].1), serial_of(root_pem));
+    // The sidecar's `default` secret: leaf, intermediate, root (cert-chain.pem after the leaf),
+    // the leaf signed by the intermediate; Envoy trusts the plugged-in root.
+    use base64::Engine as _;
+    use meshwork_pilot::ca::inspect;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let chain = loop {
+        let secrets = active_secrets(&env, "default", &httpbin).await;
+        let pem = secrets
+            .iter()
+            .find(|(name, _)| name == "default")
+            .and_then(|(_, s)| s.pointer("/tls_certificate/certificate_chain/inline_bytes"))
+            .and_then(Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        if let Some(pem) = pem {
+            break inspect::parse_chain(&pem).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "httpbin's sidecar never got its certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let serials: Vec<&str> = chain.iter().map(|c| c.serial.as_str()).collect();
+    assert_eq!(serials.len(), 3, "{serials:?}");
+    assert_eq!(serials[1..], [inter_serial.as_str(), root_serial.as_str()]);
+    assert_eq!(
+        chain[0].uris,
+        ["spiffe://cluster.local/ns/default/sa/httpbin"]
+    );
+    assert!(inspect::signed_by(&chain[0].der, &chain[1].der));
+    let (_, cas) = sidecar_chain_serials(&env, "default", &httpbin).await;
+    assert!(cas.contains(&root_serial), "{cas:?}");
+    env.stop().await;
+}
