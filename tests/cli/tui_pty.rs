@@ -161,3 +161,61 @@ fn a_learner_opens_lab_0_runs_its_checks_and_quits() {
     assert!(steps["kubectl"]["completed_at"].is_u64(), "{progress}");
     assert!(steps["cluster"]["completed_at"].is_null(), "{progress}");
 }
+
+/// The reference mesh a test's TUI started on demand, stopped when the test ends however it
+/// ends (`meshwork mesh down`, then its pid if `down` could not).
+struct StopMesh<'a>(&'a Env);
+
+impl Drop for StopMesh<'_> {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.0.path("state/meshwork/server.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|d| d["pid"].as_u64());
+        let _ = self
+            .0
+            .cmd_default_target()
+            .args(["mesh", "down"])
+            .timeout(Duration::from_secs(60))
+            .output();
+        if let Some(pid) = pid
+            && std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+#[test]
+fn x_on_the_reference_mesh_without_istio_says_there_is_no_proxy_to_read() {
+    let env = Env::new();
+    let _stop = StopMesh(&env);
+    // No target chosen: the TUI starts the bundled reference mesh, where Istio is not installed.
+    let tmux = Tmux::start_meshwork(&env, "no-such-kubeconfig", &["--open", "0/2"]);
+    tmux.wait_for(&["00 Prerequisites", "Step 2 of 3", "● ready"]);
+
+    // x opens the explain view; the real explain finds no sidecar and no gateway, and says what
+    // to do as `meshwork explain` does.
+    tmux.keys(&["x"]);
+    tmux.wait_for(&[
+        "Explain · recent requests",
+        // (fragments that line wrapping cannot split)
+        "No proxy to read:",
+        "istio-injection=enabled",
+        "Press r to read the logs again",
+    ]);
+
+    // Esc closes the view and leaves the step on screen.
+    tmux.keys(&["Escape"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.screen().contains("Explain · recent requests") {
+        assert!(
+            Instant::now() < deadline,
+            "Esc did not close the explain view:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.wait_for(&["Step 2 of 3"]);
+    tmux.keys(&["q", "q"]);
+}

@@ -6,6 +6,7 @@
 use crate::app::App;
 use crate::app::targets::Connect;
 use crate::event::{Action, Event};
+use crate::strings;
 use crate::terminal::panic_message;
 use futures::StreamExt as _;
 use meshwork_checks::TargetSpec;
@@ -197,13 +198,14 @@ pub fn spawn_explain(
     query: Query,
     sender: UnboundedSender<Event>,
 ) -> JoinHandle<()> {
+    let kind = ctx.target.kind();
     let work = tokio::spawn(async move {
         tokio::time::timeout(EXPLAIN_TIMEOUT, explain::explain(&*ctx.target, &query)).await
     });
     tokio::spawn(async move {
         let result = match work.await {
             Ok(Ok(Ok(report))) => Ok(Box::new(report)),
-            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Ok(Err(e))) => Err(strings::explain_error(kind, &e.to_string())),
             Ok(Err(_)) => Err(format!(
                 "the proxies gave no answer within {} seconds",
                 EXPLAIN_TIMEOUT.as_secs()

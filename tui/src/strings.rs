@@ -165,6 +165,19 @@ pub fn explain_failed(reason: &str) -> String {
     format!("Could not read the proxies' access logs: {reason}.")
 }
 
+/// Why the explain view could not read the logs: the explain error, said for the reference mesh
+/// as `meshwork explain` says it when the mesh does not answer.
+pub fn explain_error(kind: TargetKind, error: &str) -> String {
+    if kind == TargetKind::Reference && error.contains("connection refused") {
+        "the reference mesh is not running, so no request went through it; start it with \
+         `meshwork mesh up` (or press t to choose a cluster), install Istio (`meshwork istioctl \
+         install`) and send some traffic first"
+            .to_owned()
+    } else {
+        error.to_owned()
+    }
+}
+
 /// Under the explain view's error.
 pub const EXPLAIN_TRY_AGAIN: &str = "Press r to try again.";
 

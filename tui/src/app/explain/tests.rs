@@ -328,3 +328,23 @@ fn the_help_lists_the_explain_keys() {
     );
     assert!(text.contains("read the access logs again"), "{text}");
 }
+
+#[test]
+fn a_reference_mesh_that_does_not_answer_is_said_as_meshwork_explain_says_it() {
+    use meshwork_checks::TargetKind;
+    let refused = "cannot list the pods in namespace default: connection refused: nothing is \
+                   listening at the API server's address";
+    let reference = strings::explain_error(TargetKind::Reference, refused);
+    assert!(
+        reference.contains("the reference mesh is not running"),
+        "{reference}"
+    );
+    assert!(reference.contains("meshwork mesh up"), "{reference}");
+    // A live cluster keeps the API's own words (they name the cluster's problem).
+    assert_eq!(
+        strings::explain_error(TargetKind::Cluster, refused),
+        refused
+    );
+    let other = "cannot list the pods in namespace default: the API server answered 500";
+    assert_eq!(strings::explain_error(TargetKind::Reference, other), other);
+}
