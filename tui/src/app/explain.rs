@@ -9,7 +9,7 @@ use crate::keys::Command;
 use crate::layout;
 use crate::strings;
 use crate::text::{truncate_spans, wrap};
-use meshwork_checks::course::{Check, CheckSpec};
+use meshwork_checks::course::{Check, CheckSpec, Endpoint};
 use meshwork_checks::explain::{self, Hop, Query, Report, Request};
 use ratatui::text::{Line, Span};
 
@@ -242,7 +242,44 @@ pub fn checks_traffic(check: &Check) -> bool {
     matches!(check.spec, CheckSpec::Http(_))
 }
 
+/// The namespace whose sidecars saw a traffic check's requests: the pod it sends from, else
+/// the Service it calls (`None`: the target's default namespace).
+fn traffic_namespace(check: &Check) -> Option<String> {
+    let CheckSpec::Http(http) = &check.spec else {
+        return None;
+    };
+    let from = http.from.as_ref().and_then(|p| p.namespace.clone());
+    from.or_else(|| match &http.endpoint {
+        Endpoint::Service(service) => service.namespace.clone(),
+        Endpoint::Url(_) => None,
+    })
+}
+
 impl App {
+    /// What the explain view reads: `meshwork explain`'s defaults, in the namespace of the
+    /// step's traffic check (a failed one first) when it names one.
+    fn explain_query(&self) -> Query {
+        let mut query = Query::default();
+        let Some((view, _, step)) = self.current() else {
+            return query;
+        };
+        let failed = |i: &usize| {
+            self.checks
+                .get(&(view.lab, view.step))
+                .and_then(|run| run.slots.get(*i)?.result.as_ref())
+                .is_some_and(|r| !r.outcome.is_ok())
+        };
+        let traffic: Vec<usize> = (0..step.checks.len())
+            .filter(|i| checks_traffic(&step.checks[*i]))
+            .collect();
+        let chosen = traffic
+            .iter()
+            .find(|i| failed(i))
+            .or_else(|| traffic.first());
+        query.namespace = chosen.and_then(|i| traffic_namespace(&step.checks[*i]));
+        query
+    }
+
     /// Whether the step on screen has a traffic check (the key bar then offers `x`).
     pub(crate) fn step_checks_traffic(&self) -> bool {
         self.current()
@@ -266,7 +303,7 @@ impl App {
         self.dirty = true;
         Action::Explain {
             id,
-            query: Query::default(),
+            query: self.explain_query(),
         }
     }
 

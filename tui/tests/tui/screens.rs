@@ -307,3 +307,63 @@ fn the_header_says_where_a_switch_is_going_while_it_connects() {
         "still on the old target until the new one is in: {header}"
     );
 }
+
+#[test]
+fn the_explain_view_lists_requests_and_the_chosen_ones_hops() {
+    use meshwork_checks::explain::hops::join;
+    use meshwork_checks::explain::log::parse;
+    use meshwork_checks::explain::{ProxyKind, ProxyRef, Report};
+    let lines = [
+        (
+            "istio-ingressgateway-5d9f",
+            ProxyKind::Gateway,
+            r#"[2026-11-26T12:26:31.456Z] "GET /nope HTTP/1.1" 404 NR route_not_found - "-" 0 0 0 - "192.0.2.2" "curl/7.88.1" "a4cc" "bookinfo.example" "-" - - 127.1.131.196:8080 127.0.0.1:58822 - -"#,
+        ),
+        (
+            "istio-ingressgateway-5d9f",
+            ProxyKind::Gateway,
+            r#"[2026-11-26T12:26:32.000Z] "GET /productpage HTTP/1.1" 504 UT response_timeout - "-" 0 24 500 - "192.0.2.2" "curl/7.88.1" "b779" "bookinfo.example" "127.1.164.223:9080" outbound|9080||productpage.default.svc.cluster.local 127.1.131.196:40000 127.1.131.196:8080 127.0.0.1:37698 - -"#,
+        ),
+        (
+            "productpage-v1-7c9f",
+            ProxyKind::Sidecar,
+            r#"[2026-11-26T12:26:32.001Z] "GET /productpage HTTP/1.1" 0 DC downstream_remote_disconnect - "-" 0 0 499 - "192.0.2.2" "curl/7.88.1" "b779" "bookinfo.example" "127.2.164.223:9080" inbound|9080|| 127.0.0.1:5 127.1.164.223:9080 127.1.131.196:40000 - default"#,
+        ),
+    ];
+    let parsed = lines
+        .iter()
+        .map(|(pod, kind, line)| {
+            let proxy = ProxyRef {
+                namespace: if *kind == ProxyKind::Gateway {
+                    "istio-system".into()
+                } else {
+                    "default".into()
+                },
+                pod: (*pod).into(),
+                kind: *kind,
+            };
+            (proxy, parse(line).unwrap())
+        })
+        .collect();
+    let requests = join(parsed);
+    let report = Report {
+        target: "reference mesh".into(),
+        namespace: "default".into(),
+        since_seconds: 120,
+        proxies: Vec::new(),
+        found: requests.len(),
+        requests,
+        notice: None,
+        problems: Vec::new(),
+    };
+    let (mut app, _dir) = app_from(fixture(), Some("request-routing/split"), false, (100, 30));
+    app.update(ready());
+    let Some(meshwork_tui::Action::Explain { id, .. }) = app.update(key('x')) else {
+        panic!("x did not start reading the access logs");
+    };
+    app.update(Event::Explained {
+        id,
+        result: Ok(Box::new(report)),
+    });
+    insta::assert_snapshot!(draw(&app, 100, 30).backend());
+}

@@ -85,11 +85,12 @@ fn opened() -> (TestApp, u64) {
     let mut t = app(Some("request-routing/split"));
     match t.app.update(ch('x')) {
         Some(Action::Explain { id, query }) => {
-            assert_eq!(
-                query,
-                Query::default(),
-                "the same defaults as meshwork explain"
-            );
+            // meshwork explain's defaults, in the namespace the step's traffic comes from.
+            let expected = Query {
+                namespace: Some("shop".into()),
+                ..Query::default()
+            };
+            assert_eq!(query, expected);
             (t, id)
         }
         other => panic!("expected a read of the access logs, got {other:?}"),
@@ -304,10 +305,10 @@ fn a_failed_traffic_check_points_at_x_and_the_key_bar_offers_it() {
     // A step without traffic checks still explains on x, but its key bar stays short.
     let mut t = app(Some("request-routing/jason"));
     assert!(!screen(&t.app).contains("x explain"));
-    assert!(matches!(
-        t.app.update(ch('x')),
-        Some(Action::Explain { .. })
-    ));
+    match t.app.update(ch('x')) {
+        Some(Action::Explain { query, .. }) => assert_eq!(query, Query::default()),
+        other => panic!("x must explain on every step, got {other:?}"),
+    }
 }
 
 #[test]
