@@ -2,10 +2,11 @@
 //!
 //! Elm style: one [`App`] state, one [`Event`] enum, [`App::update`] as the only way state
 //! changes, and drawing as a read-only function of the state (`impl Widget for &App`).
-//! Checks and target probes run on tokio tasks and come back as events; the UI never
-//! waits for them.
+//! Checks, target probes and the explain view's reading of the proxies' access logs run on
+//! tokio tasks and come back as events; the UI never waits for them.
 //!
-//! - [`app`]: the state and `update` (with the step document, check runs and overlays).
+//! - [`app`]: the state and `update` (with the step document, check runs, overlays and the
+//!   explain view).
 //! - [`event`]: [`Event`]s in, [`Action`]s out.
 //! - [`keys`]: every key binding, in one function.
 //! - [`view`]: drawing the screens.

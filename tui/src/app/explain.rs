@@ -288,6 +288,14 @@ impl App {
 
     /// Opens the explain view and starts reading the access logs.
     pub(super) fn open_explain(&mut self) -> Option<Action> {
+        // An answer about another target (before a switch) is not shown while reading this one.
+        let here = self.ctx.target.describe();
+        if let Some(state) = &mut self.explain
+            && state.report.as_ref().is_some_and(|r| r.target != here)
+        {
+            state.report = None;
+            state.error = None;
+        }
         let action = self.start_explain();
         self.open_overlay(OverlayKind::Explain);
         Some(action)

@@ -349,3 +349,31 @@ fn a_reference_mesh_that_does_not_answer_is_said_as_meshwork_explain_says_it() {
     let other = "cannot list the pods in namespace default: the API server answered 500";
     assert_eq!(strings::explain_error(TargetKind::Reference, other), other);
 }
+
+#[test]
+fn an_answer_about_another_target_is_not_shown_again() {
+    let (mut t, id) = opened();
+    let mut other = two_requests();
+    other.target = "cluster (context prod)".into();
+    deliver(&mut t.app, id, other);
+    assert!(screen(&t.app).contains("GET /nope"));
+    t.app.update(key(KeyCode::Esc));
+    t.app.update(ch('x'));
+    let text = screen(&t.app);
+    assert!(text.contains("reading the proxies' access logs…"), "{text}");
+    assert!(!text.contains("GET /nope"), "{text}");
+
+    // The same target's last answer stays while reading again.
+    let (mut t, id) = opened();
+    let mut same = two_requests();
+    same.target = t.app.ctx.target.describe();
+    deliver(&mut t.app, id, same);
+    t.app.update(key(KeyCode::Esc));
+    t.app.update(ch('x'));
+    let text = screen(&t.app);
+    assert!(
+        text.contains("reading the proxies' access logs again…"),
+        "{text}"
+    );
+    assert!(text.contains("GET /nope"), "{text}");
+}
