@@ -27,6 +27,7 @@ use crate::store::{ResourceKey, Store};
 use dns::Record;
 
 pub(crate) mod dns;
+mod egress;
 pub(crate) mod proxy;
 pub mod sidecar;
 #[cfg(test)]
@@ -173,7 +174,15 @@ impl Network {
         if bare.eq_ignore_ascii_case(name) {
             return Ok(*ip);
         }
-        self.lookup(namespace, host, 0).ok_or_else(unknown)
+        if let Some(found) = self.lookup(namespace, host, 0) {
+            return Ok(found);
+        }
+        // A sidecar's DNS proxy answers for ServiceEntry hosts with an address of its own
+        // (Istio's auto-allocation range); the sidecar routes the connection by name.
+        if self.sidecar_of(origin).is_some() && egress::is_service_entry_host(&self.store, bare) {
+            return Ok(egress::auto_allocated(bare));
+        }
+        Err(unknown())
     }
 
     /// Tries the names a pod in `namespace` would for `host`; the first answer wins.
@@ -276,20 +285,45 @@ impl Network {
         host: &str,
         port: u16,
     ) -> Result<TcpStream, NetError> {
-        let ip = self.resolve(origin, host)?;
-        let service = self.service_by_ip(ip);
-        // A pod with a sidecar sends its Service traffic to the sidecar's outbound listener for
-        // that port, as the sidecar's redirection does on a cluster. Nothing listening there
-        // (no such port in the sidecar's configuration yet) passes the connection through to
-        // its original destination, as Istio's PassthroughCluster does.
-        if service.is_some()
-            && let Some(addresses) = self.sidecar_of(origin)
-        {
+        let resolved = self.resolve(origin, host);
+        let service = resolved
+            .as_ref()
+            .ok()
+            .and_then(|ip| self.service_by_ip(*ip));
+        if let Some(addresses) = self.sidecar_of(origin) {
             let outbound = SocketAddr::new(addresses.outbound, port);
-            if let Ok(stream) = Self::dial(origin, host, port, outbound).await {
-                return Ok(stream);
+            if service.is_some() {
+                // A pod with a sidecar sends its Service traffic to the sidecar's outbound
+                // listener for that port, as the sidecar's redirection does on a cluster.
+                // Nothing listening there (no such port in the sidecar's configuration yet)
+                // passes the connection through to its original destination, as Istio's
+                // PassthroughCluster does.
+                if let Ok(stream) = Self::dial(origin, host, port, outbound).await {
+                    return Ok(stream);
+                }
+            } else if egress::is_service_entry_host(&self.store, host) {
+                // The sidecar's DNS proxy answers for ServiceEntry hosts; the sidecar routes them.
+                return Self::dial(origin, host, port, outbound).await;
+            } else if resolved
+                .as_ref()
+                .is_ok_and(|ip| !egress::in_cluster(*ip) && !ip.is_unspecified())
+                && egress::registry_only(&self.store)
+            {
+                // REGISTRY_ONLY: a host outside the registry reaches only the sidecar's
+                // catch-all (BlackHoleCluster); a port without an outbound listener is closed.
+                return Self::dial(origin, host, port, outbound).await.map_err(|_| {
+                    NetError::Refused {
+                        host: host.to_owned(),
+                        port,
+                        reason: "Connection reset by peer (the sidecar sends hosts outside the \
+                                 registry to BlackHoleCluster: outboundTrafficPolicy is \
+                                 REGISTRY_ONLY)"
+                            .to_owned(),
+                    }
+                });
             }
         }
+        let ip = resolved?;
         match service {
             Some(service) => self.connect_service(origin, host, &service, port).await,
             None => Self::dial(origin, host, port, SocketAddr::new(ip, port)).await,

@@ -16,8 +16,8 @@ use envoy_types::pb::envoy::config::listener::v3::{
     Filter, FilterChain, FilterChainMatch, Listener, filter,
 };
 use envoy_types::pb::envoy::config::route::v3::{
-    Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route::Action,
-    route_action::ClusterSpecifier, route_match::PathSpecifier,
+    DirectResponseAction, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
+    route::Action, route_action::ClusterSpecifier, route_match::PathSpecifier,
 };
 use envoy_types::pb::envoy::extensions::access_loggers::stream::v3::{
     StdoutAccessLog, stdout_access_log,
@@ -38,11 +38,11 @@ use super::cluster::{ads_source, socket_address, static_cluster};
 use super::routes::{CORS_FILTER, FAULT_FILTER, Scope, default_route, hash_policy, vs_routes};
 use super::tls;
 use super::{
-    ACCESS_LOG_FORMAT, BLACK_HOLE_CLUSTER, Ctx, Host, HostSource, Resources, gateway_route_name,
+    ACCESS_LOG_FORMAT, Ctx, Host, HostSource, PASSTHROUGH_CLUSTER, Resources, gateway_route_name,
     host_matches, inbound_cluster_name, outbound_cluster_name, qualify_gateway,
 };
 use crate::model::security::MtlsMode;
-use crate::model::{PortProtocol, Proxy, labels_match, protocol_from_name};
+use crate::model::{OutboundMode, PortProtocol, Proxy, labels_match, protocol_from_name};
 
 const HCM: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY: &str = "envoy.filters.network.tcp_proxy";
@@ -413,7 +413,7 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
                 ..Default::default()
             });
         }
-        vhosts.push(block_all());
+        vhosts.push(catch_all(ctx.model.mesh.outbound_traffic_policy.mode));
         out.routes.push(RouteConfiguration {
             name: route_name,
             virtual_hosts: vhosts,
@@ -423,21 +423,42 @@ pub(crate) fn outbound(ctx: &mut Ctx<'_>, hosts: &[Host], out: &mut Resources) {
     }
 }
 
-/// Unknown hosts go to the black hole (without iptables there is no original destination).
-fn block_all() -> VirtualHost {
+/// The catch-all virtual host for hosts outside the registry, by the mesh config's
+/// `outboundTrafficPolicy`: under `REGISTRY_ONLY` Istio's `block_all` answers 502 itself; under
+/// `ALLOW_ANY` Istio's `allow_any` forwards to `PassthroughCluster`. (Without iptables the mesh's
+/// network sends unknown hosts to the sidecar only under `REGISTRY_ONLY`; under `ALLOW_ANY` they
+/// leave directly, as passthrough would take them.)
+fn catch_all(mode: OutboundMode) -> VirtualHost {
+    let (name, action) = match mode {
+        OutboundMode::RegistryOnly => (
+            "block_all",
+            Action::DirectResponse(DirectResponseAction {
+                status: 502,
+                ..Default::default()
+            }),
+        ),
+        OutboundMode::AllowAny => (
+            "allow_any",
+            Action::Route(RouteAction {
+                cluster_specifier: Some(ClusterSpecifier::Cluster(PASSTHROUGH_CLUSTER.to_owned())),
+                timeout: Some(PbDuration {
+                    seconds: 0,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        ),
+    };
     VirtualHost {
-        name: "block_all".to_owned(),
+        name: name.to_owned(),
         domains: vec!["*".to_owned()],
         routes: vec![Route {
-            name: "block_all".to_owned(),
+            name: name.to_owned(),
             r#match: Some(RouteMatch {
                 path_specifier: Some(PathSpecifier::Prefix("/".to_owned())),
                 ..Default::default()
             }),
-            action: Some(Action::Route(RouteAction {
-                cluster_specifier: Some(ClusterSpecifier::Cluster(BLACK_HOLE_CLUSTER.to_owned())),
-                ..Default::default()
-            })),
+            action: Some(action),
             ..Default::default()
         }],
         ..Default::default()

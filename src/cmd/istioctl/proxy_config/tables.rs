@@ -454,7 +454,7 @@ pub fn route_table(dump: &Value, filter: &Filter, source: &dyn ConfigSource) -> 
                 .iter()
                 .find_map(|r| istio_config(r))
                 .or_else(|| {
-                    (vhost != "block_all" && vhost != "backend" && !name.contains('|'))
+                    (!matches!(vhost, "block_all" | "allow_any" | "backend") && !name.contains('|'))
                         .then(|| source.virtual_service(fqdn, gateway))
                         .flatten()
                 })
