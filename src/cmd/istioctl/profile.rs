@@ -130,11 +130,6 @@ pub struct Settings {
     pub mesh_config: Vec<(Vec<String>, serde_yaml::Value)>,
 }
 
-/// The profile chosen by the `--set` options.
-pub fn choose(sets: &[String]) -> Result<Profile, SetError> {
-    settings(sets).map(|s| s.profile)
-}
-
 /// Reads the `--set KEY=VALUE` options: `profile=NAME` and `meshConfig.PATH=VALUE` (values read
 /// as istioctl reads them: `true`/`false`, numbers, else strings).
 pub fn settings(sets: &[String]) -> Result<Settings, SetError> {
@@ -268,6 +263,11 @@ mod tests {
 
     fn sets(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The profile the `--set` options choose.
+    fn choose(sets: &[String]) -> Result<Profile, SetError> {
+        settings(sets).map(|s| s.profile)
     }
 
     #[test]
