@@ -12,12 +12,14 @@ mod conformance {
     mod apps;
     mod browser;
     mod crds;
+    mod egress;
     mod envoy;
     mod explain;
     pub mod harness;
     mod hostile;
     mod identity;
     mod injection;
+    mod istio_env;
     mod istio_install;
     mod istio_lessons;
     mod kube_client;
@@ -26,8 +28,8 @@ mod conformance {
     mod mesh_traffic;
     mod mtls;
     mod network;
-    mod policy;
     mod pilot_status;
+    mod policy;
     mod server_side_apply;
     mod streams;
     mod validation;

@@ -6,24 +6,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use meshwork_mesh::envoy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::envoy_present;
 
 const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
 
 /// `GET path` on 127.0.0.1:port with `x-request-id: id`; the status.
 async fn get(port: u16, path: &str, id: &str) -> Option<u16> {

@@ -8,94 +8,14 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::future::Future;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use meshwork_mesh::envoy;
 use serde_json::Value;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{envoy_present, eventually, install_dir, pod, pods_ready};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples";
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
-
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
-
-/// Polls `check` until it gives a value; fails after `limit` with `what`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits for `count` pods in `namespace` and for all of them to be ready.
-async fn pods_ready(env: &Env, namespace: &str, count: usize) {
-    eventually(
-        &format!("{count} pods in {namespace}"),
-        Duration::from_secs(60),
-        || async {
-            let pods = env
-                .ok(&["get", "pods", "-n", namespace, "-o", "name"])
-                .await;
-            (pods.lines().count() == count).then_some(())
-        },
-    )
-    .await;
-    env.ok(&[
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=ready",
-        "pod",
-        "--all",
-        "--timeout=180s",
-    ])
-    .await;
-}
-
-/// The name of the pod labelled `app=<app>` in `namespace` (the newest, when several).
-async fn pod(env: &Env, namespace: &str, app: &str) -> String {
-    let names = env
-        .ok(&[
-            "get",
-            "pod",
-            "-l",
-            &format!("app={app}"),
-            "-n",
-            namespace,
-            "--sort-by=.metadata.creationTimestamp",
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ])
-        .await;
-    names
-        .split_whitespace()
-        .last()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// `data.root-cert.pem` of `istio-ca-root-cert` in `namespace`, once it is there.
 async fn published_root(env: &Env, namespace: &str) -> String {

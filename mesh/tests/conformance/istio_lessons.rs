@@ -10,78 +10,24 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meshwork_mesh::envoy;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{
+    self, Response, apply_inline, envoy_admin, envoy_present, eventually, gateway_port, istio,
+    ready, sample,
+};
 
-const SAMPLES: &str = "/work/shared/istio-samples/samples";
 /// What productpage shows when reviews did not answer in time.
 const REVIEWS_ERROR: &str = "Sorry, product reviews are currently unavailable for this book.";
 /// What reviews shows when ratings answered with an error.
 const RATINGS_UNAVAILABLE: &str = "Ratings service is currently unavailable";
 
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
-
-fn sample(path: &str) -> String {
-    format!("{SAMPLES}/{path}")
-}
-
 fn bookinfo(path: &str) -> String {
     sample(&format!("bookinfo/{path}"))
-}
-
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
-
-/// Polls `check` until it gives a value; fails after `limit` with `what`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// One HTTP/1.1 response: status, lower-cased headers, body and how long it took.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    took: Duration,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// A request to 127.0.0.1:port (the ingress gateway's NodePort), `Connection: close`, with
@@ -93,67 +39,13 @@ async fn request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Option<Response> {
-    let start = Instant::now();
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bookinfo.example\r\nUser-Agent: meshwork-test\r\nConnection: close\r\n"
-    );
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    let body = form.unwrap_or("");
+    let cookie = cookie.map(|c| format!("Cookie: {c}"));
+    let mut headers = vec!["Host: bookinfo.example", "User-Agent: meshwork-test"];
+    headers.extend(cookie.as_deref());
     if form.is_some() {
-        head.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
+        headers.push("Content-Type: application/x-www-form-urlencoded");
     }
-    head.push_str("\r\n");
-    head.push_str(body);
-    stream.write_all(head.as_bytes()).await.ok()?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
-        .await
-        .ok()?
-        .ok()?;
-    let took = start.elapsed();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Some(Response {
-        status,
-        headers,
-        body,
-        took,
-    })
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
+    istio_env::request(port, method, path, &headers, form).await
 }
 
 /// `/productpage` through the gateway, as `user` (a session cookie) or anonymously; 200 required.
@@ -213,25 +105,6 @@ async fn login(port: u16, user: &str) -> String {
     cookie
 }
 
-/// The admin address of the Envoy in the first pod whose name starts with `prefix`.
-async fn envoy_admin(env: &Env, namespace: &str, prefix: &str) -> SocketAddr {
-    let pods = env
-        .ok(&["get", "pods", "-n", namespace, "-o", "name"])
-        .await;
-    let pod = pods
-        .lines()
-        .map(|l| l.trim_start_matches("pod/"))
-        .find(|p| p.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no pod {prefix}* in {namespace}: {pods}"))
-        .to_owned();
-    eventually(
-        &format!("an Envoy for {namespace}/{pod}"),
-        Duration::from_secs(60),
-        || async { envoy::registered(namespace, &pod).map(|r| r.admin) },
-    )
-    .await
-}
-
 /// Waits until the Envoy at `admin` has a route configuration containing every one of `texts`.
 async fn routes_with(admin: SocketAddr, texts: &[&str]) {
     eventually(
@@ -250,68 +123,6 @@ async fn routes_with(admin: SocketAddr, texts: &[&str]) {
 
 async fn apply(env: &Env, file: &str) {
     env.ok(&["apply", "-f", file]).await;
-}
-
-async fn apply_inline(env: &Env, name: &str, yaml: &str) {
-    let path = env.write(name, yaml);
-    env.ok(&["apply", "-f", path.to_str().unwrap()]).await;
-}
-
-/// Waits for at least one pod matching `selector` in `namespace`, then for all to be ready.
-async fn ready(env: &Env, namespace: &str, selector: &str) {
-    // `kubectl wait` fails when no pod matches yet: wait for the Deployment's pod first.
-    eventually(
-        &format!("a pod {selector} in {namespace}"),
-        Duration::from_secs(60),
-        || async {
-            let pods = env
-                .ok(&["get", "pods", "-n", namespace, "-l", selector, "-o", "name"])
-                .await;
-            (!pods.trim().is_empty()).then_some(())
-        },
-    )
-    .await;
-    env.ok(&[
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=ready",
-        "pod",
-        "-l",
-        selector,
-        "--timeout=180s",
-    ])
-    .await;
-}
-
-/// A mesh with Istio installed from `manifests/istio/` and `default` labelled for injection.
-async fn istio() -> Env {
-    let env = Env::start().await;
-    env.ok(&["apply", "-f", install_dir().to_str().unwrap()])
-        .await;
-    for selector in ["app=istiod", "istio=ingressgateway"] {
-        ready(&env, "istio-system", selector).await;
-    }
-    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
-        .await;
-    env
-}
-
-/// The ingress gateway's NodePort for its `http2` port.
-async fn gateway_port(env: &Env) -> u16 {
-    env.ok(&[
-        "get",
-        "svc",
-        "-n",
-        "istio-system",
-        "istio-ingressgateway",
-        "-o",
-        r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-    ])
-    .await
-    .trim()
-    .parse()
-    .expect("the gateway's http2 nodePort")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

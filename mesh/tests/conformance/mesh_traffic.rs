@@ -6,141 +6,27 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::future::Future;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meshwork_mesh::envoy;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{self, Response, envoy_admin, envoy_present, eventually, install_dir};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples/bookinfo";
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
 
 fn sample(path: &str) -> String {
     format!("{SAMPLES}/{path}")
 }
 
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
-
-/// Polls `check` until it gives a value; fails after `limit` with `what`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// One HTTP/1.1 response: status, lower-cased headers and body.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// `GET path` on 127.0.0.1:port (the ingress gateway's NodePort), `Connection: close`.
 async fn get(port: u16, path: &str) -> Option<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: bookinfo.example\r\nUser-Agent: meshwork-test\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Some(Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
+    let headers = ["Host: bookinfo.example", "User-Agent: meshwork-test"];
+    istio_env::request(port, "GET", path, &headers, None).await
 }
 
 fn full_stars(page: &str) -> usize {
     page.matches("glyphicon glyphicon-star\"").count()
-}
-
-/// The admin address of the Envoy in the first pod whose name starts with `prefix`.
-async fn envoy_admin(env: &Env, namespace: &str, prefix: &str) -> std::net::SocketAddr {
-    let pods = env
-        .ok(&["get", "pods", "-n", namespace, "-o", "name"])
-        .await;
-    let pod = pods
-        .lines()
-        .map(|l| l.trim_start_matches("pod/"))
-        .find(|p| p.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no pod {prefix}* in {namespace}: {pods}"))
-        .to_owned();
-    eventually(
-        &format!("an Envoy for {namespace}/{pod}"),
-        Duration::from_secs(60),
-        || async { envoy::registered(namespace, &pod).map(|r| r.admin) },
-    )
-    .await
 }
 
 /// Waits until the Envoy at `admin` has a route configuration mentioning `cluster`.

@@ -8,53 +8,20 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::future::Future;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use meshwork_mesh::envoy;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{envoy_present, eventually, install_dir, pod, pods_ready};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples";
 /// Where the migration task's clients run.
 const CLIENTS: [&str; 3] = ["foo", "bar", "legacy"];
 /// Where its servers run.
 const SERVERS: [&str; 2] = ["foo", "bar"];
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
-
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
-
-/// Polls `check` until it gives a value; fails after `limit` with `what`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// An Istio sample manifest as `istioctl kube-inject -f` prints it.
 fn kube_injected(sample: &str) -> String {
@@ -71,31 +38,6 @@ fn kube_injected(sample: &str) -> String {
         out.push_str("---\n");
     }
     out
-}
-
-/// Waits for `count` pods in `namespace` and for all of them to be ready.
-async fn pods_ready(env: &Env, namespace: &str, count: usize) {
-    eventually(
-        &format!("{count} pods in {namespace}"),
-        Duration::from_secs(60),
-        || async {
-            let pods = env
-                .ok(&["get", "pods", "-n", namespace, "-o", "name"])
-                .await;
-            (pods.lines().count() == count).then_some(())
-        },
-    )
-    .await;
-    env.ok(&[
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=ready",
-        "pod",
-        "--all",
-        "--timeout=180s",
-    ])
-    .await;
 }
 
 /// Istio installed, the task's namespaces and workloads deployed and ready.
@@ -176,23 +118,6 @@ async fn migration_task(env: &Env) {
             "injected pods run their app and a sidecar:\n{table}"
         );
     }
-}
-
-/// The name of the pod labelled `app=<app>` in `namespace`.
-async fn pod(env: &Env, namespace: &str, app: &str) -> String {
-    env.ok(&[
-        "get",
-        "pod",
-        "-l",
-        &format!("app={app}"),
-        "-n",
-        namespace,
-        "-o",
-        "jsonpath={.items..metadata.name}",
-    ])
-    .await
-    .trim()
-    .to_owned()
 }
 
 /// One cell of the task's matrix: what `curl … -w "%{http_code}"` printed, kubectl's exit code

@@ -5,13 +5,12 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use meshwork_mesh::envoy;
 use serde_json::Value;
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{envoy_present, install_dir};
 
 const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
 
@@ -62,21 +61,6 @@ spec:
     labels:
       version: v1
 ";
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
-
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
 
 async fn ready(env: &Env, namespace: &str, selector: &str) {
     env.ok(&[

@@ -7,8 +7,6 @@
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
 
-use std::future::Future;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -20,88 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::harness::{Env, kubectl_path};
+use super::istio_env::{
+    apply_inline, dechunk, envoy_admin, envoy_present, eventually, istio, ready, sample,
+};
 
-const SAMPLES: &str = "/work/shared/istio-samples/samples";
 const ISSUER: &str = "testing@secure.istio.io";
-
-fn envoy_present() -> bool {
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return false;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    true
-}
-
-fn sample(path: &str) -> String {
-    format!("{SAMPLES}/{path}")
-}
-
-fn install_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio")
-}
-
-/// Polls `check` until it gives a value; fails after `limit` with `what`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn apply_inline(env: &Env, name: &str, yaml: &str) {
-    let path = env.write(name, yaml);
-    env.ok(&["apply", "-f", path.to_str().unwrap()]).await;
-}
-
-/// Waits for at least one pod matching `selector` in `namespace`, then for all to be ready.
-async fn ready(env: &Env, namespace: &str, selector: &str) {
-    eventually(
-        &format!("a pod {selector} in {namespace}"),
-        Duration::from_secs(60),
-        || async {
-            let pods = env
-                .ok(&["get", "pods", "-n", namespace, "-l", selector, "-o", "name"])
-                .await;
-            (!pods.trim().is_empty()).then_some(())
-        },
-    )
-    .await;
-    env.ok(&[
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=ready",
-        "pod",
-        "-l",
-        selector,
-        "--timeout=180s",
-    ])
-    .await;
-}
-
-/// A mesh with Istio installed and `default` labelled for injection.
-async fn istio() -> Env {
-    let env = Env::start().await;
-    env.ok(&["apply", "-f", install_dir().to_str().unwrap()])
-        .await;
-    for selector in ["app=istiod", "istio=ingressgateway"] {
-        ready(&env, "istio-system", selector).await;
-    }
-    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
-        .await;
-    env
-}
 
 /// What curl in the `curl` pod of `namespace` printed for `args` and its exit code (with what
 /// kubectl said on stderr when it failed).
@@ -478,25 +399,6 @@ spec:
     .to_owned()
 }
 
-/// The admin address of the Envoy in the first pod whose name starts with `prefix`.
-async fn envoy_admin(env: &Env, namespace: &str, prefix: &str) -> std::net::SocketAddr {
-    let pods = env
-        .ok(&["get", "pods", "-n", namespace, "-o", "name"])
-        .await;
-    let pod = pods
-        .lines()
-        .map(|l| l.trim_start_matches("pod/"))
-        .find(|p| p.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no pod {prefix}* in {namespace}: {pods}"))
-        .to_owned();
-    eventually(
-        &format!("an Envoy for {namespace}/{pod}"),
-        Duration::from_secs(60),
-        || async { envoy::registered(namespace, &pod).map(|r| r.admin) },
-    )
-    .await
-}
-
 /// An ES256 signing key, its JWKS, and tokens.
 struct Signer {
     key: EcdsaKeyPair,
@@ -594,21 +496,6 @@ async fn gateway_get(port: u16, path: &str, token: Option<&str>) -> Option<Reply
         body.to_owned()
     };
     Some(Reply { status, body })
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Waits until the gateway answers `path` (with `token`) with `status`, and returns the reply.
