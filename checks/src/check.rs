@@ -9,6 +9,8 @@
 //! - [`exec`]: a command run inside a pod, with expectations on exit code and output.
 //! - [`envoy_stat`]: a stat of a pod's sidecar (`pilot-agent request GET stats`) against a number.
 //! - [`istio_config`]: the mesh accepted the configuration (no NACK, warning or malformed resource).
+//! - [`mtls_matrix`]: the request matrix of Istio's mTLS migration task, client × server.
+//! - [`workload_identity`]: the SPIFFE id (and validity) of a workload's certificate.
 //! - [`expect`] and [`bookinfo`]: the expectations those two share, and the page classifier.
 
 pub mod bookinfo;
@@ -19,8 +21,10 @@ pub mod exec;
 pub mod expect;
 pub mod http;
 pub mod istio_config;
+pub mod mtls_matrix;
 pub mod pods;
 pub mod resource;
+pub mod workload_identity;
 
 use crate::content::Content;
 use crate::course::CheckSpec;
@@ -100,5 +104,7 @@ pub async fn evaluate(ctx: &Context, spec: &CheckSpec) -> Finding {
         CheckSpec::Exec(c) => exec::evaluate(ctx, c).await,
         CheckSpec::EnvoyStat(c) => envoy_stat::evaluate(ctx, c).await,
         CheckSpec::IstioConfig(c) => istio_config::evaluate(ctx, c).await,
+        CheckSpec::MtlsMatrix(c) => mtls_matrix::evaluate(ctx, c).await,
+        CheckSpec::WorkloadIdentity(c) => workload_identity::evaluate(ctx, c).await,
     }
 }

@@ -208,6 +208,10 @@ pub enum CheckSpec {
     EnvoyStat(crate::check::envoy_stat::EnvoyStatCheck),
     /// The mesh accepted the Istio configuration.
     IstioConfig(crate::check::istio_config::IstioConfigCheck),
+    /// The request matrix of Istio's mTLS migration task.
+    MtlsMatrix(crate::check::mtls_matrix::MtlsMatrixCheck),
+    /// The SPIFFE id of a workload's certificate.
+    WorkloadIdentity(crate::check::workload_identity::WorkloadIdentityCheck),
 }
 
 impl CheckSpec {
@@ -222,6 +226,8 @@ impl CheckSpec {
             CheckSpec::Exec(_) => "exec",
             CheckSpec::EnvoyStat(_) => "envoy_stat",
             CheckSpec::IstioConfig(_) => "istio_config",
+            CheckSpec::MtlsMatrix(_) => "mtls_matrix",
+            CheckSpec::WorkloadIdentity(_) => "workload_identity",
         }
     }
 }

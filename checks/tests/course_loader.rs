@@ -204,7 +204,7 @@ fn a_check_needs_exactly_one_kind() {
     assert_eq!(
         errs,
         [
-            "labs/01-routing/lab.yaml:26: field `steps[0].checks[1]`: a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec`, `envoy_stat`, `istio_config` (found command and pods)"
+            "labs/01-routing/lab.yaml:26: field `steps[0].checks[1]`: a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec`, `envoy_stat`, `istio_config`, `mtls_matrix`, `workload_identity` (found command and pods)"
         ]
     );
 }

@@ -442,6 +442,8 @@ impl<'a> LabCtx<'a> {
             raw.exec.as_ref().map(|_| "exec"),
             raw.envoy_stat.as_ref().map(|_| "envoy_stat"),
             raw.istio_config.as_ref().map(|_| "istio_config"),
+            raw.mtls_matrix.as_ref().map(|_| "mtls_matrix"),
+            raw.workload_identity.as_ref().map(|_| "workload_identity"),
         ]
         .into_iter()
         .flatten()
@@ -454,7 +456,7 @@ impl<'a> LabCtx<'a> {
             };
             self.err(
                 field,
-                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec`, `envoy_stat`, `istio_config` (found {found})"),
+                format!("a check needs exactly one of `command`, `cluster`, `resource`, `pods`, `http`, `exec`, `envoy_stat`, `istio_config`, `mtls_matrix`, `workload_identity` (found {found})"),
             );
             return None;
         }
@@ -476,6 +478,21 @@ impl<'a> LabCtx<'a> {
         } else if let Some(c) = &raw.istio_config {
             let parsed = crate::check::istio_config::IstioConfigCheck::from_raw(c);
             CheckSpec::IstioConfig(self.kind_check(&format!("{field}.istio_config"), parsed)?)
+        } else if let Some(m) = &raw.mtls_matrix {
+            match crate::check::mtls_matrix::MtlsMatrixCheck::from_raw(m) {
+                Ok(check) => CheckSpec::MtlsMatrix(check),
+                Err(problems) => {
+                    for (sub, message) in problems {
+                        self.err(format!("{field}.mtls_matrix{sub}"), message);
+                    }
+                    return None;
+                }
+            }
+        } else if let Some(w) = &raw.workload_identity {
+            let parsed = crate::check::workload_identity::WorkloadIdentityCheck::from_raw(w);
+            CheckSpec::WorkloadIdentity(
+                self.kind_check(&format!("{field}.workload_identity"), parsed)?,
+            )
         } else {
             return None;
         };

@@ -121,6 +121,12 @@ pub struct RawCheck {
     /// The mesh accepted the Istio configuration.
     #[serde(default)]
     pub istio_config: Option<crate::check::istio_config::RawIstioConfigCheck>,
+    /// The request matrix of Istio's mTLS migration task.
+    #[serde(default)]
+    pub mtls_matrix: Option<crate::check::mtls_matrix::RawMtlsMatrixCheck>,
+    /// The SPIFFE id of a workload's certificate.
+    #[serde(default)]
+    pub workload_identity: Option<crate::check::workload_identity::RawWorkloadIdentityCheck>,
 }
 
 /// `command:` check.
