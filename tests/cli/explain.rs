@@ -4,6 +4,7 @@
 //! rules matched and the DI flag in words, a 0.5 s reviews timeout gives UT, and an unrouted
 //! path NR. Also what it says when there is nothing to explain.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -11,9 +12,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Istio's Bookinfo sample (test data, read in place).
 const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
@@ -125,21 +123,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
@@ -207,19 +191,16 @@ fn flags(hop: &Value) -> Vec<&str> {
 
 #[test]
 fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     assert!(
         Path::new("/usr/bin/kubectl").is_file(),
         "this test applies Bookinfo with the real kubectl at /usr/bin/kubectl"
     );
     let sb = Sandbox {
         env: Env::new(),
-        envoy: envoy.path,
+        envoy,
     };
     sb.ok(&["istioctl", "install", "-y"]);
 

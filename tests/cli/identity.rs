@@ -3,14 +3,12 @@
 //! shown in istioctl's table with serial and validity, the SPIFFE id below it, and the root the
 //! same one istiod publishes as `istio-ca-root-cert`.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
 use meshwork_pilot::ca::inspect;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Istio's httpbin sample (test data, read in place).
 const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
@@ -63,21 +61,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
@@ -87,19 +71,16 @@ fn words(line: &str) -> Vec<&str> {
 
 #[test]
 fn proxy_config_secret_shows_the_workload_certificate_and_the_root() {
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     assert!(
         Path::new("/usr/bin/kubectl").is_file(),
         "this test deploys httpbin with the real kubectl at /usr/bin/kubectl"
     );
     let sb = Sandbox {
         env: Env::new(),
-        envoy: envoy.path,
+        envoy,
     };
     sb.ok(&["istioctl", "install", "-y"]);
     sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);

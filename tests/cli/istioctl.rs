@@ -2,13 +2,10 @@
 //! stopped when the test ends) and its refusals: a live cluster target, no terminal to confirm
 //! on, unknown profiles and options.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A sandbox whose reference mesh (if a command started one) is stopped on drop.
 struct Sandbox {
@@ -35,9 +32,7 @@ impl Sandbox {
     }
 
     fn server_pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.state_dir().join("server.json")).ok()?;
-        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
-        doc["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+        self.env.server_pid()
     }
 
     /// The real kubectl against the sandbox's mesh, when there is one on this machine.
@@ -59,18 +54,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = self.server_pid();
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && std::path::Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
@@ -157,18 +141,15 @@ fn install_prints_istioctls_progress_and_istio_runs() {
 #[test]
 fn install_demo_runs_istiod_and_both_gateways() {
     // The gateways run the real Envoy, which must be there unless Envoy tests are off.
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     let sb = Sandbox::new();
     let out = sb
         .env
         .cmd_default_target()
         .args(["istioctl", "install", "--set", "profile=demo", "-y"])
-        .env("MESHWORK_ENVOY", &envoy.path)
+        .env("MESHWORK_ENVOY", &envoy)
         .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();

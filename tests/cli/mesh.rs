@@ -5,6 +5,7 @@
 //! The tests that drive kubectl need `/usr/bin/kubectl` (or kubectl on PATH); set
 //! `MESHWORK_SKIP_KUBECTL=1` to skip them on a machine without it.
 
+use crate::util::mesh;
 use crate::util::{Env, stderr, stdout};
 use std::io::Write;
 use std::path::PathBuf;
@@ -86,9 +87,7 @@ impl Sandbox {
 
     /// The pid in server.json, if a mesh says it runs.
     fn server_pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.state_dir().join("server.json")).ok()?;
-        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
-        doc["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+        self.env.server_pid()
     }
 
     /// The real kubectl against the sandbox's mesh, with its own HOME (and so its own cache).
@@ -122,19 +121,8 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = self.server_pid();
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        // If `down` could not do it, end the mesh this test started, by its pid.
-        if let Some(pid) = pid
-            && std::path::Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        // `mesh down`, or the mesh this test started ended by its pid if `down` could not.
+        mesh::stop(&self.env);
     }
 }
 

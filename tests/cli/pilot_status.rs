@@ -2,13 +2,11 @@
 //! and a route to an undefined subset with what to fix (and shows nothing once they are fixed),
 //! `--json` carries the same, and `meshwork istioctl proxy-status` keeps its table.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Istio's httpbin sample (test data, read in place).
 const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
@@ -124,39 +122,22 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
 #[test]
 fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     assert!(
         Path::new("/usr/bin/kubectl").is_file(),
         "this test applies httpbin with the real kubectl at /usr/bin/kubectl"
     );
     let sb = Sandbox {
         env: Env::new(),
-        envoy: envoy.path,
+        envoy,
     };
     sb.ok(&["istioctl", "install", "--set", "profile=minimal", "-y"]);
     sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);

@@ -2,13 +2,11 @@
 //! Bookinfo injected: each pod's real Envoy, read through `pilot-agent` over `kubectl exec`'s
 //! API, shown in istioctl's tables.
 
+use crate::util::mesh::{self, COMMAND_TIMEOUT};
 use crate::util::{Env, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-/// Generous bound so a hung command fails the test instead of hanging CI.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Istio's Bookinfo sample (test data, read in place).
 const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
@@ -76,21 +74,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.env.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .env
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(COMMAND_TIMEOUT)
-            .output();
-        if let Some(pid) = pid
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
+        mesh::stop(&self.env);
     }
 }
 
@@ -108,19 +92,16 @@ fn has_row(table: &str, words: &[&str]) -> bool {
 
 #[test]
 fn proxy_config_and_status_show_bookinfos_envoys() {
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     assert!(
         Path::new("/usr/bin/kubectl").is_file(),
         "this test applies Bookinfo with the real kubectl at /usr/bin/kubectl"
     );
     let sb = Sandbox {
         env: Env::new(),
-        envoy: envoy.path,
+        envoy,
     };
     sb.ok(&["istioctl", "install", "-y"]);
     sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);

@@ -2,6 +2,7 @@
 //! open lab 0, run its first step's checks, see them pass, quit, and find the progress saved.
 
 use crate::util::Env;
+use crate::util::mesh::StopMesh;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -162,30 +163,6 @@ fn a_learner_opens_lab_0_runs_its_checks_and_quits() {
     assert!(steps["cluster"]["completed_at"].is_null(), "{progress}");
 }
 
-/// The reference mesh a test's TUI started on demand, stopped when the test ends however it
-/// ends (`meshwork mesh down`, then its pid if `down` could not).
-struct StopMesh<'a>(&'a Env);
-
-impl Drop for StopMesh<'_> {
-    fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.0.path("state/meshwork/server.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|d| d["pid"].as_u64());
-        let _ = self
-            .0
-            .cmd_default_target()
-            .args(["mesh", "down"])
-            .timeout(Duration::from_secs(60))
-            .output();
-        if let Some(pid) = pid
-            && std::path::Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-    }
-}
-
 #[test]
 fn x_on_the_reference_mesh_without_istio_says_there_is_no_proxy_to_read() {
     let env = Env::new();
@@ -263,19 +240,16 @@ fn get(port: u16, path: &str) -> u16 {
 
 #[test]
 fn x_shows_a_request_through_the_gateway_hop_by_hop() {
-    if meshwork_mesh::envoy::tests_skipped() {
+    let Some(envoy) = crate::util::mesh::envoy() else {
         return;
-    }
-    let envoy = meshwork_mesh::envoy::locate().unwrap_or_else(|m| {
-        panic!("{m} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)")
-    });
+    };
     let env = Env::new();
     let _stop = StopMesh(&env);
     let meshwork = |args: &[&str]| {
         let out = env
             .cmd_default_target()
             .args(args)
-            .env("MESHWORK_ENVOY", &envoy.path)
+            .env("MESHWORK_ENVOY", &envoy)
             .timeout(Duration::from_secs(240))
             .output()
             .unwrap();

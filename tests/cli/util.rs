@@ -1,4 +1,7 @@
-//! A sandbox per test: temporary home, data dir, kubeconfig and PATH.
+//! A sandbox per test: temporary home, data dir, kubeconfig and PATH; [`mesh`] for the tests
+//! that start a reference mesh in it.
+
+pub mod mesh;
 
 use assert_cmd::Command;
 use std::os::unix::fs::PermissionsExt;
@@ -35,6 +38,13 @@ impl Env {
     /// Where progress for the sandbox's target (`cluster`) lives.
     pub fn progress_file(&self) -> PathBuf {
         self.path("data/meshwork/progress/cluster.json")
+    }
+
+    /// The pid in the sandbox's `server.json`, if a reference mesh says it runs there.
+    pub fn server_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.path("state/meshwork/server.json")).ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+        doc["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
     }
 
     /// Puts a shell script called `name` in the sandbox's bin/ folder.
