@@ -1,0 +1,430 @@
+//! The mTLS lab's checks against a real reference mesh with Istio installed, real Envoy
+//! sidecars and Istio's httpbin and curl samples applied unchanged with the real kubectl, as
+//! Istio's mutual TLS migration task deploys them (foo and bar injected, legacy without
+//! sidecars): the `mtls_matrix` check passes on the all-200 matrix, fails quoting the legacy →
+//! foo cell once foo is STRICT, and passes again with the matrix updated; `workload_identity`
+//! reads httpbin's SPIFFE id on both target shapes; an `http` check sees an AuthorizationPolicy's
+//! 403 (`RBAC: access denied`), also when it is the request's header that the policy denies.
+//!
+//! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
+//! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
+
+// A test binary: helpers panic with a message, and a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use meshwork_checks::check::Context;
+use meshwork_checks::content::{Content, Origin};
+use meshwork_checks::course::load::load;
+use meshwork_checks::engine::{CheckResult, Outcome, run_check};
+use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target};
+use meshwork_mesh::{Mesh, MeshConfig, envoy};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SAMPLES: &str = "/work/shared/istio-samples/samples";
+
+/// `/usr/bin/kubectl` and Envoy, or `None` when told to skip them.
+fn tools() -> Option<PathBuf> {
+    if std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
+        return None;
+    }
+    if envoy::tests_skipped() {
+        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
+        return None;
+    }
+    if let Err(missing) = envoy::locate() {
+        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
+    }
+    let p = PathBuf::from("/usr/bin/kubectl");
+    assert!(
+        p.exists(),
+        "/usr/bin/kubectl is required (set MESHWORK_SKIP_KUBECTL=1 to skip)"
+    );
+    Some(p)
+}
+
+struct Env {
+    mesh: Mesh,
+    home: tempfile::TempDir,
+    _state: tempfile::TempDir,
+    kubectl: PathBuf,
+}
+
+impl Env {
+    /// A fresh mesh with Istio installed and the migration task's namespaces and workloads.
+    async fn migration_task() -> Option<Self> {
+        let kubectl = tools()?;
+        let state = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mesh = meshwork_mesh::start(MeshConfig {
+            state_dir: state.path().to_owned(),
+            port: None,
+        })
+        .await
+        .expect("the mesh starts");
+        let env = Self {
+            mesh,
+            home,
+            _state: state,
+            kubectl,
+        };
+        let install = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio");
+        env.kubectl(&["apply", "-f", install.to_str().unwrap()])
+            .await;
+        env.ready("istio-system", "app=istiod").await;
+        for ns in ["foo", "bar", "legacy"] {
+            env.kubectl(&["create", "namespace", ns]).await;
+        }
+        let httpbin = format!("{SAMPLES}/httpbin/httpbin.yaml");
+        let curl = format!("{SAMPLES}/curl/curl.yaml");
+        for ns in ["foo", "bar"] {
+            env.kubectl(&["label", "namespace", ns, "istio-injection=enabled"])
+                .await;
+            env.kubectl(&["apply", "-n", ns, "-f", &httpbin]).await;
+            env.kubectl(&["apply", "-n", ns, "-f", &curl]).await;
+        }
+        env.kubectl(&["apply", "-n", "legacy", "-f", &curl]).await;
+        for ns in ["foo", "bar"] {
+            env.ready(ns, "app=httpbin").await;
+            env.ready(ns, "app=curl").await;
+        }
+        env.ready("legacy", "app=curl").await;
+        Some(env)
+    }
+
+    /// Waits for a pod `selector` picks in `namespace` and for it to be ready.
+    async fn ready(&self, namespace: &str, selector: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .kubectl(&["get", "pods", "-n", namespace, "-l", selector, "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no pod {selector} in {namespace}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.kubectl(&[
+            "wait",
+            "--for=condition=ready",
+            "pod",
+            "-n",
+            namespace,
+            "-l",
+            selector,
+            "--timeout=180s",
+        ])
+        .await;
+    }
+
+    async fn kubectl(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(&self.kubectl)
+            .arg(format!(
+                "--kubeconfig={}",
+                self.mesh.kubeconfig_path().display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.home.path().join("cache").display()
+            ))
+            .args(args)
+            .env("HOME", self.home.path())
+            .output()
+            .await
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    async fn apply_text(&self, name: &str, yaml: &str) {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        self.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
+    }
+
+    /// Loads `check` (one list item under `checks:`) as a lab and runs it against the mesh.
+    async fn run(&self, check: &str) -> CheckResult {
+        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
+        self.run_on(Arc::new(target), check).await
+    }
+
+    /// The mesh's API as a live-cluster target would see it.
+    async fn as_cluster(&self) -> Arc<dyn Target> {
+        let reference = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
+        let client = reference.client().unwrap().clone();
+        Arc::new(ClusterTarget::from_client(client, Some("mesh".into())))
+    }
+
+    /// Loads `check` as a lab and runs it against `target`.
+    async fn run_on(&self, target: Arc<dyn Target>, check: &str) -> CheckResult {
+        let yaml = format!(
+            "format_version: 1\nid: mtls\ntitle: mTLS\nsummary: Identity.\nsteps:\n  - id: one\n    \
+             title: One\n    body: 01-one.md\n    checks:\n{check}    solution:\n      commands: [{{run: \"true\"}}]\n"
+        );
+        let content = Content::from_files(
+            Origin::Embedded,
+            [
+                ("labs/09-mtls/lab.yaml".to_string(), yaml.into_bytes()),
+                ("labs/09-mtls/01-one.md".to_string(), b"# One\n".to_vec()),
+            ],
+        );
+        let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
+        let ctx = Context {
+            target,
+            content: Arc::new(content),
+        };
+        run_check(&ctx, &course.labs[0].steps[0].checks[0]).await
+    }
+
+    /// Runs `check` until `done` holds for its result (configuration reaches the Envoys
+    /// asynchronously); fails with the last one.
+    async fn run_until(
+        &self,
+        check: &str,
+        what: &str,
+        done: impl Fn(&CheckResult) -> bool,
+    ) -> CheckResult {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let r = self.run(check).await;
+            if done(&r) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what}: {:?} {}",
+                r.outcome,
+                r.message
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn matrix_check(expect: &str) -> String {
+    format!(
+        "      - id: matrix\n        title: The request matrix\n        timeout: 60\n        mtls_matrix:\n          \
+         clients: [foo, bar, legacy]\n          servers: [foo, bar]\n          client: app=curl\n          \
+         container: curl\n          url: \"http://httpbin.{{server}}:8000/ip\"\n{expect}"
+    )
+}
+
+const STRICT_FOO: &str = "\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: foo
+spec:
+  mtls:
+    mode: STRICT
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_task_matrix_and_identities() {
+    let Some(env) = Env::migration_task().await else {
+        return;
+    };
+    let all_200 = matrix_check("");
+    let before = env
+        .run_until(&all_200, "the all-200 matrix", |r| {
+            r.outcome == Outcome::Pass
+        })
+        .await;
+    println!("{}", before.message);
+    assert_eq!(
+        before.message,
+        "the request matrix (3 clients × 2 servers) is as expected:\n\
+         curl.foo to httpbin.foo: 200\n\
+         curl.foo to httpbin.bar: 200\n\
+         curl.bar to httpbin.foo: 200\n\
+         curl.bar to httpbin.bar: 200\n\
+         curl.legacy to httpbin.foo: 200\n\
+         curl.legacy to httpbin.bar: 200"
+    );
+    // The matrix expecting STRICT before it is applied: plaintext is still accepted.
+    let strict_expected = matrix_check(
+        "          expect:\n            default: 200\n            legacy to foo: \"000\"\n",
+    );
+    let early = env.run(&strict_expected).await;
+    assert_eq!(early.outcome, Outcome::Fail, "{}", early.message);
+    assert!(
+        early
+            .message
+            .contains("curl.legacy to httpbin.foo: 200   ✗ expected 000\n")
+            && early
+                .message
+                .contains("httpbin.foo still accepts plaintext from curl.legacy"),
+        "{}",
+        early.message
+    );
+
+    // Workload identity of httpbin in foo, on both target shapes.
+    let identity = "      - id: identity\n        title: httpbin's identity\n        workload_identity:\n          \
+         pod: app=httpbin\n          namespace: foo\n          expect: spiffe://cluster.local/ns/foo/sa/httpbin\n          \
+         expires_within: 25h\n";
+    let id = env
+        .run_until(identity, "httpbin's certificate", |r| {
+            r.outcome == Outcome::Pass
+        })
+        .await;
+    println!("{}", id.message);
+    assert!(
+        id.message.starts_with("the sidecar of httpbin-")
+            && id
+                .message
+                .contains(" (foo) presents spiffe://cluster.local/ns/foo/sa/httpbin (serial ")
+            && id.message.contains(", expires in "),
+        "{}",
+        id.message
+    );
+    let on_cluster = env.run_on(env.as_cluster().await, identity).await;
+    assert_eq!(on_cluster.outcome, Outcome::Pass, "{}", on_cluster.message);
+    let wrong = env
+        .run(
+            "      - id: identity\n        title: t\n        workload_identity:\n          \
+             pod: app=httpbin\n          namespace: foo\n          expect: spiffe://cluster.local/ns/bar/sa/*\n",
+        )
+        .await;
+    assert_eq!(wrong.outcome, Outcome::Fail, "{}", wrong.message);
+    assert!(
+        wrong
+            .message
+            .contains("; expected spiffe://cluster.local/ns/bar/sa/* — the identity comes from"),
+        "{}",
+        wrong.message
+    );
+    let legacy = env
+        .run(
+            "      - id: identity\n        title: t\n        workload_identity:\n          \
+             pod: app=curl\n          namespace: legacy\n          expect: spiffe://cluster.local/ns/legacy/sa/curl\n",
+        )
+        .await;
+    assert_eq!(legacy.outcome, Outcome::Fail, "{}", legacy.message);
+    assert!(
+        legacy.message.contains(
+            "has no istio-proxy sidecar (its containers: curl), so it has no workload certificate"
+        ),
+        "{}",
+        legacy.message
+    );
+
+    // STRICT in foo: only legacy → foo fails, with 000 and exit code 56, quoted by the check.
+    env.apply_text("strict-foo.yaml", STRICT_FOO).await;
+    let strict = env
+        .run_until(&all_200, "legacy → foo refused", |r| {
+            r.outcome == Outcome::Fail
+        })
+        .await;
+    println!("{}", strict.message);
+    assert!(
+        strict.message.starts_with(
+            "1 of 6 cells of the request matrix (3 clients × 2 servers) differ from what is expected:\n\
+             curl.foo to httpbin.foo: 200\n\
+             curl.foo to httpbin.bar: 200\n\
+             curl.bar to httpbin.foo: 200\n\
+             curl.bar to httpbin.bar: 200\n\
+             curl.legacy to httpbin.foo: 000   ✗ expected 200 (command terminated with exit code 56)\n\
+             curl.legacy to httpbin.bar: 200\n\
+             curl.legacy has no sidecar, so it cannot present a certificate; STRICT refuses plaintext"
+        ),
+        "{}",
+        strict.message
+    );
+    // The expected matrix updated: a pass, on both target shapes.
+    let updated = env.run(&strict_expected).await;
+    assert_eq!(updated.outcome, Outcome::Pass, "{}", updated.message);
+    assert!(
+        updated
+            .message
+            .contains("curl.legacy to httpbin.foo: 000\ncurl.legacy to httpbin.bar: 200"),
+        "{}",
+        updated.message
+    );
+    let on_cluster = env.run_on(env.as_cluster().await, &strict_expected).await;
+    assert_eq!(on_cluster.outcome, Outcome::Pass, "{}", on_cluster.message);
+    env.mesh.shutdown().await;
+}
+
+const DENY_HEADERS: &str = "\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-headers
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: [\"/headers\"]
+  - when:
+    - key: request.headers[x-lab]
+      values: [\"block\"]
+";
+
+fn http_check(path: &str, headers: &str, expect: &str) -> String {
+    format!(
+        "      - id: policy\n        title: The policy's outcome\n        timeout: 30\n        http:\n          \
+         url: http://httpbin.foo:8000{path}\n{headers}          \
+         from: {{pod: app=curl, namespace: foo, container: curl}}\n          expect:\n{expect}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorization_policy_outcome_is_seen_by_the_http_check() {
+    let Some(env) = Env::migration_task().await else {
+        return;
+    };
+    let denied = http_check(
+        "/headers",
+        "",
+        "            status: 403\n            body: {contains: \"RBAC: access denied\"}\n",
+    );
+    let before = env.run(&denied).await;
+    assert_eq!(before.outcome, Outcome::Fail, "{}", before.message);
+    assert!(
+        before.message.contains("status 200, expected 403"),
+        "{}",
+        before.message
+    );
+    env.apply_text("deny.yaml", DENY_HEADERS).await;
+    let after = env
+        .run_until(&denied, "the DENY policy enforced", |r| {
+            r.outcome == Outcome::Pass
+        })
+        .await;
+    assert!(
+        after
+            .message
+            .starts_with("GET http://httpbin.foo:8000/headers from pod curl-")
+            && after
+                .message
+                .contains("status 403; the body is as expected"),
+        "{}",
+        after.message
+    );
+    // Other paths pass; the same path with the header the policy denies does not.
+    let ip = http_check("/ip", "", "            status: 200\n");
+    let r = env.run(&ip).await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    let blocked = http_check(
+        "/ip",
+        "          headers: {x-lab: block}\n",
+        "            status: 403\n            body: {contains: \"RBAC: access denied\"}\n",
+    );
+    let r = env.run(&blocked).await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    env.mesh.shutdown().await;
+}
