@@ -125,6 +125,9 @@ enum Command {
         /// Measure the reference mesh instead (starts one in a scratch directory; needs kubectl)
         #[arg(long)]
         mesh: bool,
+        /// Only certificate rotation under 200 requests/s on the reference mesh (needs kubectl, Envoy)
+        #[arg(long, conflicts_with = "mesh")]
+        rotation: bool,
     },
 }
 
@@ -170,7 +173,11 @@ fn main() -> ExitCode {
         Some(Command::Lint { dir }) => cmd::lint::run(&global, dir.as_deref()),
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
-        Some(Command::Bench { runs, mesh }) => cmd::bench::run(&global, runs, mesh),
+        Some(Command::Bench {
+            runs,
+            mesh,
+            rotation,
+        }) => cmd::bench::run(&global, runs, mesh, rotation),
         Some(Command::Istioctl { command }) => cmd::istioctl::dispatch(&global, command),
         Some(Command::Explain(args)) => cmd::explain::run(&global, &args),
     };

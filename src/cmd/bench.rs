@@ -3,7 +3,7 @@
 //! It measures and prints; it asserts nothing. Targets: `meshwork --version` and
 //! `meshwork labs` under 20 ms, loading and validating all content under 5 ms, the TUI's
 //! first frame under 100 ms. With `--mesh` it measures the reference mesh instead (see
-//! [`mesh`]).
+//! [`mesh`]); `--rotation` runs only the mesh's certificate rotation under load.
 
 mod identity;
 mod mesh;
@@ -56,9 +56,20 @@ fn us(d: Duration) -> String {
 }
 
 /// Runs each measurement `runs` times and prints min/median/max next to its target; with
-/// `mesh`, the reference mesh's measurements instead.
-pub fn run(global: &Global, runs: u32, mesh: bool) -> CmdResult {
+/// `mesh`, the reference mesh's measurements instead; with `rotation`, only certificate
+/// rotation under load (see [`mesh::rotation`]).
+pub fn run(global: &Global, runs: u32, mesh: bool, rotation: bool) -> CmdResult {
     let exe = std::env::current_exe().context("failed to find meshwork's own executable")?;
+    if rotation {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "meshwork bench --rotation: one run ({})",
+            exe.display()
+        )?;
+        mesh::rotation::run(&mut out, &exe)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if mesh {
         let mut out = std::io::stdout().lock();
         writeln!(

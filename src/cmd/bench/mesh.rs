@@ -1,7 +1,7 @@
 //! The reference mesh's figures: `mesh up` to API ready, bookinfo to every pod Ready and to
 //! the first `/productpage` served through a NodePort, productpage's request latency, the
 //! daemon's memory idle and with the sample apps running, and `kubectl get pods` over 1,000
-//! pods; then Istio's figures ([`istio`]).
+//! pods; then Istio's figures ([`istio`]) and certificate rotation under load ([`rotation`]).
 //!
 //! Everything runs against a real detached mesh (`meshwork mesh up`) in a scratch state
 //! directory, driven by the real `kubectl` where a learner would use it. Nothing is asserted.
@@ -21,6 +21,7 @@ use kube::api::{ListParams, PostParams};
 use super::{ms, write_row};
 
 mod istio;
+pub(super) mod rotation;
 
 /// A sample manifest: `$MESHWORK_SAMPLES/<relative>` or under [`SAMPLES`].
 fn sample(relative: &str) -> PathBuf {
@@ -278,7 +279,8 @@ pub fn run(
     }
     scratch.mesh(&["down"])?;
     drop(scratch);
-    istio::run(out, exe, runs, rt)
+    istio::run(out, exe, runs, rt)?;
+    rotation::run(out, exe)
 }
 
 /// Bookinfo applied (several times) → every pod Ready and the first `/productpage` 200 through
