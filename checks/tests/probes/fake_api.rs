@@ -57,12 +57,14 @@ impl Drop for FakeApi {
 /// Objects the server knows.
 #[derive(Clone, Default)]
 pub struct World {
-    /// Pods in namespace `default`.
+    /// Pods (each in its `metadata.namespace`; [`pod`] makes them in `default`).
     pub pods: Vec<Value>,
     /// Services in namespace `default`.
     pub services: Vec<Value>,
     /// Nodes.
     pub nodes: Vec<Value>,
+    /// Containers of one pod (by name) that behave unlike the server's common [`Behaviour`].
+    pub exec_by_pod: BTreeMap<String, Behaviour>,
 }
 
 /// A running pod with labels and containers.
@@ -212,7 +214,7 @@ fn answer(
             .cloned()
     };
     match parts.as_slice() {
-        ["api", "v1", "namespaces", "default", "pods"] => {
+        ["api", "v1", "namespaces", ns, "pods"] => {
             let selector = query(&req)
                 .into_iter()
                 .find(|(k, _)| k == "labelSelector")
@@ -221,16 +223,18 @@ fn answer(
             let items = world
                 .pods
                 .iter()
-                .filter(|p| selects(&selector, p))
+                .filter(|p| p["metadata"]["namespace"] == *ns && selects(&selector, p))
                 .cloned()
                 .collect();
             json_response(StatusCode::OK, &list("PodList", items))
         }
-        ["api", "v1", "namespaces", "default", "pods", name] => match by_name(&world.pods, name) {
-            Some(p) => json_response(StatusCode::OK, &p),
-            None => not_found(&format!("pods \"{name}\"")),
-        },
-        ["api", "v1", "namespaces", "default", "pods", name, "exec"] => {
+        ["api", "v1", "namespaces", ns, "pods", name] => {
+            match by_name(&world.pods, name).filter(|p| p["metadata"]["namespace"] == *ns) {
+                Some(p) => json_response(StatusCode::OK, &p),
+                None => not_found(&format!("pods \"{name}\"")),
+            }
+        }
+        ["api", "v1", "namespaces", _, "pods", name, "exec"] => {
             let q = query(&req);
             let argv: Vec<String> = q
                 .iter()
@@ -246,7 +250,10 @@ fn answer(
                 .lock()
                 .unwrap()
                 .push((name.to_string(), container.clone(), argv.clone()));
-            let run = behaviour(&argv, &container);
+            let run = match world.exec_by_pod.get(*name) {
+                Some(own) => own(&argv, &container),
+                None => behaviour(&argv, &container),
+            };
             upgrade(req, run)
         }
         ["api", "v1", "namespaces", "default", "services", name] => {
