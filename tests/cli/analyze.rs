@@ -2,61 +2,15 @@
 //! needed): a clean namespace, VirtualServices naming a missing subset or gateway, a pod
 //! without its sidecar in an injected namespace and a namespace nobody marked for injection.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
-use crate::util::{Env, stderr, stdout};
-use std::process::{Command, Output};
+use crate::util::mesh::{self, Sandbox};
+use crate::util::{stderr, stdout};
 
-/// A sandbox whose reference mesh is stopped on drop.
-struct Sandbox {
-    env: Env,
-}
-
-impl Sandbox {
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
-            .env("HOME", self.env.path("home"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    /// `kubectl apply -f` of `yaml`, written to a file in the sandbox.
-    fn apply(&self, name: &str, yaml: &str) {
-        let path = self.env.path(&format!("{name}.yaml"));
-        std::fs::write(&path, yaml).unwrap();
-        self.kubectl(&["apply", "-f", path.to_str().unwrap()]);
-    }
-
-    /// `meshwork istioctl analyze ARGS`: exit code and stdout.
-    fn analyze(&self, args: &[&str]) -> (Option<i32>, String) {
-        let mut all = vec!["istioctl", "analyze"];
-        all.extend_from_slice(args);
-        let out = self.meshwork(&all);
-        (out.status.code(), stdout(&out))
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
+/// `meshwork istioctl analyze ARGS`: exit code and stdout.
+fn analyze(sb: &Sandbox, args: &[&str]) -> (Option<i32>, String) {
+    let mut all = vec!["istioctl", "analyze"];
+    all.extend_from_slice(args);
+    let out = sb.meshwork(&all);
+    (out.status.code(), stdout(&out))
 }
 
 const REVIEWS: &str = "\
@@ -109,12 +63,12 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
         eprintln!("skipped: this test needs the real kubectl at /usr/bin/kubectl");
         return;
     }
-    let sb = Sandbox { env: Env::new() };
+    let sb = Sandbox::new();
     let out = sb.meshwork(&["istioctl", "install", "--set", "profile=minimal", "-y"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 
     // Nothing in `default` yet: the clean line, exit 0.
-    let (code, text) = sb.analyze(&[]);
+    let (code, text) = analyze(&sb, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(
         text.trim(),
@@ -123,7 +77,7 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
 
     // A route to subset v9 with no DestinationRule: an Error and exit 79.
     sb.apply("reviews", REVIEWS);
-    let (code, text) = sb.analyze(&[]);
+    let (code, text) = analyze(&sb, &[]);
     assert_eq!(code, Some(79), "{text}");
     assert_eq!(
         text.trim(),
@@ -135,7 +89,7 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
     sb.kubectl(&["create", "namespace", "web"]);
     sb.kubectl(&["label", "namespace", "web", "istio-injection=disabled"]);
     sb.apply("front", FRONT);
-    let (code, text) = sb.analyze(&["-n", "web"]);
+    let (code, text) = analyze(&sb, &["-n", "web"]);
     assert_eq!(code, Some(79), "{text}");
     assert_eq!(
         text.trim(),
@@ -157,7 +111,7 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
         "sleep",
         "3600",
     ]);
-    let (code, text) = sb.analyze(&["-n", "meshed"]);
+    let (code, text) = analyze(&sb, &["-n", "meshed"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.starts_with("Warning [IST0103] (Pod meshed/plain) The pod meshed/plain is missing"),
@@ -176,7 +130,7 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
         "sleep",
         "3600",
     ]);
-    let (code, text) = sb.analyze(&["-n", "bare"]);
+    let (code, text) = analyze(&sb, &["-n", "bare"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.starts_with(
@@ -187,7 +141,7 @@ fn analyze_reports_missing_references_and_sidecars_as_istioctl_does() {
     );
 
     // Every namespace at once: all of the above, errors first, and exit 79.
-    let (code, text) = sb.analyze(&["-A"]);
+    let (code, text) = analyze(&sb, &["-A"]);
     assert_eq!(code, Some(79), "{text}");
     let codes: Vec<&str> = text
         .lines()

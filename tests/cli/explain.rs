@@ -4,127 +4,60 @@
 //! rules matched and the DI flag in words, a 0.5 s reviews timeout gives UT, and an unrouted
 //! path NR. Also what it says when there is nothing to explain.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
+use crate::util::mesh::{COMMAND_TIMEOUT, Sandbox, sample};
 use crate::util::{Env, stderr, stdout};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-/// Istio's Bookinfo sample (test data, read in place).
-const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
-
-/// A sandbox whose reference mesh is stopped on drop.
-struct Sandbox {
-    env: Env,
-    envoy: PathBuf,
+/// Waits until the Envoy of `pod` (`name` in default, or `name.namespace`) configuration
+/// contains every one of `texts`.
+fn envoy_has(sb: &Sandbox, pod: &str, texts: &[&str]) {
+    let (pod, namespace) = pod.split_once('.').unwrap_or((pod, "default"));
+    for _ in 0..120 {
+        let dump = sb.kubectl(&[
+            "exec",
+            "-n",
+            namespace,
+            pod,
+            "-c",
+            "istio-proxy",
+            "--",
+            "pilot-agent",
+            "request",
+            "GET",
+            "config_dump",
+        ]);
+        if texts.iter().all(|t| dump.contains(t)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("the Envoy of {pod} never got {texts:?}");
 }
 
-impl Sandbox {
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .env("MESHWORK_ENVOY", &self.envoy)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.meshwork(args);
+/// `meshwork explain ARGS -o json`, until `done` finds what it needs in the report (access
+/// log lines reach the log a moment after the response).
+fn explain_until<T>(sb: &Sandbox, args: &[&str], done: impl Fn(&Value) -> Option<T>) -> T {
+    let mut all = vec!["explain", "--since", "10m", "-o", "json"];
+    all.extend_from_slice(args);
+    let mut last = Value::Null;
+    for _ in 0..60 {
+        let out = sb.meshwork(&all);
+        let code = out.status.code();
         assert!(
-            out.status.success(),
-            "meshwork {args:?}: {:?}\n{}{}",
-            out.status,
-            stdout(&out),
+            matches!(code, Some(0 | 1)),
+            "meshwork {all:?}: {code:?}\n{}",
             stderr(&out)
         );
-        stdout(&out)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
-            .env("HOME", self.env.path("home"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn pod(&self, app: &str, version: &str) -> String {
-        self.kubectl(&[
-            "get",
-            "pod",
-            "-l",
-            &format!("app={app},version={version}"),
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-        ])
-    }
-
-    /// Waits until the Envoy of `pod` (`name` in default, or `name.namespace`) configuration contains every one of `texts`.
-    fn envoy_has(&self, pod: &str, texts: &[&str]) {
-        let (pod, namespace) = pod.split_once('.').unwrap_or((pod, "default"));
-        for _ in 0..120 {
-            let dump = self.kubectl(&[
-                "exec",
-                "-n",
-                namespace,
-                pod,
-                "-c",
-                "istio-proxy",
-                "--",
-                "pilot-agent",
-                "request",
-                "GET",
-                "config_dump",
-            ]);
-            if texts.iter().all(|t| dump.contains(t)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(500));
+        last = serde_json::from_str(&stdout(&out)).unwrap();
+        if let Some(v) = done(&last) {
+            return v;
         }
-        panic!("the Envoy of {pod} never got {texts:?}");
+        std::thread::sleep(Duration::from_millis(500));
     }
-
-    /// `meshwork explain ARGS -o json`, until `done` finds what it needs in the report (access
-    /// log lines reach the log a moment after the response).
-    fn explain_until<T>(&self, args: &[&str], done: impl Fn(&Value) -> Option<T>) -> T {
-        let mut all = vec!["explain", "--since", "10m", "-o", "json"];
-        all.extend_from_slice(args);
-        let mut last = Value::Null;
-        for _ in 0..60 {
-            let out = self.meshwork(&all);
-            let code = out.status.code();
-            assert!(
-                matches!(code, Some(0 | 1)),
-                "meshwork {all:?}: {code:?}\n{}",
-                stderr(&out)
-            );
-            last = serde_json::from_str(&stdout(&out)).unwrap();
-            if let Some(v) = done(&last) {
-                return v;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("meshwork {all:?} never showed what was expected; last report:\n{last:#}");
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
+    panic!("meshwork {all:?} never showed what was expected; last report:\n{last:#}");
 }
 
 /// One HTTP/1.1 exchange with 127.0.0.1:port: the status and the response's head.
@@ -191,16 +124,8 @@ fn flags(hop: &Value) -> Vec<&str> {
 
 #[test]
 fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
-    let Some(envoy) = mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy_and_kubectl("applies Bookinfo") else {
         return;
-    };
-    assert!(
-        Path::new("/usr/bin/kubectl").is_file(),
-        "this test applies Bookinfo with the real kubectl at /usr/bin/kubectl"
-    );
-    let sb = Sandbox {
-        env: Env::new(),
-        envoy,
     };
     sb.ok(&["istioctl", "install", "-y"]);
 
@@ -211,22 +136,8 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     assert!(said.contains("No access log lines from the "), "{said}");
     assert!(said.contains("Send a request through the mesh"), "{said}");
 
-    sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);
-    let file = |rel: &str| format!("{BOOKINFO}/{rel}");
-    sb.kubectl(&["apply", "-f", &file("platform/kube/bookinfo.yaml")]);
-    for _ in 0..240 {
-        if sb.kubectl(&["get", "pods", "-o", "name"]).lines().count() >= 6 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=ready",
-        "pod",
-        "--all",
-        "--timeout=180s",
-    ]);
+    let file = |rel: &str| sample(&format!("bookinfo/{rel}"));
+    sb.deploy_injected(&[&file("platform/kube/bookinfo.yaml")], 6);
     for rel in [
         "networking/bookinfo-gateway.yaml",
         "networking/destination-rule-all.yaml",
@@ -235,34 +146,13 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     ] {
         sb.kubectl(&["apply", "-f", &file(rel)]);
     }
-    let port: u16 = sb
-        .kubectl(&[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ])
-        .trim()
-        .parse()
-        .unwrap();
-    let productpage = sb.pod("productpage", "v1");
-    let reviews_v2 = sb.pod("reviews", "v2");
-    sb.envoy_has(&productpage, &["outbound|9080|v2|reviews", "jason"]);
-    sb.envoy_has(&reviews_v2, &["fixed_delay", "jason"]);
-    let gateway = sb.kubectl(&[
-        "get",
-        "pod",
-        "-n",
-        "istio-system",
-        "-l",
-        "istio=ingressgateway",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
-    sb.envoy_has(&format!("{gateway}.istio-system"), &["/productpage"]);
+    let port = sb.ingress_port();
+    let productpage = sb.pod("default", "app=productpage,version=v1");
+    let reviews_v2 = sb.pod("default", "app=reviews,version=v2");
+    envoy_has(&sb, &productpage, &["outbound|9080|v2|reviews", "jason"]);
+    envoy_has(&sb, &reviews_v2, &["fixed_delay", "jason"]);
+    let gateway = sb.pod("istio-system", "istio=ingressgateway");
+    envoy_has(&sb, &format!("{gateway}.istio-system"), &["/productpage"]);
 
     // jason signs in through the gateway, then opens the page (reviews gives up on the 7 s
     // ratings delay, productpage on reviews after its two 3 s attempts).
@@ -286,7 +176,7 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     let (status, _) = http(port, "GET", "/productpage", Some(&cookie), None);
     assert_eq!(status, 200);
 
-    let request = sb.explain_until(&["--path", "/productpage"], |report| {
+    let request = explain_until(&sb, &["--path", "/productpage"], |report| {
         report["requests"]
             .as_array()?
             .iter()
@@ -357,22 +247,19 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     assert_eq!(text.matches(id).count(), 1, "one request:\n{text}");
 
     // A 0.5 s route timeout on reviews with a 2 s ratings delay for everyone: UT.
-    let lesson = sb.env.path("timeout.yaml");
-    std::fs::write(
-        &lesson,
+    sb.apply(
+        "timeout",
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  \
          hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v2}\n    timeout: 0.5s\n\
          ---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings}\nspec:\n  \
          hosts: [ratings]\n  http:\n  - fault:\n      delay: {percentage: {value: 100}, fixedDelay: 2s}\n    \
          route:\n    - destination: {host: ratings, subset: v1}\n",
-    )
-    .unwrap();
-    sb.kubectl(&["apply", "-f", lesson.to_str().unwrap()]);
-    sb.envoy_has(&productpage, &["0.500s"]);
-    sb.envoy_has(&reviews_v2, &["\"2s\""]);
+    );
+    envoy_has(&sb, &productpage, &["0.500s"]);
+    envoy_has(&sb, &reviews_v2, &["\"2s\""]);
     let (status, _) = http(port, "GET", "/productpage", None, None);
     assert_eq!(status, 200);
-    let timed_out = sb.explain_until(&["--failed", "--path", "/productpage"], |report| {
+    let timed_out = explain_until(&sb, &["--failed", "--path", "/productpage"], |report| {
         report["requests"].as_array()?.iter().rev().find_map(|r| {
             hops(r)
                 .into_iter()
@@ -396,7 +283,7 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     // An unrouted path: the gateway answers 404 with NR.
     let (status, _) = http(port, "GET", "/no-such-page", None, None);
     assert_eq!(status, 404);
-    sb.explain_until(&["--path", "/no-such-page"], |report| {
+    explain_until(&sb, &["--path", "/no-such-page"], |report| {
         report["requests"].as_array()?.first().map(|_| ())
     });
     let text = sb.ok(&["explain", "--since", "10m", "--path", "/no-such-page"]);

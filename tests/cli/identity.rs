@@ -3,67 +3,8 @@
 //! shown in istioctl's table with serial and validity, the SPIFFE id below it, and the root the
 //! same one istiod publishes as `istio-ca-root-cert`.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
-use crate::util::{Env, stderr, stdout};
+use crate::util::mesh::{Sandbox, sample};
 use meshwork_pilot::ca::inspect;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Istio's httpbin sample (test data, read in place).
-const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
-
-/// A sandbox whose reference mesh is stopped on drop.
-struct Sandbox {
-    env: Env,
-    envoy: PathBuf,
-}
-
-impl Sandbox {
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .env("MESHWORK_ENVOY", &self.envoy)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.meshwork(args);
-        assert!(
-            out.status.success(),
-            "meshwork {args:?}: {:?}\n{}{}",
-            out.status,
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
-            .env("HOME", self.env.path("home"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
-}
 
 fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -71,51 +12,17 @@ fn words(line: &str) -> Vec<&str> {
 
 #[test]
 fn proxy_config_secret_shows_the_workload_certificate_and_the_root() {
-    let Some(envoy) = mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy_and_kubectl("deploys httpbin") else {
         return;
     };
-    assert!(
-        Path::new("/usr/bin/kubectl").is_file(),
-        "this test deploys httpbin with the real kubectl at /usr/bin/kubectl"
-    );
-    let sb = Sandbox {
-        env: Env::new(),
-        envoy,
-    };
     sb.ok(&["istioctl", "install", "-y"]);
-    sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);
-    sb.kubectl(&["apply", "-f", HTTPBIN]);
-    for _ in 0..240 {
-        if !sb.kubectl(&["get", "pods", "-o", "name"]).trim().is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=ready",
-        "pod",
-        "--all",
-        "--timeout=180s",
-    ]);
-    let pod = sb.kubectl(&[
-        "get",
-        "pod",
-        "-l",
-        "app=httpbin",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
+    sb.deploy_injected(&[&sample("httpbin/httpbin.yaml")], 1);
+    let pod = sb.pod("default", "app=httpbin");
 
     // The sidecar asks for its secrets when its TLS configuration arrives: wait for both.
-    let mut table = String::new();
-    for _ in 0..120 {
-        table = sb.ok(&["istioctl", "proxy-config", "secret", &pod]);
-        if table.lines().filter(|l| l.contains(" ACTIVE ")).count() == 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let table = sb.until(&["istioctl", "proxy-config", "secret", &pod], |t| {
+        t.lines().filter(|l| l.contains(" ACTIVE ")).count() == 2
+    });
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         words(lines[0]),

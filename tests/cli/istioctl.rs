@@ -2,60 +2,17 @@
 //! stopped when the test ends) and its refusals: a live cluster target, no terminal to confirm
 //! on, unknown profiles and options.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
+use crate::util::mesh::{self, COMMAND_TIMEOUT, Sandbox};
 use crate::util::{Env, stderr, stdout};
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// A sandbox whose reference mesh (if a command started one) is stopped on drop.
-struct Sandbox {
-    env: Env,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Self { env: Env::new() }
+/// The real kubectl against the sandbox's mesh, when there is one on this machine (and
+/// MESHWORK_SKIP_KUBECTL does not say to do without).
+fn kubectl(sb: &Sandbox, args: &[&str]) -> Option<Output> {
+    if !mesh::has_kubectl() || std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
+        return None;
     }
-
-    /// `meshwork ARGS` on the default target (the reference mesh), stdin not a terminal.
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.env.path("state/meshwork")
-    }
-
-    fn server_pid(&self) -> Option<u32> {
-        self.env.server_pid()
-    }
-
-    /// The real kubectl against the sandbox's mesh, when there is one on this machine.
-    fn kubectl(&self, args: &[&str]) -> Option<Output> {
-        let kubectl = PathBuf::from("/usr/bin/kubectl");
-        if !kubectl.is_file() || std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
-            return None;
-        }
-        Some(
-            Command::new(kubectl)
-                .args(args)
-                .env("KUBECONFIG", self.state_dir().join("kubeconfig"))
-                .env("HOME", self.env.path("home"))
-                .output()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
+    Some(sb.kubectl_output(args))
 }
 
 #[test]
@@ -88,7 +45,7 @@ fn install_prints_istioctls_progress_and_istio_runs() {
         "client version: 1.24.0\ncontrol plane version: 1.24.0\ndata plane version: none\n"
     );
 
-    if let Some(pods) = sb.kubectl(&["get", "pods", "-n", "istio-system"]) {
+    if let Some(pods) = kubectl(&sb, &["get", "pods", "-n", "istio-system"]) {
         let pods = stdout(&pods);
         let istiod = pods
             .lines()
@@ -100,16 +57,19 @@ fn install_prints_istioctls_progress_and_istio_runs() {
         );
         // Applied as istioctl applies: server-side, by its field manager.
         let managers = stdout(
-            &sb.kubectl(&[
-                "get",
-                "deploy",
-                "istiod",
-                "-n",
-                "istio-system",
-                "--show-managed-fields",
-                "-o",
-                "jsonpath={.metadata.managedFields[*].manager}",
-            ])
+            &kubectl(
+                &sb,
+                &[
+                    "get",
+                    "deploy",
+                    "istiod",
+                    "-n",
+                    "istio-system",
+                    "--show-managed-fields",
+                    "-o",
+                    "jsonpath={.metadata.managedFields[*].manager}",
+                ],
+            )
             .unwrap(),
         );
         assert!(managers.contains("istio-operator"), "{managers}");
@@ -141,18 +101,10 @@ fn install_prints_istioctls_progress_and_istio_runs() {
 #[test]
 fn install_demo_runs_istiod_and_both_gateways() {
     // The gateways run the real Envoy, which must be there unless Envoy tests are off.
-    let Some(envoy) = mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy() else {
         return;
     };
-    let sb = Sandbox::new();
-    let out = sb
-        .env
-        .cmd_default_target()
-        .args(["istioctl", "install", "--set", "profile=demo", "-y"])
-        .env("MESHWORK_ENVOY", &envoy)
-        .timeout(COMMAND_TIMEOUT)
-        .output()
-        .unwrap();
+    let out = sb.meshwork(&["istioctl", "install", "--set", "profile=demo", "-y"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert_eq!(
@@ -246,7 +198,7 @@ fn install_asks_first_and_without_a_terminal_refuses() {
     );
     assert!(err.contains("pass -y (--skip-confirmation)"), "{err}");
     assert!(
-        sb.server_pid().is_none(),
+        sb.env.server_pid().is_none(),
         "nothing may start before the answer"
     );
 }
@@ -287,7 +239,7 @@ fn unknown_profiles_and_settings_are_refused_with_what_exists() {
         "{}",
         stderr(&out)
     );
-    assert!(sb.server_pid().is_none());
+    assert!(sb.env.server_pid().is_none());
 }
 
 #[test]
@@ -341,7 +293,7 @@ fn on_a_terminal_install_asks_and_does_what_the_answer_says() {
     tmux.keys(&["n", "Enter"]);
     tmux.wait_for(&["Cancelled."]);
     assert!(
-        sb.server_pid().is_none(),
+        sb.env.server_pid().is_none(),
         "a cancelled install started the mesh"
     );
     drop(tmux);

@@ -2,14 +2,7 @@
 //! and a route to an undefined subset with what to fix (and shows nothing once they are fixed),
 //! `--json` carries the same, and `meshwork istioctl proxy-status` keeps its table.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
-use crate::util::{Env, stderr, stdout};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Istio's httpbin sample (test data, read in place).
-const HTTPBIN: &str = "/work/shared/istio-samples/samples/httpbin/httpbin.yaml";
+use crate::util::mesh::{Sandbox, sample};
 
 const MALFORMED: &str = "\
 apiVersion: networking.istio.io/v1
@@ -55,101 +48,13 @@ spec:
       version: v1
 ";
 
-/// A sandbox whose reference mesh is stopped on drop.
-struct Sandbox {
-    env: Env,
-    envoy: PathBuf,
-}
-
-impl Sandbox {
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .env("MESHWORK_ENVOY", &self.envoy)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.meshwork(args);
-        assert!(
-            out.status.success(),
-            "meshwork {args:?}: {:?}\n{}{}",
-            out.status,
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
-            .env("HOME", self.env.path("home"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn apply(&self, name: &str, yaml: &str) {
-        let path = self.env.path(&format!("{name}.yaml"));
-        std::fs::write(&path, yaml).unwrap();
-        self.kubectl(&["apply", "-f", path.to_str().unwrap()]);
-    }
-
-    /// Runs `meshwork ARGS` until `done` holds for its stdout; the last stdout.
-    fn until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
-        let mut text = String::new();
-        for _ in 0..120 {
-            text = self.ok(args);
-            if done(&text) {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("meshwork {args:?} never showed what was expected; last output:\n{text}");
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
-}
-
 #[test]
 fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
-    let Some(envoy) = mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy_and_kubectl("applies httpbin") else {
         return;
     };
-    assert!(
-        Path::new("/usr/bin/kubectl").is_file(),
-        "this test applies httpbin with the real kubectl at /usr/bin/kubectl"
-    );
-    let sb = Sandbox {
-        env: Env::new(),
-        envoy,
-    };
     sb.ok(&["istioctl", "install", "--set", "profile=minimal", "-y"]);
-    sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);
-    sb.kubectl(&["apply", "-f", HTTPBIN]);
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=ready",
-        "pod",
-        "-l",
-        "app=httpbin",
-        "--timeout=180s",
-    ]);
+    sb.deploy_injected(&[&sample("httpbin/httpbin.yaml")], 1);
 
     // All is well: one line for istiod, no problems listed.
     let clean = sb.until(&["mesh", "status"], |t| {

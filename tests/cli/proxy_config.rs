@@ -2,81 +2,8 @@
 //! Bookinfo injected: each pod's real Envoy, read through `pilot-agent` over `kubectl exec`'s
 //! API, shown in istioctl's tables.
 
-use crate::util::mesh::{self, COMMAND_TIMEOUT};
+use crate::util::mesh::{COMMAND_TIMEOUT, Sandbox, sample};
 use crate::util::{Env, stderr, stdout};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Istio's Bookinfo sample (test data, read in place).
-const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
-
-/// A sandbox whose reference mesh is stopped on drop.
-struct Sandbox {
-    env: Env,
-    envoy: PathBuf,
-}
-
-impl Sandbox {
-    fn meshwork(&self, args: &[&str]) -> Output {
-        self.env
-            .cmd_default_target()
-            .args(args)
-            .env("MESHWORK_ENVOY", &self.envoy)
-            .timeout(COMMAND_TIMEOUT)
-            .output()
-            .unwrap()
-    }
-
-    /// `meshwork ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.meshwork(args);
-        assert!(
-            out.status.success(),
-            "meshwork {args:?}: {:?}\n{}{}",
-            out.status,
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.env.path("state/meshwork/kubeconfig"))
-            .env("HOME", self.env.path("home"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    /// Runs `meshwork ARGS` until `done` holds for its stdout (Envoy takes pushes a moment
-    /// after the API accepts an object); the last stdout.
-    fn until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
-        let mut text = String::new();
-        for _ in 0..120 {
-            text = self.ok(args);
-            if done(&text) {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("meshwork {args:?} never showed what was expected; last output:\n{text}");
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        mesh::stop(&self.env);
-    }
-}
 
 /// Rows of a table as their whitespace-separated words.
 fn rows(table: &str) -> Vec<Vec<String>> {
@@ -92,20 +19,12 @@ fn has_row(table: &str, words: &[&str]) -> bool {
 
 #[test]
 fn proxy_config_and_status_show_bookinfos_envoys() {
-    let Some(envoy) = mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy_and_kubectl("applies Bookinfo") else {
         return;
     };
-    assert!(
-        Path::new("/usr/bin/kubectl").is_file(),
-        "this test applies Bookinfo with the real kubectl at /usr/bin/kubectl"
-    );
-    let sb = Sandbox {
-        env: Env::new(),
-        envoy,
-    };
     sb.ok(&["istioctl", "install", "-y"]);
+    let file = |rel: &str| sample(&format!("bookinfo/{rel}"));
     sb.kubectl(&["label", "namespace", "default", "istio-injection=enabled"]);
-    let file = |rel: &str| format!("{BOOKINFO}/{rel}");
     sb.kubectl(&["apply", "-f", &file("platform/kube/bookinfo.yaml")]);
     sb.kubectl(&[
         "run",
@@ -117,27 +36,8 @@ fn proxy_config_and_status_show_bookinfos_envoys() {
         "3600",
     ]);
     // Six Bookinfo pods and the plain one, all created before waiting for them.
-    for _ in 0..240 {
-        if sb.kubectl(&["get", "pods", "-o", "name"]).lines().count() >= 7 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=ready",
-        "pod",
-        "--all",
-        "--timeout=180s",
-    ]);
-    let productpage = sb.kubectl(&[
-        "get",
-        "pod",
-        "-l",
-        "app=productpage",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
+    sb.wait_for_pods(7);
+    let productpage = sb.pod("default", "app=productpage");
     let pod = productpage.as_str();
 
     // Clusters: one per Service port, with istioctl's columns; no subsets before a rule.
@@ -327,16 +227,7 @@ fn proxy_config_and_status_show_bookinfos_envoys() {
 
     // proxy-status: every sidecar and the gateway (serving Bookinfo's Gateway), synced.
     sb.kubectl(&["apply", "-f", &file("networking/bookinfo-gateway.yaml")]);
-    let gateway = sb.kubectl(&[
-        "get",
-        "pod",
-        "-n",
-        "istio-system",
-        "-l",
-        "app=istio-ingressgateway",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
+    let gateway = sb.pod("istio-system", "app=istio-ingressgateway");
     let gateway = format!("{gateway}.istio-system");
     let routes = sb.until(&["istioctl", "pc", "routes", &gateway], |t| {
         t.contains("http.8080")

@@ -2,7 +2,7 @@
 //! open lab 0, run its first step's checks, see them pass, quit, and find the progress saved.
 
 use crate::util::Env;
-use crate::util::mesh::StopMesh;
+use crate::util::mesh::{Sandbox, StopMesh, sample};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -197,23 +197,6 @@ fn x_on_the_reference_mesh_without_istio_says_there_is_no_proxy_to_read() {
     tmux.keys(&["q", "q"]);
 }
 
-/// `kubectl ARGS` against the sandbox's reference mesh; fails the test on an error.
-fn kubectl(env: &Env, args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/kubectl")
-        .args(args)
-        .env("KUBECONFIG", env.path("state/meshwork/kubeconfig"))
-        .env("HOME", env.path("home"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `GET path` to 127.0.0.1:port; the status (0 when nothing answered).
 fn get(port: u16, path: &str) -> u16 {
     use std::io::{Read, Write};
@@ -240,70 +223,20 @@ fn get(port: u16, path: &str) -> u16 {
 
 #[test]
 fn x_shows_a_request_through_the_gateway_hop_by_hop() {
-    let Some(envoy) = crate::util::mesh::envoy() else {
+    let Some(sb) = Sandbox::with_envoy() else {
         return;
     };
-    let env = Env::new();
-    let _stop = StopMesh(&env);
-    let meshwork = |args: &[&str]| {
-        let out = env
-            .cmd_default_target()
-            .args(args)
-            .env("MESHWORK_ENVOY", &envoy)
-            .timeout(Duration::from_secs(240))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "meshwork {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     // Istio's httpbin sample, injected, behind its gateway (the samples applied unchanged).
-    meshwork(&["mesh", "up"]);
-    meshwork(&["istioctl", "install", "-y"]);
-    kubectl(
-        &env,
-        &["label", "namespace", "default", "istio-injection=enabled"],
-    );
-    let samples = "/work/shared/istio-samples/samples/httpbin";
-    kubectl(&env, &["apply", "-f", &format!("{samples}/httpbin.yaml")]);
-    kubectl(
-        &env,
-        &["apply", "-f", &format!("{samples}/httpbin-gateway.yaml")],
-    );
-    for _ in 0..240 {
-        if !kubectl(&env, &["get", "pods", "-o", "name"]).is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    kubectl(
-        &env,
+    sb.ok(&["mesh", "up"]);
+    sb.ok(&["istioctl", "install", "-y"]);
+    sb.deploy_injected(
         &[
-            "wait",
-            "--for=condition=ready",
-            "pod",
-            "--all",
-            "--timeout=180s",
+            &sample("httpbin/httpbin.yaml"),
+            &sample("httpbin/httpbin-gateway.yaml"),
         ],
+        1,
     );
-    let port: u16 = kubectl(
-        &env,
-        &[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ],
-    )
-    .trim()
-    .parse()
-    .unwrap();
+    let port = sb.ingress_port();
     // Until the gateway has its route, it answers 404; then httpbin's own 418 comes through.
     let mut status = 0;
     for _ in 0..240 {
@@ -317,7 +250,7 @@ fn x_shows_a_request_through_the_gateway_hop_by_hop() {
 
     // The TUI on the running mesh: x shows the request with the gateway's hop and httpbin's
     // sidecar below it (access log lines reach the log a moment after the answer: r reads again).
-    let tmux = Tmux::start_meshwork(&env, "no-such-kubeconfig", &["--open", "0/2"]);
+    let tmux = Tmux::start_meshwork(&sb.env, "no-such-kubeconfig", &["--open", "0/2"]);
     tmux.wait_for(&["Step 2 of 3", "● ready"]);
     tmux.keys(&["x"]);
     let expected = [
