@@ -10,17 +10,12 @@
 // A test binary: helpers panic with a message, and a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use meshwork_checks::check::Context;
-use meshwork_checks::content::{Content, Origin};
-use meshwork_checks::course::load::load;
-use meshwork_checks::engine::{CheckResult, Outcome, run_check};
-use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target};
-use meshwork_mesh::{Mesh, MeshConfig, envoy};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/mesh.rs"]
+mod mesh_support;
 
-const SAMPLES: &str = "/work/shared/istio-samples/samples";
+use mesh_support::{MeshEnv, SAMPLES, kubectl_and_envoy};
+use meshwork_checks::engine::Outcome;
+use std::time::{Duration, Instant};
 
 const OVERFLOW: &str =
     "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow";
@@ -92,163 +87,13 @@ spec:
       version: v1
 ";
 
-/// `/usr/bin/kubectl` and Envoy, or `None` when told to skip them.
-fn tools() -> Option<PathBuf> {
-    if std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
-        return None;
-    }
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return None;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    let p = PathBuf::from("/usr/bin/kubectl");
-    assert!(
-        p.exists(),
-        "/usr/bin/kubectl is required (set MESHWORK_SKIP_KUBECTL=1 to skip)"
-    );
-    Some(p)
-}
-
-struct Env {
-    mesh: Mesh,
-    home: tempfile::TempDir,
-    _state: tempfile::TempDir,
-    kubectl: PathBuf,
-}
-
-impl Env {
-    /// A fresh mesh with Istio installed and `default` labelled for injection.
-    async fn istio() -> Option<Self> {
-        let kubectl = tools()?;
-        let state = tempfile::tempdir().unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let mesh = meshwork_mesh::start(MeshConfig {
-            state_dir: state.path().to_owned(),
-            port: None,
-        })
-        .await
-        .expect("the mesh starts");
-        let env = Self {
-            mesh,
-            home,
-            _state: state,
-            kubectl,
-        };
-        let install = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio");
-        env.kubectl(&["apply", "-f", install.to_str().unwrap()])
-            .await;
-        env.ready("istio-system", "app=istiod").await;
-        env.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])
-            .await;
-        Some(env)
-    }
-
-    async fn ready(&self, namespace: &str, selector: &str) {
-        self.kubectl(&[
-            "wait",
-            "--for=condition=ready",
-            "pod",
-            "-n",
-            namespace,
-            "-l",
-            selector,
-            "--timeout=180s",
-        ])
+/// A fresh mesh with Istio installed and `default` labelled for injection.
+async fn istio() -> Option<MeshEnv> {
+    let env = MeshEnv::start(kubectl_and_envoy()?).await;
+    env.install_istio().await;
+    env.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])
         .await;
-    }
-
-    async fn kubectl_out(&self, args: &[&str]) -> std::process::Output {
-        tokio::process::Command::new(&self.kubectl)
-            .arg(format!(
-                "--kubeconfig={}",
-                self.mesh.kubeconfig_path().display()
-            ))
-            .arg(format!(
-                "--cache-dir={}",
-                self.home.path().join("cache").display()
-            ))
-            .args(args)
-            .env("HOME", self.home.path())
-            .output()
-            .await
-            .expect("kubectl runs")
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl_out(args).await;
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn apply_text(&self, name: &str, yaml: &str) {
-        let path = self.home.path().join(name);
-        std::fs::write(&path, yaml).unwrap();
-        self.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
-    }
-
-    /// Loads `check` (one list item under `checks:`) as a lab and runs it against the mesh.
-    async fn run(&self, check: &str) -> CheckResult {
-        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
-        self.run_on(Arc::new(target), check).await
-    }
-
-    /// The mesh's API as a live-cluster target would see it: what the checks do on a cluster.
-    async fn as_cluster(&self) -> Arc<dyn Target> {
-        let reference = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
-        let client = reference.client().unwrap().clone();
-        Arc::new(ClusterTarget::from_client(client, Some("mesh".into())))
-    }
-
-    /// Loads `check` as a lab and runs it against `target`.
-    async fn run_on(&self, target: Arc<dyn Target>, check: &str) -> CheckResult {
-        let yaml = format!(
-            "format_version: 1\nid: lesson\ntitle: Lesson\nsummary: A lesson.\nsteps:\n  - id: one\n    \
-             title: One\n    body: 01-one.md\n    checks:\n{check}    solution:\n      commands: [{{run: \"true\"}}]\n"
-        );
-        let content = Content::from_files(
-            Origin::Embedded,
-            [
-                ("labs/01-lesson/lab.yaml".to_string(), yaml.into_bytes()),
-                ("labs/01-lesson/01-one.md".to_string(), b"# One\n".to_vec()),
-            ],
-        );
-        let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
-        let ctx = Context {
-            target,
-            content: Arc::new(content),
-        };
-        run_check(&ctx, &course.labs[0].steps[0].checks[0]).await
-    }
-
-    /// Runs `check` until `done` holds for its result; fails with the last one.
-    async fn run_until(
-        &self,
-        check: &str,
-        what: &str,
-        done: impl Fn(&CheckResult) -> bool,
-    ) -> CheckResult {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let r = self.run(check).await;
-            if done(&r) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gave up waiting for {what}: {:?} {}",
-                r.outcome,
-                r.message
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    Some(env)
 }
 
 const OVERFLOW_CHECK: &str = "      - id: tripped\n        title: The breaker tripped\n        envoy_stat:\n          \
@@ -258,7 +103,7 @@ const OVERFLOW_CHECK: &str = "      - id: tripped\n        title: The breaker tr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_circuit_breaking_lesson_trips_the_overflow_stat() {
-    let Some(env) = Env::istio().await else {
+    let Some(env) = istio().await else {
         return;
     };
     env.kubectl(&["apply", "-f", &format!("{SAMPLES}/httpbin/httpbin.yaml")])
@@ -360,7 +205,7 @@ const CONFIG_CHECK: &str = "      - id: accepted\n        title: The mesh accept
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn istio_config_fails_quoting_what_istiod_cannot_use_until_it_is_fixed() {
-    let Some(env) = Env::istio().await else {
+    let Some(env) = istio().await else {
         return;
     };
     env.kubectl(&["apply", "-f", &format!("{SAMPLES}/httpbin/httpbin.yaml")])

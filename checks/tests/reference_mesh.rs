@@ -5,133 +5,35 @@
 // A test binary: helpers panic with a message, and a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use meshwork_checks::check::Context;
-use meshwork_checks::content::{Content, Origin};
-use meshwork_checks::course::load::load;
-use meshwork_checks::engine::{CheckResult, Outcome, run_check};
-use meshwork_checks::target::ReferenceTarget;
-use meshwork_mesh::{Mesh, MeshConfig};
-use std::path::PathBuf;
-use std::sync::Arc;
+#[path = "support/mesh.rs"]
+mod mesh_support;
 
-const SAMPLES: &str = "/work/shared/istio-samples/samples";
+use mesh_support::{MeshEnv, SAMPLES};
+use meshwork_checks::engine::Outcome;
+
 const BOOKINFO_APPS: [&str; 4] = ["productpage", "details", "reviews", "ratings"];
 
-/// `/usr/bin/kubectl`, or `None` when told to skip (MESHWORK_SKIP_KUBECTL), as the mesh's
-/// conformance tests do.
-fn kubectl() -> Option<PathBuf> {
-    if std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
-        return None;
-    }
-    let p = PathBuf::from("/usr/bin/kubectl");
-    assert!(
-        p.exists(),
-        "/usr/bin/kubectl is required (set MESHWORK_SKIP_KUBECTL=1 to skip)"
-    );
-    Some(p)
-}
-
-struct Env {
-    mesh: Mesh,
-    home: tempfile::TempDir,
-    _state: tempfile::TempDir,
-    kubectl: PathBuf,
-}
-
-impl Env {
-    /// A fresh mesh with Bookinfo (productpage on a nodePort) and Istio's curl sample; waits
-    /// until the pods with the given `app` labels are Ready.
-    async fn bookinfo(apps: &[&str]) -> Option<Self> {
-        let kubectl = kubectl()?;
-        let state = tempfile::tempdir().unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let mesh = meshwork_mesh::start(MeshConfig {
-            state_dir: state.path().to_owned(),
-            port: None,
-        })
-        .await
-        .expect("the mesh starts");
-        let env = Self {
-            mesh,
-            home,
-            _state: state,
-            kubectl,
-        };
-        for file in [
-            "bookinfo/platform/kube/bookinfo.yaml",
-            "bookinfo/platform/kube/productpage-nodeport.yaml",
-            "curl/curl.yaml",
-        ] {
-            env.kubectl(&["apply", "-f", &format!("{SAMPLES}/{file}")])
-                .await;
-        }
-        for app in apps {
-            env.kubectl(&[
-                "wait",
-                "--for=condition=ready",
-                "pod",
-                "-l",
-                &format!("app={app}"),
-                "--timeout=90s",
-            ])
+/// A fresh mesh with Bookinfo (productpage on a nodePort) and Istio's curl sample; waits
+/// until the pods with the given `app` labels are Ready.
+async fn bookinfo(apps: &[&str]) -> Option<MeshEnv> {
+    let env = MeshEnv::start(mesh_support::kubectl()?).await;
+    for file in [
+        "bookinfo/platform/kube/bookinfo.yaml",
+        "bookinfo/platform/kube/productpage-nodeport.yaml",
+        "curl/curl.yaml",
+    ] {
+        env.kubectl(&["apply", "-f", &format!("{SAMPLES}/{file}")])
             .await;
-        }
-        Some(env)
     }
-
-    async fn kubectl(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(&self.kubectl)
-            .arg(format!(
-                "--kubeconfig={}",
-                self.mesh.kubeconfig_path().display()
-            ))
-            .arg(format!(
-                "--cache-dir={}",
-                self.home.path().join("cache").display()
-            ))
-            .args(args)
-            .env("HOME", self.home.path())
-            .output()
-            .await
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    for app in apps {
+        env.ready("default", &format!("app={app}")).await;
     }
-
-    /// Loads `checks` (list items under `checks:`) as a lab and runs each against the mesh.
-    async fn run(&self, checks: &str) -> Vec<CheckResult> {
-        let yaml = format!(
-            "format_version: 1\nid: probes\ntitle: Probes\nsummary: Probe Bookinfo.\nsteps:\n  - id: one\n    \
-             title: One\n    body: 01-one.md\n    checks:\n{checks}    solution:\n      commands: [{{run: \"true\"}}]\n"
-        );
-        let content = Content::from_files(
-            Origin::Embedded,
-            [
-                ("labs/01-probes/lab.yaml".to_string(), yaml.into_bytes()),
-                ("labs/01-probes/01-one.md".to_string(), b"# One\n".to_vec()),
-            ],
-        );
-        let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
-        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
-        let ctx = Context {
-            target: Arc::new(target),
-            content: Arc::new(content),
-        };
-        let mut results = Vec::new();
-        for check in &course.labs[0].steps[0].checks {
-            results.push(run_check(&ctx, check).await);
-        }
-        results
-    }
+    Some(env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bookinfo_through_its_node_port_from_the_host_and_an_unknown_command_through_exec() {
-    let Some(env) = Env::bookinfo(&BOOKINFO_APPS).await else {
+    let Some(env) = bookinfo(&BOOKINFO_APPS).await else {
         return;
     };
     let node_port = env
@@ -144,7 +46,7 @@ async fn bookinfo_through_its_node_port_from_the_host_and_an_unknown_command_thr
         ])
         .await;
     let results = env
-        .run(
+        .run_all(
             r#"      - id: all-versions
         title: Every reviews version answers
         timeout: 60
@@ -220,11 +122,11 @@ async fn bookinfo_through_its_node_port_from_the_host_and_an_unknown_command_thr
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bookinfo_from_inside_a_pod_and_commands_through_exec() {
-    let Some(env) = Env::bookinfo(&[BOOKINFO_APPS.as_slice(), &["curl"]].concat()).await else {
+    let Some(env) = bookinfo(&[BOOKINFO_APPS.as_slice(), &["curl"]].concat()).await else {
         return;
     };
     let results = env
-        .run(
+        .run_all(
             r#"      - id: from-ratings
         title: productpage answers the ratings pod
         timeout: 60
