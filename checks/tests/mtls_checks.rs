@@ -4,7 +4,8 @@
 //! sidecars): the `mtls_matrix` check passes on the all-200 matrix, fails quoting the legacy →
 //! foo cell once foo is STRICT, and passes again with the matrix updated; `workload_identity`
 //! reads httpbin's SPIFFE id on both target shapes; an `http` check sees an AuthorizationPolicy's
-//! 403 (`RBAC: access denied`), also when it is the request's header that the policy denies.
+//! 403 (`RBAC: access denied`), also when it is the request's header that the policy denies, and
+//! a RequestAuthentication's 401 for a bearer token its key does not verify.
 //!
 //! These tests need Envoy 1.40 (`meshwork mesh install-envoy`, or `MESHWORK_ENVOY`); without
 //! it they fail, unless `MESHWORK_SKIP_ENVOY=1` says Envoy tests are off.
@@ -374,6 +375,27 @@ spec:
       values: [\"block\"]
 ";
 
+/// A RequestAuthentication for httpbin in foo with an inline key set (a public P-256 key).
+const JWT_RULE: &str = r#"
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata:
+  name: jwt
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  jwtRules:
+  - issuer: testing@secure.istio.io
+    jwks: '{"keys":[{"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid":"lab","x":"woDhGLIvwm-8VThDsEtbYMihgm5oBKRnXyihbk4SFEQ","y":"TYQ92W3Lk3x-pAdpOXK7iNCpaev6uzvS6dmTQByH0uo"}]}'
+"#;
+
+/// A well-formed token of that issuer whose signature the key does not verify.
+const FORGED: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImxhYiJ9.\
+eyJpc3MiOiJ0ZXN0aW5nQHNlY3VyZS5pc3Rpby5pbyIsInN1YiI6ImxlYXJuZXIiLCJleHAiOjQxMDI0NDQ4MDB9.\
+rP44sljQZsfXdUxSYLNGaLiRLq1hbAZmeEGRLTOJm52JShJgFxCFwLtmzu_DE404i4RKsDk3L2jW1te48JkMCA";
+
 fn http_check(path: &str, headers: &str, expect: &str) -> String {
     format!(
         "      - id: policy\n        title: The policy's outcome\n        timeout: 30\n        http:\n          \
@@ -426,5 +448,28 @@ async fn an_authorization_policy_outcome_is_seen_by_the_http_check() {
     );
     let r = env.run(&blocked).await;
     assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+
+    // JWT: a token the key does not verify gets Envoy's 401, sent as the http check's header.
+    let bad_token = http_check(
+        "/ip",
+        &format!("          headers: {{Authorization: \"Bearer {FORGED}\"}}\n"),
+        "            status: 401\n            body: {contains: \"Jwt verification fails\"}\n",
+    );
+    let before = env.run(&bad_token).await;
+    assert_eq!(before.outcome, Outcome::Fail, "{}", before.message);
+    env.apply_text("jwt.yaml", JWT_RULE).await;
+    let r = env
+        .run_until(&bad_token, "the forged token refused", |r| {
+            r.outcome == Outcome::Pass
+        })
+        .await;
+    assert!(r.message.contains("status 401"), "{}", r.message);
+    let r = env.run(&ip).await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Pass,
+        "no token is allowed: {}",
+        r.message
+    );
     env.mesh.shutdown().await;
 }
