@@ -43,49 +43,10 @@ spec:
       maxEjectionPercent: 100
 ";
 
-const MALFORMED: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin-bad
-spec:
-  hosts:
-  - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        port:
-          number: 80000
-";
-
-const MISSING_SUBSET: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin-v9
-spec:
-  hosts:
-  - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        subset: v9
-";
-
-const SUBSET_V9: &str = "\
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  subsets:
-  - name: v9
-    labels:
-      version: v1
-";
+/// Configuration istiod cannot use, and its fix: fixtures shared with the CLI's tests.
+const MALFORMED: &str = include_str!("../../tests/fixtures/pilot_problems/httpbin-bad.yaml");
+const MISSING_SUBSET: &str = include_str!("../../tests/fixtures/pilot_problems/httpbin-v9.yaml");
+const SUBSET_V9: &str = include_str!("../../tests/fixtures/pilot_problems/dr-v9.yaml");
 
 /// A fresh mesh with Istio installed and `default` labelled for injection.
 async fn istio() -> Option<MeshEnv> {

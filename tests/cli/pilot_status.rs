@@ -2,51 +2,14 @@
 //! and a route to an undefined subset with what to fix (and shows nothing once they are fixed),
 //! `--json` carries the same, and `meshwork istioctl proxy-status` keeps its table.
 
+use crate::util::fixture;
 use crate::util::mesh::{Sandbox, sample};
 
-const MALFORMED: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin-bad
-spec:
-  hosts:
-  - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        port:
-          number: 80000
-";
-
-const MISSING_SUBSET: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin-v9
-spec:
-  hosts:
-  - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        subset: v9
-";
-
-const SUBSET_V9: &str = "\
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  subsets:
-  - name: v9
-    labels:
-      version: v1
-";
+/// `kubectl apply -f` of one of the fixtures of pilot's problems (shared with the checks' tests).
+fn apply_problem(sb: &Sandbox, file: &str) {
+    let path = fixture("pilot_problems").join(file);
+    sb.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+}
 
 #[test]
 fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
@@ -73,8 +36,8 @@ fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
         "nothing to report:\n{clean}"
     );
 
-    sb.apply("bad", MALFORMED);
-    sb.apply("v9", MISSING_SUBSET);
+    apply_problem(&sb, "httpbin-bad.yaml");
+    apply_problem(&sb, "httpbin-v9.yaml");
     let broken = sb.until(&["mesh", "status"], |t| {
         t.contains("httpbin-bad") && t.contains("httpbin-v9")
     });
@@ -138,7 +101,7 @@ fn mesh_status_names_what_istiod_cannot_use_and_what_to_fix() {
 
     // Fixed: nothing listed any more.
     sb.kubectl(&["delete", "virtualservice", "httpbin-bad"]);
-    sb.apply("dr", SUBSET_V9);
+    apply_problem(&sb, "dr-v9.yaml");
     let fixed = sb.until(&["mesh", "status"], |t| !t.contains("control plane:"));
     assert!(fixed.contains("1 proxy connected, 1 in sync"), "{fixed}");
 }
