@@ -52,6 +52,11 @@ fn in_namespace(mut p: Value, namespace: &str) -> Value {
     p
 }
 
+fn with_default_container(mut p: Value, container: &str) -> Value {
+    p["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/default-container": container});
+    p
+}
+
 /// A curl container that answers the task's command: `codes` maps a server namespace to what
 /// curl prints and its exit code.
 fn client(codes: &'static [(&'static str, &'static str, i32)]) -> Behaviour {
@@ -113,14 +118,19 @@ fn strict_foo_world() -> World {
     );
     World {
         pods: vec![
-            in_namespace(
-                pod(
-                    "curl-6f9-foo",
-                    json!({"app": "curl"}),
-                    &["curl", "istio-proxy"],
-                    "Running",
+            // The sidecar first, as with holdApplicationUntilProxyStarts; the injector's
+            // annotation names the app's container as kubectl's default.
+            with_default_container(
+                in_namespace(
+                    pod(
+                        "curl-6f9-foo",
+                        json!({"app": "curl"}),
+                        &["istio-proxy", "curl"],
+                        "Running",
+                    ),
+                    "foo",
                 ),
-                "foo",
+                "curl",
             ),
             in_namespace(
                 pod(
@@ -184,6 +194,26 @@ async fn the_matrix_fails_at_the_refused_cell_then_passes_once_expected() {
         "{}",
         r.message
     );
+}
+
+#[tokio::test]
+async fn without_a_container_named_the_pods_default_container_sends() {
+    let api = FakeApi::start(strict_foo_world(), nothing_else()).await;
+    let r = run(
+        &api,
+        "mtls_matrix",
+        "          clients: [foo, bar, legacy]\n          servers: [foo, bar]\n          expect:\n            legacy to foo: fail\n",
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    let containers: Vec<String> = api
+        .execs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, c, _)| c.clone())
+        .collect();
+    assert_eq!(containers, vec!["curl".to_string(); 6]);
 }
 
 #[tokio::test]

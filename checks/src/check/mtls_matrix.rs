@@ -150,7 +150,12 @@ impl MtlsMatrixCheck {
             .as_deref()
             .map_or(DEFAULT_CLIENT, str::trim)
             .to_string();
-        if !client.contains('=') {
+        let as_ref = PodRef {
+            pod: client.clone(),
+            namespace: None,
+            container: None,
+        };
+        if !as_ref.is_selector() {
             problems.push((
                 ".client".to_string(),
                 format!(
@@ -244,14 +249,14 @@ impl MtlsMatrixCheck {
         self.url.replace("{server}", server)
     }
 
-    /// The client's name as the task prints it: the selector's first label value (`curl`).
+    /// The client's name as the task prints it: the selector's first `key=value`'s value
+    /// (`curl`), or `client` when it has none.
     pub fn client_name(&self) -> &str {
         self.client
             .split(',')
-            .next()
-            .and_then(|t| t.split_once('='))
-            .map_or(self.client.as_str(), |(_, v)| v.trim_start_matches('='))
-            .trim()
+            .filter(|t| !t.contains("!="))
+            .find_map(|t| t.split_once('='))
+            .map_or("client", |(_, v)| v.trim_start_matches('=').trim())
     }
 
     /// The server's name as the task prints it: the URL's host (`httpbin.bar`).
@@ -350,7 +355,7 @@ pub async fn evaluate(ctx: &Context, check: &MtlsMatrixCheck) -> Finding {
             namespace: Some(ns.clone()),
             container: check.container.clone(),
         };
-        let runner = match exec::resolve(client, &pod).await {
+        let mut runner = match exec::resolve(client, &pod).await {
             Ok(runner) => runner,
             Err(ExecError::NoPod(why)) => {
                 missing.push(why);
@@ -360,11 +365,28 @@ pub async fn evaluate(ctx: &Context, check: &MtlsMatrixCheck) -> Finding {
         };
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         let sidecar = match pods.get(&runner.pod).await {
-            Ok(p) => p
-                .spec
-                .iter()
-                .flat_map(|s| s.containers.iter())
-                .any(|c| c.name == PROXY_CONTAINER),
+            Ok(p) => {
+                let names: Vec<&str> = p
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.containers.iter())
+                    .map(|c| c.name.as_str())
+                    .collect();
+                // Without a container named, use the one kubectl would: the pod's
+                // default-container annotation (Istio's injector sets it to the app), else the
+                // first; a live API server refuses an exec into a two-container pod otherwise.
+                if runner.container.is_none() {
+                    runner.container = p
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubectl.kubernetes.io/default-container"))
+                        .filter(|c| names.contains(&c.as_str()))
+                        .cloned()
+                        .or_else(|| names.first().map(|c| (*c).to_string()));
+                }
+                names.contains(&PROXY_CONTAINER)
+            }
             Err(e) => {
                 return Finding::error(format!(
                     "cannot read pod {} in {ns}: {}",
@@ -416,14 +438,11 @@ pub fn judge(check: &MtlsMatrixCheck, cells: &[CellResult]) -> Finding {
     for cell in cells {
         let want = check.expected(&cell.client, &cell.server);
         let mut line = format!(
-            "curl.{} to {}: {}",
+            "{client_name}.{} to {}: {}",
             cell.client,
             check.server_name(&cell.server),
             cell.shown()
         );
-        if client_name != "curl" {
-            line = line.replacen("curl.", &format!("{client_name}."), 1);
-        }
         if !want.holds(cell) {
             line.push_str(&format!("   ✗ expected {want}"));
             if cell.status.is_none() && cell.exit_code != 0 {
@@ -468,6 +487,10 @@ fn hint(check: &MtlsMatrixCheck, cell: &CellResult, want: CellExpect) -> String 
     let from = format!("{}.{}", check.client_name(), cell.client);
     let to = check.server_name(&cell.server);
     match (cell.status, want) {
+        (None, _) if cell.exit_code == 127 => format!(
+            "{from} could not run curl (exit code 127): name the container that has curl with \
+             `container:`, or choose client pods that have one (Istio's curl sample)"
+        ),
         (None, _) if cell.exit_code == 6 => format!(
             "{from} could not resolve {to}: is there a Service for it in namespace {} \
              (kubectl get svc -n {})?",
@@ -720,6 +743,25 @@ mod tests {
         ] {
             assert!(f.message.contains(part), "{part:?} in {}", f.message);
         }
+    }
+
+    #[test]
+    fn clients_are_named_after_their_selector() {
+        let named = |selector: &str| {
+            let mut c = task();
+            c.client = selector.into();
+            c.client_name().to_string()
+        };
+        assert_eq!(named("app=curl"), "curl");
+        assert_eq!(named("version!=v2,app==sleep"), "sleep");
+        assert_eq!(named("app in (curl, sleep)"), "client");
+        let f = judge(&task(), &[cell("foo", "foo", "", 127, true)]);
+        assert!(
+            f.message
+                .contains("curl.foo could not run curl (exit code 127)"),
+            "{}",
+            f.message
+        );
     }
 
     #[test]
