@@ -13,201 +13,34 @@
 // A test binary: helpers panic with a message, and a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use meshwork_checks::check::Context;
-use meshwork_checks::content::{Content, Origin};
-use meshwork_checks::course::load::load;
-use meshwork_checks::engine::{CheckResult, Outcome, run_check};
-use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target};
-use meshwork_mesh::{Mesh, MeshConfig, envoy};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/mesh.rs"]
+mod mesh_support;
 
-const SAMPLES: &str = "/work/shared/istio-samples/samples";
+use mesh_support::{MeshEnv, SAMPLES, kubectl_and_envoy};
+use meshwork_checks::engine::Outcome;
 
-/// `/usr/bin/kubectl` and Envoy, or `None` when told to skip them.
-fn tools() -> Option<PathBuf> {
-    if std::env::var_os("MESHWORK_SKIP_KUBECTL").is_some() {
-        return None;
+/// A fresh mesh with Istio installed and the migration task's namespaces and workloads.
+async fn migration_task() -> Option<MeshEnv> {
+    let env = MeshEnv::start(kubectl_and_envoy()?).await;
+    env.install_istio().await;
+    for ns in ["foo", "bar", "legacy"] {
+        env.kubectl(&["create", "namespace", ns]).await;
     }
-    if envoy::tests_skipped() {
-        eprintln!("skipping: MESHWORK_SKIP_ENVOY is set");
-        return None;
-    }
-    if let Err(missing) = envoy::locate() {
-        panic!("{missing} (or set MESHWORK_SKIP_ENVOY=1 to turn the Envoy tests off)");
-    }
-    let p = PathBuf::from("/usr/bin/kubectl");
-    assert!(
-        p.exists(),
-        "/usr/bin/kubectl is required (set MESHWORK_SKIP_KUBECTL=1 to skip)"
-    );
-    Some(p)
-}
-
-struct Env {
-    mesh: Mesh,
-    home: tempfile::TempDir,
-    _state: tempfile::TempDir,
-    kubectl: PathBuf,
-}
-
-impl Env {
-    /// A fresh mesh with Istio installed and the migration task's namespaces and workloads.
-    async fn migration_task() -> Option<Self> {
-        let kubectl = tools()?;
-        let state = tempfile::tempdir().unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let mesh = meshwork_mesh::start(MeshConfig {
-            state_dir: state.path().to_owned(),
-            port: None,
-        })
-        .await
-        .expect("the mesh starts");
-        let env = Self {
-            mesh,
-            home,
-            _state: state,
-            kubectl,
-        };
-        let install = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/istio");
-        env.kubectl(&["apply", "-f", install.to_str().unwrap()])
+    let httpbin = format!("{SAMPLES}/httpbin/httpbin.yaml");
+    let curl = format!("{SAMPLES}/curl/curl.yaml");
+    for ns in ["foo", "bar"] {
+        env.kubectl(&["label", "namespace", ns, "istio-injection=enabled"])
             .await;
-        env.ready("istio-system", "app=istiod").await;
-        for ns in ["foo", "bar", "legacy"] {
-            env.kubectl(&["create", "namespace", ns]).await;
-        }
-        let httpbin = format!("{SAMPLES}/httpbin/httpbin.yaml");
-        let curl = format!("{SAMPLES}/curl/curl.yaml");
-        for ns in ["foo", "bar"] {
-            env.kubectl(&["label", "namespace", ns, "istio-injection=enabled"])
-                .await;
-            env.kubectl(&["apply", "-n", ns, "-f", &httpbin]).await;
-            env.kubectl(&["apply", "-n", ns, "-f", &curl]).await;
-        }
-        env.kubectl(&["apply", "-n", "legacy", "-f", &curl]).await;
-        for ns in ["foo", "bar"] {
-            env.ready(ns, "app=httpbin").await;
-            env.ready(ns, "app=curl").await;
-        }
-        env.ready("legacy", "app=curl").await;
-        Some(env)
+        env.kubectl(&["apply", "-n", ns, "-f", &httpbin]).await;
+        env.kubectl(&["apply", "-n", ns, "-f", &curl]).await;
     }
-
-    /// Waits for a pod `selector` picks in `namespace` and for it to be ready.
-    async fn ready(&self, namespace: &str, selector: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self
-            .kubectl(&["get", "pods", "-n", namespace, "-l", selector, "-o", "name"])
-            .await
-            .trim()
-            .is_empty()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "no pod {selector} in {namespace}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        self.kubectl(&[
-            "wait",
-            "--for=condition=ready",
-            "pod",
-            "-n",
-            namespace,
-            "-l",
-            selector,
-            "--timeout=180s",
-        ])
-        .await;
+    env.kubectl(&["apply", "-n", "legacy", "-f", &curl]).await;
+    for ns in ["foo", "bar"] {
+        env.ready(ns, "app=httpbin").await;
+        env.ready(ns, "app=curl").await;
     }
-
-    async fn kubectl(&self, args: &[&str]) -> String {
-        let out = tokio::process::Command::new(&self.kubectl)
-            .arg(format!(
-                "--kubeconfig={}",
-                self.mesh.kubeconfig_path().display()
-            ))
-            .arg(format!(
-                "--cache-dir={}",
-                self.home.path().join("cache").display()
-            ))
-            .args(args)
-            .env("HOME", self.home.path())
-            .output()
-            .await
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn apply_text(&self, name: &str, yaml: &str) {
-        let path = self.home.path().join(name);
-        std::fs::write(&path, yaml).unwrap();
-        self.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
-    }
-
-    /// Loads `check` (one list item under `checks:`) as a lab and runs it against the mesh.
-    async fn run(&self, check: &str) -> CheckResult {
-        let target = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
-        self.run_on(Arc::new(target), check).await
-    }
-
-    /// The mesh's API as a live-cluster target would see it.
-    async fn as_cluster(&self) -> Arc<dyn Target> {
-        let reference = ReferenceTarget::connect(self.mesh.kubeconfig_path()).await;
-        let client = reference.client().unwrap().clone();
-        Arc::new(ClusterTarget::from_client(client, Some("mesh".into())))
-    }
-
-    /// Loads `check` as a lab and runs it against `target`.
-    async fn run_on(&self, target: Arc<dyn Target>, check: &str) -> CheckResult {
-        let yaml = format!(
-            "format_version: 1\nid: mtls\ntitle: mTLS\nsummary: Identity.\nsteps:\n  - id: one\n    \
-             title: One\n    body: 01-one.md\n    checks:\n{check}    solution:\n      commands: [{{run: \"true\"}}]\n"
-        );
-        let content = Content::from_files(
-            Origin::Embedded,
-            [
-                ("labs/09-mtls/lab.yaml".to_string(), yaml.into_bytes()),
-                ("labs/09-mtls/01-one.md".to_string(), b"# One\n".to_vec()),
-            ],
-        );
-        let course = load(&content).unwrap_or_else(|e| panic!("the lab loads:\n{e}"));
-        let ctx = Context {
-            target,
-            content: Arc::new(content),
-        };
-        run_check(&ctx, &course.labs[0].steps[0].checks[0]).await
-    }
-
-    /// Runs `check` until `done` holds for its result (configuration reaches the Envoys
-    /// asynchronously); fails with the last one.
-    async fn run_until(
-        &self,
-        check: &str,
-        what: &str,
-        done: impl Fn(&CheckResult) -> bool,
-    ) -> CheckResult {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let r = self.run(check).await;
-            if done(&r) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gave up waiting for {what}: {:?} {}",
-                r.outcome,
-                r.message
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
+    env.ready("legacy", "app=curl").await;
+    Some(env)
 }
 
 fn matrix_check(expect: &str) -> String {
@@ -231,7 +64,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_task_matrix_and_identities() {
-    let Some(env) = Env::migration_task().await else {
+    let Some(env) = migration_task().await else {
         return;
     };
     let all_200 = matrix_check("");
@@ -406,7 +239,7 @@ fn http_check(path: &str, headers: &str, expect: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_policy_outcome_is_seen_by_the_http_check() {
-    let Some(env) = Env::migration_task().await else {
+    let Some(env) = migration_task().await else {
         return;
     };
     let denied = http_check(

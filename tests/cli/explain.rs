@@ -183,7 +183,10 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
             .rev()
             .find(|r| {
                 let all = hops(r);
+                // productpage's inbound line is written last (its response ends after all
+                // its calls), so wait until it is there too.
                 r["hops"][0]["direction"] == "gateway"
+                    && r["hops"][0]["hops"][0]["direction"] == "inbound"
                     && all.iter().any(|h| flags(h).contains(&"DI"))
                     && all.iter().filter(|h| h["direction"] == "inbound").count() >= 3
             })

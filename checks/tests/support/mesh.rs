@@ -136,8 +136,22 @@ impl MeshEnv {
         self.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
     }
 
-    /// Waits until the pods `selector` picks in `namespace` are Ready.
+    /// Waits until the pods `selector` picks in `namespace` exist and are Ready.
     pub async fn ready(&self, namespace: &str, selector: &str) {
+        // `kubectl wait` fails when no pod matches yet: wait for the Deployment's pod first.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .kubectl(&["get", "pods", "-n", namespace, "-l", selector, "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no pod {selector} in {namespace}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         self.kubectl(&[
             "wait",
             "--for=condition=ready",
@@ -193,15 +207,15 @@ impl MeshEnv {
         self.run_on(self.reference().await, check).await
     }
 
-    /// Runs `check` until `done` holds for its result (within a minute); fails with the last
-    /// one, saying it waited for `what`.
+    /// Runs `check` until `done` holds for its result (within 90 s: configuration reaches the
+    /// Envoys asynchronously); fails with the last one, saying it waited for `what`.
     pub async fn run_until(
         &self,
         check: &str,
         what: &str,
         done: impl Fn(&CheckResult) -> bool,
     ) -> CheckResult {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let r = self.run(check).await;
             if done(&r) {
