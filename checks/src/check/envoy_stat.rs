@@ -232,70 +232,88 @@ pub fn parse_stats(text: &str) -> Vec<(String, u64)> {
 
 /// Evaluates an `envoy_stat` check.
 pub async fn evaluate(ctx: &Context, check: &EnvoyStatCheck) -> Finding {
-    let client = match ctx.target.client() {
-        Ok(c) => c,
-        Err(e) => return Finding::error(e.to_string()),
-    };
+    match run_in_sidecar(ctx, &check.pod, &STATS_COMMAND, "Envoy stats").await {
+        Ok((place, stdout)) => judge(check, &place, &stdout),
+        Err(finding) => finding,
+    }
+}
+
+/// Runs `command` (e.g. `pilot-agent request GET stats`) in the istio-proxy container of the
+/// pod `pod` names, as `kubectl exec … -c istio-proxy -- COMMAND` does: its output and where it
+/// ran (`fortio-… (default)`). A missing pod, a pod without a sidecar (which therefore has no
+/// `lacks`, e.g. "Envoy stats") and a failing command are findings that say what to do.
+pub(crate) async fn run_in_sidecar(
+    ctx: &Context,
+    pod: &PodRef,
+    command: &[&str],
+    lacks: &str,
+) -> Result<(String, String), Finding> {
+    let client = ctx
+        .target
+        .client()
+        .map_err(|e| Finding::error(e.to_string()))?;
     // Find the pod first without the container, to tell "no sidecar" apart from "no pod".
     let any_container = PodRef {
         container: None,
-        ..check.pod.clone()
+        ..pod.clone()
     };
-    let found = match exec::resolve(client, &any_container).await {
+    let mut runner = match exec::resolve(client, &any_container).await {
         Ok(r) => r,
-        Err(ExecError::NoPod(why)) => return Finding::fail(why),
-        Err(ExecError::Api(why)) => return Finding::error(why),
+        Err(ExecError::NoPod(why)) => return Err(Finding::fail(why)),
+        Err(ExecError::Api(why)) => return Err(Finding::error(why)),
     };
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &found.namespace);
-    let containers: Vec<String> = match pods.get(&found.pod).await {
-        Ok(pod) => pod
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &runner.namespace);
+    let containers: Vec<String> = match pods.get(&runner.pod).await {
+        Ok(found) => found
             .spec
             .iter()
             .flat_map(|s| s.containers.iter())
             .map(|c| c.name.clone())
             .collect(),
         Err(e) => {
-            return Finding::error(format!(
+            return Err(Finding::error(format!(
                 "cannot read pod {} in {}: {}",
-                found.pod,
-                found.namespace,
+                runner.pod,
+                runner.namespace,
                 crate::target::status::explain(&e)
-            ));
+            )));
         }
     };
     if !containers.iter().any(|c| c == PROXY_CONTAINER) {
-        return Finding::fail(no_sidecar(&found.pod, &found.namespace, &containers));
+        return Err(Finding::fail(no_sidecar(
+            &runner.pod,
+            &runner.namespace,
+            &containers,
+            lacks,
+        )));
     }
-    let runner = match exec::resolve(client, &check.pod).await {
-        Ok(r) => r,
-        Err(ExecError::NoPod(why)) => return Finding::fail(why),
-        Err(ExecError::Api(why)) => return Finding::error(why),
-    };
-    let argv: Vec<String> = STATS_COMMAND.iter().map(ToString::to_string).collect();
+    runner.container = Some(PROXY_CONTAINER.to_string());
+    let argv: Vec<String> = command.iter().map(ToString::to_string).collect();
     let output = match runner.run(&argv).await {
         Ok(o) => o,
-        Err(ExecError::NoPod(why) | ExecError::Api(why)) => return Finding::error(why),
+        Err(ExecError::NoPod(why) | ExecError::Api(why)) => return Err(Finding::error(why)),
     };
     let place = format!("{} ({})", runner.pod, runner.namespace);
     if output.exit_code != 0 {
-        return Finding::fail(format!(
+        return Err(Finding::fail(format!(
             "`{}` in the istio-proxy container of {place} exited with code {}: {} — is the \
              sidecar running and ready (kubectl get pod {} -n {})?",
-            STATS_COMMAND.join(" "),
+            command.join(" "),
             output.exit_code,
             super::expect::excerpt(&output.stderr, 160, "no error output"),
             runner.pod,
             runner.namespace,
-        ));
+        )));
     }
-    judge(check, &place, &output.stdout)
+    Ok((place, output.stdout))
 }
 
-/// The failure for a pod without a sidecar.
-pub fn no_sidecar(pod: &str, namespace: &str, containers: &[String]) -> String {
+/// The failure for a pod without a sidecar, which therefore has no `lacks` (e.g. "Envoy
+/// stats").
+pub fn no_sidecar(pod: &str, namespace: &str, containers: &[String], lacks: &str) -> String {
     format!(
         "pod {pod} in {namespace} has no istio-proxy sidecar (its containers: {}), so it has no \
-         Envoy stats: label the namespace for injection (kubectl label namespace {namespace} \
+         {lacks}: label the namespace for injection (kubectl label namespace {namespace} \
          istio-injection=enabled) and recreate the pod (kubectl rollout restart deployment …), \
          or inject it with istioctl kube-inject",
         containers.join(", ")
@@ -534,7 +552,7 @@ cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_time: P0(na
 
     #[test]
     fn a_pod_without_sidecar_is_told_how_to_get_one() {
-        let m = no_sidecar("fortio-1", "default", &["fortio".into()]);
+        let m = no_sidecar("fortio-1", "default", &["fortio".into()], "Envoy stats");
         assert!(m.contains("has no istio-proxy sidecar (its containers: fortio)"));
         assert!(m.contains("istio-injection=enabled"));
     }

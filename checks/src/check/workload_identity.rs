@@ -6,15 +6,12 @@
 //! expiring within a bound (a short-lived certificate, as Istio issues them).
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
 use serde::Deserialize;
 use std::time::Duration;
 
-use super::envoy_stat::{PROXY_CONTAINER, no_sidecar};
+use super::envoy_stat::{PROXY_CONTAINER, run_in_sidecar};
 use super::{Context, Finding};
 use crate::course::PodRef;
-use crate::target::exec::{self, ExecError};
 
 /// The command that prints the certificates the sidecar's Envoy uses.
 pub const CERTS_COMMAND: [&str; 4] = ["pilot-agent", "request", "GET", "certs"];
@@ -222,64 +219,10 @@ pub fn parse_certs(json: &str) -> Result<Vec<CertSeen>, String> {
 
 /// Evaluates a `workload_identity` check.
 pub async fn evaluate(ctx: &Context, check: &WorkloadIdentityCheck) -> Finding {
-    let client = match ctx.target.client() {
-        Ok(c) => c,
-        Err(e) => return Finding::error(e.to_string()),
-    };
-    // Find the pod without the container first, to tell "no sidecar" apart from "no pod".
-    let any_container = PodRef {
-        container: None,
-        ..check.pod.clone()
-    };
-    let found = match exec::resolve(client, &any_container).await {
-        Ok(r) => r,
-        Err(ExecError::NoPod(why)) => return Finding::fail(why),
-        Err(ExecError::Api(why)) => return Finding::error(why),
-    };
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &found.namespace);
-    let containers: Vec<String> = match pods.get(&found.pod).await {
-        Ok(pod) => pod
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .map(|c| c.name.clone())
-            .collect(),
-        Err(e) => {
-            return Finding::error(format!(
-                "cannot read pod {} in {}: {}",
-                found.pod,
-                found.namespace,
-                crate::target::status::explain(&e)
-            ));
-        }
-    };
-    if !containers.iter().any(|c| c == PROXY_CONTAINER) {
-        let text = no_sidecar(&found.pod, &found.namespace, &containers).replace(
-            "so it has no Envoy stats",
-            "so it has no workload certificate",
-        );
-        return Finding::fail(text);
+    match run_in_sidecar(ctx, &check.pod, &CERTS_COMMAND, "workload certificate").await {
+        Ok((place, stdout)) => judge(check, &place, &stdout, Timestamp::now()),
+        Err(finding) => finding,
     }
-    let mut runner = found;
-    runner.container = Some(PROXY_CONTAINER.to_string());
-    let argv: Vec<String> = CERTS_COMMAND.iter().map(ToString::to_string).collect();
-    let output = match runner.run(&argv).await {
-        Ok(o) => o,
-        Err(ExecError::NoPod(why) | ExecError::Api(why)) => return Finding::error(why),
-    };
-    let place = format!("{} ({})", runner.pod, runner.namespace);
-    if output.exit_code != 0 {
-        return Finding::fail(format!(
-            "`{}` in the istio-proxy container of {place} exited with code {}: {} — is the \
-             sidecar running and ready (kubectl get pod {} -n {})?",
-            CERTS_COMMAND.join(" "),
-            output.exit_code,
-            super::expect::excerpt(&output.stderr, 160, "no error output"),
-            runner.pod,
-            runner.namespace,
-        ));
-    }
-    judge(check, &place, &output.stdout, Timestamp::now())
 }
 
 /// Judges Envoy's `/certs` JSON at time `now`; `place` names the pod (`httpbin-… (foo)`).
