@@ -89,19 +89,26 @@ impl Scratch {
 
     /// Runs `meshwork mesh <args>` against the scratch state; returns how long it took.
     fn mesh(&self, args: &[&str]) -> anyhow::Result<Duration> {
+        let mut all = vec!["mesh"];
+        all.extend_from_slice(args);
+        self.meshwork(&all)
+    }
+
+    /// Runs `meshwork ARGS` against the scratch state; returns how long it took.
+    fn meshwork(&self, args: &[&str]) -> anyhow::Result<Duration> {
         let start = Instant::now();
         let out = Command::new(&self.exe)
-            .arg("mesh")
             .args(args)
             .env("XDG_STATE_HOME", self.state_home())
             .stdin(Stdio::null())
             .output()
-            .with_context(|| format!("failed to run meshwork mesh {}", args.join(" ")))?;
+            .with_context(|| format!("failed to run meshwork {}", args.join(" ")))?;
         let elapsed = start.elapsed();
         anyhow::ensure!(
             out.status.success(),
-            "`meshwork mesh {}` failed: {}",
+            "`meshwork {}` failed: {}{}",
             args.join(" "),
+            String::from_utf8_lossy(&out.stdout).trim(),
             String::from_utf8_lossy(&out.stderr).trim()
         );
         Ok(elapsed)

@@ -124,24 +124,6 @@ pub fn run(
     translation_figure(out, runs)
 }
 
-/// Runs `meshwork <args>` against the scratch state.
-fn meshwork(scratch: &Scratch, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(&scratch.exe)
-        .args(args)
-        .env("XDG_STATE_HOME", scratch.state_home())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("failed to run meshwork {}", args.join(" ")))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`meshwork {}` failed: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
 /// Runs the real kubectl and returns what it printed. Its flags come first, so that they
 /// stay kubectl's when `args` has a `--` (`exec … -- command`).
 fn kubectl_output(scratch: &Scratch, args: &[&str]) -> anyhow::Result<String> {
@@ -214,10 +196,7 @@ fn envoy_figures(
         let start = Instant::now();
         scratch.mesh(&["up"])?;
         let up = start.elapsed();
-        meshwork(
-            &scratch,
-            &["istioctl", "install", "--set", "profile=demo", "-y"],
-        )?;
+        scratch.meshwork(&["istioctl", "install", "--set", "profile=demo", "-y"])?;
         let installed = start.elapsed();
         scratch.kubectl(&["label", "namespace", "default", "istio-injection=enabled"])?;
         apply(&scratch, super::BOOKINFO)?;

@@ -136,24 +136,6 @@ pub fn run(out: &mut impl Write, exe: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `meshwork <args>` against the scratch state.
-fn meshwork(scratch: &Scratch, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(&scratch.exe)
-        .args(args)
-        .env("XDG_STATE_HOME", scratch.state_home())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("failed to run meshwork {}", args.join(" ")))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`meshwork {}` failed: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
 /// What a kubectl run printed.
 struct Ran {
     success: bool,
@@ -218,10 +200,7 @@ fn eventually<T>(
 /// The mesh as a learner would set it up; the pod of each of [`WORKLOADS`], in order.
 fn setup(scratch: &Scratch) -> anyhow::Result<Vec<String>> {
     scratch.mesh(&["up"])?;
-    meshwork(
-        scratch,
-        &["istioctl", "install", "--set", "profile=minimal", "-y"],
-    )?;
+    scratch.meshwork(&["istioctl", "install", "--set", "profile=minimal", "-y"])?;
     let ttl = format!("DEFAULT_WORKLOAD_CERT_TTL={}s", TTL.as_secs());
     kubectl_ok(
         scratch,
