@@ -209,6 +209,33 @@ fn proxy_config_and_status_show_bookinfos_envoys() {
         "{bootstrap}"
     );
 
+    // istioctl's other ways to name the workload: deployment/NAME (its running pod), pod/NAME.
+    let by_deployment = sb.ok(&[
+        "istioctl",
+        "pc",
+        "bootstrap",
+        "deployment/productpage-v1",
+        "-o",
+        "json",
+    ]);
+    assert!(by_deployment.contains(pod), "{by_deployment}");
+    let by_pod = sb.ok(&[
+        "istioctl",
+        "pc",
+        "bootstrap",
+        &format!("pod/{pod}"),
+        "-o",
+        "json",
+    ]);
+    assert!(by_pod.contains(pod), "{by_pod}");
+    let out = sb.meshwork(&["istioctl", "pc", "clusters", "deploy/no-such-app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("deployments.apps \"no-such-app\" not found"),
+        "{}",
+        stderr(&out)
+    );
+
     // A pod outside the mesh has no Envoy to ask.
     let out = sb.meshwork(&["istioctl", "pc", "clusters", "plain"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));

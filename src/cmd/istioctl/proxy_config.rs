@@ -162,14 +162,83 @@ pub fn pod_and_namespace(pod: &str, namespace: Option<&str>, default: &str) -> (
     }
 }
 
+/// The pod `target` names, as istioctl reads it: `NAME`, `pod/NAME`, or `deployment/NAME`
+/// (also `deploy/`), which means the Deployment's first running pod.
+async fn workload_pod(
+    client: &kube::Client,
+    target: &str,
+    namespace: &str,
+) -> Result<String, ProxyError> {
+    let Some((kind, name)) = target.split_once('/') else {
+        return Ok(target.to_owned());
+    };
+    match kind {
+        "pod" | "pods" | "po" => Ok(name.to_owned()),
+        "deployment" | "deployments" | "deploy" => {
+            use k8s_openapi::api::apps::v1::Deployment;
+            let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+            let explain = |e: kube::Error| {
+                ProxyError(format!(
+                    "cannot read deployment {name}.{namespace}: {}",
+                    meshwork_checks::target::status::explain(&e)
+                ))
+            };
+            let deployment = deployments
+                .get_opt(name)
+                .await
+                .map_err(explain)?
+                .ok_or_else(|| {
+                    ProxyError(format!(
+                        "deployments.apps \"{name}\" not found in namespace {namespace}; list them \
+                     with `kubectl get deployments -n {namespace}`"
+                    ))
+                })?;
+            let selector: Vec<String> = deployment
+                .spec
+                .and_then(|s| s.selector.match_labels)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+            let list = pods
+                .list(&kube::api::ListParams::default().labels(&selector.join(",")))
+                .await
+                .map_err(explain)?;
+            let mut running: Vec<String> = list
+                .items
+                .into_iter()
+                .filter(|p| {
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                        && p.metadata.deletion_timestamp.is_none()
+                })
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            running.sort();
+            running.into_iter().next().ok_or_else(|| {
+                ProxyError(format!(
+                    "deployment {name}.{namespace} has no running pod; see why with `kubectl \
+                     get pods -n {namespace}`"
+                ))
+            })
+        }
+        other => Err(ProxyError(format!(
+            "{target}: istioctl takes a pod (NAME, pod/NAME) or a deployment \
+             (deployment/NAME), not a {other}"
+        ))),
+    }
+}
+
 impl Sidecar {
-    /// Finds `name` in `namespace` and checks it has an `istio-proxy` container.
+    /// Finds the pod `name` names (see [`workload_pod`]) in `namespace` and checks it has an
+    /// `istio-proxy` container.
     pub async fn find(
         client: &kube::Client,
         name: &str,
         namespace: &str,
     ) -> Result<Self, ProxyError> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let name = &workload_pod(client, name, namespace).await?;
         let pod = pods
             .get_opt(name)
             .await
