@@ -11,7 +11,7 @@ use std::time::Duration;
 use meshwork_mesh::envoy;
 
 use super::harness::{Env, kubectl_path};
-use super::istio_env::{self, Response, envoy_admin, envoy_present, eventually, install_dir};
+use super::istio_env::{self, Response, envoy_admin, envoy_present, eventually, istio};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples/bookinfo";
 
@@ -82,45 +82,8 @@ async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
     if kubectl_path().is_none() || !envoy_present() {
         return;
     }
-    let env = Env::start().await;
-    env.ok(&["apply", "-f", install_dir().to_str().unwrap()])
-        .await;
-    for selector in ["app=istiod", "istio=ingressgateway"] {
-        // `kubectl wait` fails when no pod matches yet: wait for the Deployment's pod first.
-        eventually(
-            &format!("a pod {selector} in istio-system"),
-            Duration::from_secs(60),
-            || async {
-                let pods = env
-                    .ok(&[
-                        "get",
-                        "pods",
-                        "-n",
-                        "istio-system",
-                        "-l",
-                        selector,
-                        "-o",
-                        "name",
-                    ])
-                    .await;
-                (!pods.trim().is_empty()).then_some(())
-            },
-        )
-        .await;
-        env.ok(&[
-            "wait",
-            "-n",
-            "istio-system",
-            "--for=condition=ready",
-            "pod",
-            "-l",
-            selector,
-            "--timeout=120s",
-        ])
-        .await;
-    }
-    env.ok(&["label", "namespace", "default", "istio-injection=enabled"])
-        .await;
+    // Istio installed, its pods ready, `default` labelled for injection.
+    let env = istio().await;
     env.ok(&["apply", "-f", &sample("platform/kube/bookinfo.yaml")])
         .await;
     eventually("the six Bookinfo pods", Duration::from_secs(60), || async {

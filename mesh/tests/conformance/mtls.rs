@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
-use super::istio_env::{envoy_present, eventually, install_dir, pod, pods_ready};
+use super::istio_env::{envoy_present, eventually, install_dir, pod, pods_ready, ready};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples";
 /// Where the migration task's clients run.
@@ -45,38 +45,7 @@ async fn migration_task(env: &Env) {
     env.ok(&["apply", "-f", install_dir().to_str().expect("path")])
         .await;
     for selector in ["app=istiod", "istio=ingressgateway"] {
-        // `kubectl wait` fails when no pod matches yet: wait for the Deployment's pod first.
-        eventually(
-            &format!("a pod {selector} in istio-system"),
-            Duration::from_secs(60),
-            || async {
-                let pods = env
-                    .ok(&[
-                        "get",
-                        "pods",
-                        "-n",
-                        "istio-system",
-                        "-l",
-                        selector,
-                        "-o",
-                        "name",
-                    ])
-                    .await;
-                (!pods.trim().is_empty()).then_some(())
-            },
-        )
-        .await;
-        env.ok(&[
-            "wait",
-            "-n",
-            "istio-system",
-            "--for=condition=ready",
-            "pod",
-            "-l",
-            selector,
-            "--timeout=120s",
-        ])
-        .await;
+        ready(env, "istio-system", selector).await;
     }
     let httpbin = env.write(
         "httpbin-injected.yaml",
