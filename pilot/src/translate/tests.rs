@@ -85,7 +85,8 @@ fn proxy(ns: &str, app: &str) -> Proxy {
     }
 }
 
-fn gateway_proxy() -> Proxy {
+/// The ingress gateway's proxy (also used by the tls and policy tests).
+pub(super) fn gateway_proxy() -> Proxy {
     Proxy {
         kind: ProxyKind::Gateway,
         pod: "istio-ingressgateway-1".into(),
@@ -103,7 +104,9 @@ fn gateway_proxy() -> Proxy {
     }
 }
 
-fn yaml(model: &mut Model, text: &str) {
+/// Adds each `---`-separated YAML document of `text` to `model` (also used by the tls and
+/// policy tests).
+pub(super) fn yaml(model: &mut Model, text: &str) {
     for doc in text.split("\n---\n") {
         let value: serde_json::Value = serde_yaml::from_str(doc).unwrap();
         if value.is_null() {

@@ -21,6 +21,7 @@ use prost::Message;
 
 use super::*;
 use crate::model::{ContainerPort, Model, Proxy, ProxyKind, Service, ServicePort};
+use crate::translate::tests::{gateway_proxy, yaml};
 use crate::translate::{Ctx, labels, translate};
 
 fn service(ns: &str, name: &str, port: u16) -> Service {
@@ -57,35 +58,11 @@ fn httpbin_proxy(ns: &str) -> Proxy {
     }
 }
 
-fn gateway() -> Proxy {
-    Proxy {
-        kind: ProxyKind::Gateway,
-        pod: "istio-ingressgateway-1".into(),
-        namespace: "istio-system".into(),
-        labels: labels(&[("istio", "ingressgateway"), ("app", "istio-ingressgateway")]),
-        service_account: "istio-ingressgateway-service-account".into(),
-        ip: "127.1.9.1".parse().unwrap(),
-        app_ip: "127.1.9.1".parse().unwrap(),
-        outbound_ip: "127.1.9.1".parse().unwrap(),
-        ports: vec![ContainerPort {
-            name: "http2".into(),
-            port: 8080,
-        }],
-        port_map: BTreeMap::new(),
-    }
-}
-
 /// A model with httpbin (port 8000 → 8080) and the YAML documents added.
 fn model(text: &str) -> Model {
     let mut model = Model::new();
     model.services.push(service("default", "httpbin", 8000));
-    for doc in text.split("\n---\n") {
-        let value: serde_json::Value = serde_yaml::from_str(doc).unwrap();
-        if value.is_null() {
-            continue;
-        }
-        model.add_istio_object(&value).unwrap();
-    }
+    yaml(&mut model, text);
     model
 }
 
@@ -331,7 +308,7 @@ spec:
     assert!(matches!(port_8080.rule, Some(permission::Rule::Any(true))));
     assert!(is_never_permission(port_9090));
 
-    let proxy = gateway();
+    let proxy = gateway_proxy();
     let mut ctx = Ctx::new(&m, &proxy);
     let filters = gateway_http_filters(&mut ctx);
     let (_, policies) = rbac(&filters[0]);
@@ -742,7 +719,7 @@ spec: {{rules: [{{}}]}}",
         "{istio: ingressgateway}",
     ));
     assert!(inbound(&gw).0.is_empty());
-    let proxy = gateway();
+    let proxy = gateway_proxy();
     let mut ctx = Ctx::new(&gw, &proxy);
     assert_eq!(
         names(&gateway_http_filters(&mut ctx)),
@@ -811,7 +788,7 @@ spec:
     );
     for (proxy, listener) in [
         (httpbin_proxy("default"), "127.1.0.5_8080"),
-        (gateway(), "127.1.9.1_8080"),
+        (gateway_proxy(), "127.1.9.1_8080"),
     ] {
         let mut m = m.clone();
         if proxy.kind == ProxyKind::Gateway {
@@ -907,7 +884,7 @@ spec:
           filterEnabled: {defaultValue: {numerator: 50, denominator: TEN_THOUSAND}}
           descriptors: [{entries: [{key: path, value: /}]}]";
     let m = model(text);
-    let proxy = gateway();
+    let proxy = gateway_proxy();
     let mut ctx = Ctx::new(&m, &proxy);
     let filters = gateway_http_filters(&mut ctx);
     let warnings: Vec<String> = ctx.warnings.iter().map(ToString::to_string).collect();

@@ -18,6 +18,7 @@ use prost::Message;
 
 use super::*;
 use crate::model::{ContainerPort, Endpoint, Model, Proxy, ProxyKind, Service, ServicePort};
+use crate::translate::tests::yaml;
 use crate::translate::{Resources, labels, translate};
 
 const HTTPBIN: &str = "outbound|8000||httpbin.foo.svc.cluster.local";
@@ -100,13 +101,6 @@ fn httpbin_proxy() -> Proxy {
 
 fn curl_proxy() -> Proxy {
     sidecar("foo", "curl", 20, &[])
-}
-
-fn apply(model: &mut Model, text: &str) {
-    for doc in text.split("\n---\n") {
-        let value: serde_json::Value = serde_yaml::from_str(doc).unwrap();
-        model.add_istio_object(&value).unwrap();
-    }
 }
 
 fn cluster<'a>(res: &'a Resources, name: &str) -> &'a Cluster {
@@ -281,7 +275,7 @@ fn subset_clusters_send_the_subset_in_their_sni_and_name_every_service_account()
     v2.service_account = "httpbin-v2".into();
     v2.pod = "httpbin-2".into();
     model.endpoints.push(v2);
-    apply(
+    yaml(
         &mut model,
         "apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -345,7 +339,7 @@ fn gateways_and_pods_labelled_disabled_or_without_mtls_get_plaintext() {
 #[test]
 fn a_destination_peer_authentication_disable_sends_plaintext_to_it() {
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         "apiVersion: security.istio.io/v1beta1
 kind: PeerAuthentication
@@ -358,7 +352,7 @@ spec:
     assert_eq!(tls_mode(lb_endpoints(&res, HTTPBIN)[0]), None);
     // Only the port named in portLevelMtls (the pod's port 8080, not the Service's 8000).
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         "apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -375,7 +369,7 @@ spec:
 fn destination_rule_tls_modes_replace_auto_mtls() {
     let rule = |tls: &str| {
         let mut model = migration();
-        apply(
+        yaml(
             &mut model,
             &format!(
                 "apiVersion: networking.istio.io/v1
@@ -426,7 +420,7 @@ fn port_level_tls_settings_apply_to_their_port_only() {
         app_protocol: None,
         target_port: 9000,
     });
-    apply(
+    yaml(
         &mut model,
         "apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -453,7 +447,7 @@ fn simple_and_mutual_tls_read_certificate_files_and_warn_about_missing_ones() {
     }
     let path = |f: &str| dir.join(f).display().to_string();
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         &format!(
             "apiVersion: networking.istio.io/v1
@@ -500,7 +494,7 @@ spec:
 
     // Files that exist only in a pod's volumes: TLS still, with warnings naming the fields.
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         "apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -556,7 +550,7 @@ fn inbound_listeners_follow_the_peer_authentication_mode() {
     let inbound = |policies: &str| {
         let mut model = migration();
         if !policies.is_empty() {
-            apply(&mut model, policies);
+            yaml(&mut model, policies);
         }
         let res = translate(&model, &httpbin_proxy());
         res.listener("127.1.0.10_8080").unwrap().clone()
@@ -620,7 +614,7 @@ spec:
 #[test]
 fn port_level_mtls_where_istio_ignores_it_is_a_warning() {
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         "apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -691,7 +685,7 @@ fn the_ingress_gateway_speaks_mtls_to_injected_services_and_sanitizes_xfcc() {
         8080,
         "10.96.0.2",
     ));
-    apply(
+    yaml(
         &mut model,
         "apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -751,7 +745,7 @@ fn sni_and_spiffe_ids_follow_istio() {
 #[test]
 fn warnings_name_where_the_tls_settings_were_written() {
     let mut model = migration();
-    apply(
+    yaml(
         &mut model,
         "apiVersion: networking.istio.io/v1
 kind: DestinationRule
