@@ -8,6 +8,7 @@
 //! - [`istioctl`]: istioctl's commands for the reference mesh (`install`, `version`, …).
 //! - [`lint`]: for lab authors.
 //! - [`settings`]: what is remembered between runs (the target chosen in the TUI).
+//! - [`workshop`]: the folder where the labs' commands run, and carrying out solutions there.
 //! - [`completions`], [`bench`]: for the shell and for us.
 
 pub mod bench;
@@ -24,6 +25,7 @@ pub mod settings;
 pub mod show;
 mod spinner;
 pub mod tui;
+pub mod workshop;
 
 use crate::content;
 use anyhow::Context as _;

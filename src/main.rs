@@ -91,6 +91,13 @@ enum Command {
         #[command(subcommand)]
         action: Option<ProgressAction>,
     },
+    /// Write the labs' manifests to the workshop folder and print its path (type the labs'
+    /// commands there)
+    Workdir {
+        /// Print the shell line that points a second terminal at the folder and the target
+        #[arg(long)]
+        env: bool,
+    },
     /// Validate course content: every error with its file, line and field
     Lint {
         /// Content folder (with labs/); default: --content, else the built-in content
@@ -170,6 +177,7 @@ fn main() -> ExitCode {
         Some(Command::Progress {
             action: Some(ProgressAction::Reset { lab, yes }),
         }) => cmd::progress::reset(&global, lab.as_deref(), yes),
+        Some(Command::Workdir { env }) => cmd::workshop::run(&global, env),
         Some(Command::Lint { dir }) => cmd::lint::run(&global, dir.as_deref()),
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),

@@ -9,6 +9,7 @@
 //!   rule each hop matched and Envoy's response flags in words.
 //! - [`engine`]: runs a step's checks concurrently with timeouts and reports [`CheckResult`]s.
 //! - [`progress`]: the learner's progress per target, written atomically.
+//! - [`solve`]: carrying out a step's solution or reset with the commands a learner would type.
 
 pub mod check;
 pub mod content;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod explain;
 pub mod manifest;
 pub mod progress;
+pub mod solve;
 pub mod target;
 
 pub use content::Content;

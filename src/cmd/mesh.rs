@@ -253,7 +253,8 @@ fn down() -> CmdResult {
 }
 
 /// Quotes `text` for a POSIX shell when it needs quoting.
-fn sh_quote(text: &str) -> String {
+/// Quotes `text` for a POSIX shell when it needs quoting.
+pub(crate) fn sh_quote(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()
