@@ -128,6 +128,9 @@ pub struct Step {
     pub solution: Solution,
     /// How to undo the step (may be empty).
     pub reset: Solution,
+    /// The step checks the learner's machine, not the target: `meshwork lab test` runs its
+    /// checks without a solution and demands no failing state first (the reason why).
+    pub environment: Option<String>,
 }
 
 /// A command, possibly different per target.
@@ -184,6 +187,18 @@ pub struct Check {
     pub hint: Option<String>,
     /// What to verify.
     pub spec: CheckSpec,
+    /// Exceptions for `meshwork lab test`.
+    pub lab_test: CheckTest,
+}
+
+/// Exceptions to what `meshwork lab test` demands of a check: fail before its step is
+/// solved, pass after, fail again after the step's reset. Each carries the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckTest {
+    /// Why the check may already pass before its step is solved.
+    pub may_pass_before: Option<String>,
+    /// Why the check may still pass after the step is reset.
+    pub may_pass_after_reset: Option<String>,
 }
 
 /// Default per-check timeout.
@@ -478,6 +493,10 @@ pub enum Endpoint {
     Url(String),
     /// A Service: its nodePort on a node's address from the host, its cluster DNS name from a pod.
     Service(ServiceRef),
+    /// A path on Istio's ingress gateway (`/productpage`): from the host its load-balancer
+    /// address on a live cluster, else its nodePort (or `MESHWORK_INGRESS`); from a pod the
+    /// gateway Service's DNS name.
+    Ingress(String),
 }
 
 /// What the responses of an `http` check must look like.

@@ -10,6 +10,7 @@ use super::bookinfo::{self, PageKind};
 use super::expect::seconds;
 use super::{Context, Finding};
 use crate::course::{Endpoint, HttpCheck};
+use crate::target::TargetKind;
 use crate::target::exec::{self, ExecError, PodExec};
 use crate::target::reach::{self, ReachError};
 use bytes::Bytes;
@@ -56,6 +57,18 @@ pub async fn evaluate(ctx: &Context, check: &HttpCheck) -> Finding {
                         Err(ReachError::Api(why)) => return Finding::error(why),
                     }
                 }
+                Endpoint::Ingress(path) => {
+                    let client = match ctx.target.client() {
+                        Ok(c) => c,
+                        Err(e) => return Finding::error(e.to_string()),
+                    };
+                    let prefer_lb = ctx.target.kind() == TargetKind::Cluster;
+                    match reach::ingress_url(client, path, prefer_lb).await {
+                        Ok(url) => url,
+                        Err(ReachError::NotReachable(why)) => return Finding::fail(why),
+                        Err(ReachError::Api(why)) => return Finding::error(why),
+                    }
+                }
             };
             let place = describe(check, &url, None);
             let mut answers = Vec::with_capacity(count);
@@ -82,6 +95,9 @@ pub async fn evaluate(ctx: &Context, check: &HttpCheck) -> Finding {
             let url = match &check.endpoint {
                 Endpoint::Url(url) => url.clone(),
                 Endpoint::Service(s) => reach::in_cluster_url(s, client.default_namespace()),
+                Endpoint::Ingress(path) => {
+                    reach::in_cluster_url(&reach::ingress_service(path), client.default_namespace())
+                }
             };
             let place = describe(check, &url, Some(&runner));
             let argv = curl_argv(check, &url);

@@ -7,9 +7,9 @@
 use super::lines::LineIndex;
 use super::raw::{self, FORMAT_VERSION, RawCheck, RawCommand, RawLab, RawSolution, RawStep};
 use super::{
-    Check, CheckSpec, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT, Endpoint,
-    ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, PodRef, PodsCheck, Presence,
-    ResourceCheck, ServiceRef, Solution, Step, Version,
+    Check, CheckSpec, CheckTest, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT,
+    Endpoint, ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, PodRef, PodsCheck,
+    Presence, ResourceCheck, ServiceRef, Solution, Step, Version,
 };
 use crate::check::bookinfo::ReviewsVersion;
 use crate::check::expect::{
@@ -334,6 +334,17 @@ impl<'a> LabCtx<'a> {
             .as_ref()
             .map(|r| self.solution(&format!("{field}.reset"), r))
             .unwrap_or_default();
+        let environment = raw.lab_test.as_ref().and_then(|t| {
+            let reason = t.environment.as_ref();
+            match reason {
+                Some(r) => self.non_empty(&format!("{field}.lab_test.environment"), r),
+                None => self.err(
+                    format!("{field}.lab_test"),
+                    "write `environment: WHY` (the step checks the learner's machine), or drop lab_test",
+                ),
+            }
+            reason.cloned()
+        });
         Some(Step {
             id: raw.id.clone(),
             title: raw.title.clone(),
@@ -343,7 +354,32 @@ impl<'a> LabCtx<'a> {
             hints: raw.hints.clone(),
             solution,
             reset,
+            environment,
         })
+    }
+
+    fn check_test(&mut self, field: &str, raw: Option<&raw::RawCheckTest>) -> CheckTest {
+        let Some(raw) = raw else {
+            return CheckTest::default();
+        };
+        if raw.may_pass_before.is_none() && raw.may_pass_after_reset.is_none() {
+            self.err(
+                field,
+                "write `may_pass_before: WHY` and/or `may_pass_after_reset: WHY`, or drop lab_test",
+            );
+        }
+        for (name, reason) in [
+            ("may_pass_before", &raw.may_pass_before),
+            ("may_pass_after_reset", &raw.may_pass_after_reset),
+        ] {
+            if let Some(reason) = reason {
+                self.non_empty(&format!("{field}.{name}"), reason);
+            }
+        }
+        CheckTest {
+            may_pass_before: raw.may_pass_before.clone(),
+            may_pass_after_reset: raw.may_pass_after_reset.clone(),
+        }
     }
 
     fn slug(&mut self, field: &str, id: &str) {
@@ -503,6 +539,7 @@ impl<'a> LabCtx<'a> {
             timeout,
             hint: raw.hint.clone(),
             spec,
+            lab_test: self.check_test(&format!("{field}.lab_test"), raw.lab_test.as_ref()),
         })
     }
 
@@ -638,12 +675,21 @@ impl LabCtx<'_> {
                 f.container.as_ref(),
             )
         });
-        let endpoint = match (&raw.url, &raw.service) {
-            (Some(url), None) => {
+        let endpoint = match (&raw.url, &raw.service, &raw.ingress) {
+            (None, None, Some(path)) => {
+                if !path.starts_with('/') {
+                    self.err(
+                        format!("{field}.ingress"),
+                        format!("`{path}` must be a path starting with `/` (e.g. /productpage)"),
+                    );
+                }
+                Endpoint::Ingress(path.clone())
+            }
+            (Some(url), None, None) => {
                 self.url(&format!("{field}.url"), url, from.is_some());
                 Endpoint::Url(url.clone())
             }
-            (None, Some(s)) => {
+            (None, Some(s), None) => {
                 let path = s.path.clone().unwrap_or_else(|| "/".to_string());
                 if !path.starts_with('/') {
                     self.err(
@@ -667,15 +713,15 @@ impl LabCtx<'_> {
                     path,
                 })
             }
-            (Some(_), Some(_)) => {
-                self.err(field, "write either `url:` or `service:`, not both");
-                return None;
-            }
-            (None, None) => {
+            (None, None, None) => {
                 self.err(
                     field,
-                    "an http check needs `url:` or `service:` (a Service's name, namespace, port and path)",
+                    "an http check needs `url:`, `service:` (a Service's name, namespace, port and path) or `ingress:` (a path on the ingress gateway)",
                 );
+                return None;
+            }
+            _ => {
+                self.err(field, "write only one of `url:`, `service:` and `ingress:`");
                 return None;
             }
         };

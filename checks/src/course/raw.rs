@@ -60,6 +60,31 @@ pub struct RawStep {
     /// How to undo the step.
     #[serde(default)]
     pub reset: Option<RawSolution>,
+    /// How `meshwork lab test` treats the step.
+    #[serde(default)]
+    pub lab_test: Option<RawStepTest>,
+}
+
+/// `lab_test:` of a step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStepTest {
+    /// The step checks the learner's machine (tools installed), so there is no unsolved
+    /// state to test and its solution is not run; the reason why.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// `lab_test:` of a check: exceptions to "fails before the solution, fails again after reset".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheckTest {
+    /// The check may already pass before its step is solved; the reason why.
+    #[serde(default)]
+    pub may_pass_before: Option<String>,
+    /// The check may still pass after the step is reset (counters that never go down); why.
+    #[serde(default)]
+    pub may_pass_after_reset: Option<String>,
 }
 
 /// A command shown to the learner: the same everywhere (`run`) or per target.
@@ -97,6 +122,9 @@ pub struct RawCheck {
     /// Shown under a failure, before the step's hints.
     #[serde(default)]
     pub hint: Option<String>,
+    /// Exceptions for `meshwork lab test`.
+    #[serde(default)]
+    pub lab_test: Option<RawCheckTest>,
     /// A tool on PATH.
     #[serde(default)]
     pub command: Option<RawCommandCheck>,
@@ -217,7 +245,7 @@ pub struct RawPodsCheck {
     pub lacks_container: Option<String>,
 }
 
-/// `http:` check: `url:` or `service:`, and what the responses must look like.
+/// `http:` check: `url:`, `service:` or `ingress:`, and what the responses must look like.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHttpCheck {
@@ -227,6 +255,9 @@ pub struct RawHttpCheck {
     /// A Service port instead of a URL.
     #[serde(default)]
     pub service: Option<RawServiceRef>,
+    /// A path on the Istio ingress gateway instead of a URL (`/productpage`).
+    #[serde(default)]
+    pub ingress: Option<String>,
     /// HTTP method (default GET).
     #[serde(default)]
     pub method: Option<String>,

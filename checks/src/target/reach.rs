@@ -1,5 +1,6 @@
 //! How a Service is reached: from the learner's host through its nodePort on a node's address,
-//! from inside a pod through its cluster DNS name.
+//! from inside a pod through its cluster DNS name; Istio's ingress gateway also through its
+//! load-balancer address on a live cluster.
 //!
 //! Both targets answer the same way: the reference mesh's node has the address 127.0.0.1 and
 //! opens every nodePort there; a live cluster's node is reached at its ExternalIP, or its
@@ -60,6 +61,81 @@ pub async fn host_url(client: &kube::Client, service: &ServiceRef) -> Result<Str
         address
     };
     Ok(format!("http://{host}:{node_port}{}", service.path))
+}
+
+/// Overrides where the ingress gateway is reached from the host (`http://192.168.49.2:31380`).
+pub const INGRESS_ENV: &str = "MESHWORK_INGRESS";
+
+/// Istio's ingress gateway Service, port 80, at `path`.
+pub fn ingress_service(path: &str) -> ServiceRef {
+    ServiceRef {
+        name: "istio-ingressgateway".to_string(),
+        namespace: Some("istio-system".to_string()),
+        port: 80,
+        path: path.to_string(),
+    }
+}
+
+/// The URL the host uses for `path` on Istio's ingress gateway: `MESHWORK_INGRESS` when set,
+/// else (with `prefer_load_balancer`, on a live cluster) the Service's load-balancer address,
+/// else its nodePort on a node's address.
+pub async fn ingress_url(
+    client: &kube::Client,
+    path: &str,
+    prefer_load_balancer: bool,
+) -> Result<String, ReachError> {
+    if let Some(base) = std::env::var(INGRESS_ENV)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        return Ok(format!("{}{path}", base.trim().trim_end_matches('/')));
+    }
+    let service = ingress_service(path);
+    if prefer_load_balancer {
+        let found = Api::<Service>::namespaced(client.clone(), "istio-system")
+            .get_opt(&service.name)
+            .await
+            .map_err(|e| {
+                ReachError::Api(format!(
+                    "cannot read service istio-ingressgateway in namespace istio-system: {}",
+                    explain(&e)
+                ))
+            })?
+            .ok_or_else(|| {
+                ReachError::NotReachable(
+                    "there is no service istio-ingressgateway in namespace istio-system: is \
+                     Istio installed with its ingress gateway (profile demo or default)?"
+                        .to_string(),
+                )
+            })?;
+        if let Some(address) = load_balancer_address(&found) {
+            return Ok(format!("http://{address}{path}"));
+        }
+    }
+    host_url(client, &service).await.map_err(|e| match e {
+        ReachError::NotReachable(why) => ReachError::NotReachable(format!(
+            "{why}; or set {INGRESS_ENV} to the gateway's address (e.g. http://192.168.49.2:31380)"
+        )),
+        other => other,
+    })
+}
+
+/// The Service's first load-balancer IP or hostname, bracketed when IPv6.
+fn load_balancer_address(service: &Service) -> Option<String> {
+    let ingress = service
+        .status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?;
+    let address = ingress.ip.clone().or_else(|| ingress.hostname.clone())?;
+    Some(if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address
+    })
 }
 
 /// The nodePort behind the Service's `port`, or why there is none.
@@ -171,6 +247,29 @@ mod tests {
         );
         assert_eq!(node_address(&[internal, both]).as_deref(), Some("34.1.2.3"));
         assert_eq!(node_address(&[down]), None);
+    }
+
+    #[test]
+    fn a_load_balancer_ip_or_hostname_is_the_ingress_address() {
+        let mut service = svc("LoadBalancer", Some(31380));
+        assert_eq!(load_balancer_address(&service), None);
+        service.status = Some(k8s_openapi::api::core::v1::ServiceStatus {
+            load_balancer: Some(k8s_openapi::api::core::v1::LoadBalancerStatus {
+                ingress: Some(vec![k8s_openapi::api::core::v1::LoadBalancerIngress {
+                    hostname: Some("a1.elb.example.com".into()),
+                    ..Default::default()
+                }]),
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            load_balancer_address(&service).as_deref(),
+            Some("a1.elb.example.com")
+        );
+        assert_eq!(
+            in_cluster_url(&ingress_service("/productpage"), "default"),
+            "http://istio-ingressgateway.istio-system:80/productpage"
+        );
     }
 
     #[test]

@@ -165,7 +165,16 @@ fn an_http_check_needs_one_endpoint_and_enough_requests_for_a_mix() {
     assert_eq!(
         errs,
         [
-            "labs/01-probes/lab.yaml:12: field `steps[0].checks[0].http`: an http check needs `url:` or `service:` (a Service's name, namespace, port and path)"
+            "labs/01-probes/lab.yaml:12: field `steps[0].checks[0].http`: an http check needs `url:`, `service:` (a Service's name, namespace, port and path) or `ingress:` (a path on the ingress gateway)"
+        ]
+    );
+    let errs = errors(
+        "      - id: both\n        title: Both\n        http: {url: http://x/, ingress: /productpage}\n",
+    );
+    assert_eq!(
+        errs,
+        [
+            "labs/01-probes/lab.yaml:12: field `steps[0].checks[0].http`: write only one of `url:`, `service:` and `ingress:`"
         ]
     );
     let errs = errors(
@@ -182,7 +191,7 @@ fn an_http_check_needs_one_endpoint_and_enough_requests_for_a_mix() {
     );
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].ends_with("write either `url:` or `service:`, not both"),
+        errs[0].ends_with("write only one of `url:`, `service:` and `ingress:`"),
         "{}",
         errs[0]
     );

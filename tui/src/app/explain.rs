@@ -251,7 +251,7 @@ fn traffic_namespace(check: &Check) -> Option<String> {
     let from = http.from.as_ref().and_then(|p| p.namespace.clone());
     from.or_else(|| match &http.endpoint {
         Endpoint::Service(service) => service.namespace.clone(),
-        Endpoint::Url(_) => None,
+        Endpoint::Url(_) | Endpoint::Ingress(_) => None,
     })
 }
 
