@@ -135,6 +135,9 @@ enum Command {
         /// Only certificate rotation under 200 requests/s on the reference mesh (needs kubectl, Envoy)
         #[arg(long, conflicts_with = "mesh")]
         rotation: bool,
+        /// The labs' checks on a scratch reference mesh: time per check kind (needs kubectl, Envoy)
+        #[arg(long, conflicts_with_all = ["mesh", "rotation"])]
+        labs: bool,
     },
 }
 
@@ -185,7 +188,8 @@ fn main() -> ExitCode {
             runs,
             mesh,
             rotation,
-        }) => cmd::bench::run(&global, runs, mesh, rotation),
+            labs,
+        }) => cmd::bench::run(&global, runs, mesh, rotation, labs),
         Some(Command::Istioctl { command }) => cmd::istioctl::dispatch(&global, command),
         Some(Command::Explain(args)) => cmd::explain::run(&global, &args),
     };

@@ -3,9 +3,11 @@
 //! It measures and prints; it asserts nothing. Targets: `meshwork --version` and
 //! `meshwork labs` under 20 ms, loading and validating all content under 5 ms, the TUI's
 //! first frame under 100 ms. With `--mesh` it measures the reference mesh instead (see
-//! [`mesh`]); `--rotation` runs only the mesh's certificate rotation under load.
+//! [`mesh`]); `--rotation` runs only the mesh's certificate rotation under load; `--labs` the
+//! labs' checks on a scratch mesh ([`labs`]).
 
 mod identity;
+mod labs;
 mod mesh;
 
 use super::{CmdResult, Global, runtime};
@@ -58,8 +60,25 @@ fn us(d: Duration) -> String {
 /// Runs each measurement `runs` times and prints min/median/max next to its target; with
 /// `mesh`, the reference mesh's measurements instead; with `rotation`, only certificate
 /// rotation under load (see [`mesh::rotation`]).
-pub fn run(global: &Global, runs: u32, mesh: bool, rotation: bool) -> CmdResult {
+pub fn run(global: &Global, runs: u32, mesh: bool, rotation: bool, labs: bool) -> CmdResult {
     let exe = std::env::current_exe().context("failed to find meshwork's own executable")?;
+    if labs {
+        let mut out = std::io::stdout().lock();
+        let content = content::open(global.content.as_deref())?;
+        let course = content::course(&content)?;
+        writeln!(
+            out,
+            "meshwork bench --labs: the labs' checks on a scratch reference mesh ({})",
+            exe.display()
+        )?;
+        writeln!(
+            out,
+            "{:<28} {:>9} {:>9} {:>9}   target",
+            "", "min", "median", "max"
+        )?;
+        labs::run(&mut out, &exe, runs, content, &course, &runtime()?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if rotation {
         let mut out = std::io::stdout().lock();
         writeln!(

@@ -1,0 +1,134 @@
+//! `meshwork bench --labs`: how long the labs' checks take on the reference mesh.
+//!
+//! Issue 7's target: a check that sends no traffic (command, cluster, resource, pods,
+//! istio_config) answers in under 100 ms, median. A scratch reference mesh gets Istio, Bookinfo
+//! and the request-routing lab's first steps by the labs' own solutions (the commands a learner
+//! types, through [`Runner`]); then every such check of every lab runs `runs` times against it.
+//! Whether a check passes does not matter here, only how long it takes to say so. Checks that
+//! exec into pods or send requests are timed too and listed apart: their time is the lesson's.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshwork_checks::check::Context;
+use meshwork_checks::course::CheckSpec;
+use meshwork_checks::engine;
+use meshwork_checks::solve::{self, Runner};
+use meshwork_checks::target::ReferenceTarget;
+use meshwork_checks::{Content, Course, TargetKind};
+
+use super::mesh::Scratch;
+use super::{ms, write_row};
+
+/// Labs whose solutions are carried out first, so most checks have something to look at.
+const SET_UP: &[(&str, Option<usize>)] = &[
+    ("installing-istio", None),
+    ("bookinfo", None),
+    ("request-routing", Some(2)),
+];
+
+/// Kinds that send no traffic and exec into nothing: the 100 ms target applies to them.
+fn quiet(spec: &CheckSpec) -> bool {
+    matches!(
+        spec,
+        CheckSpec::Command(_)
+            | CheckSpec::Cluster(_)
+            | CheckSpec::Resource(_)
+            | CheckSpec::Pods(_)
+            | CheckSpec::IstioConfig(_)
+    )
+}
+
+/// Prints the figures; starts and stops its own scratch mesh.
+pub fn run(
+    out: &mut impl Write,
+    exe: &Path,
+    runs: u32,
+    content: Content,
+    course: &Course,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let scratch = Scratch::named(exe, "labs")?;
+    let up = scratch.mesh(&["up"])?;
+    writeln!(out, "{:<28} {:>9}", "mesh up (scratch)", ms(up))?;
+    let workshop = solve::write_workshop(&content, &scratch.root().join("workshop"))?;
+    let runner = Runner::new(
+        TargetKind::Reference,
+        &workshop,
+        Some(&scratch.kubeconfig()),
+        Some(exe),
+    )
+    .with_env("XDG_STATE_HOME", scratch.state_home())
+    .with_env(crate::cmd::TARGET_ENV, "reference");
+    let start = Instant::now();
+    for (id, steps) in SET_UP {
+        let Some(lab) = course.lab(id) else {
+            continue;
+        };
+        for step in lab.steps.iter().take(steps.unwrap_or(usize::MAX)) {
+            rt.block_on(runner.run(&step.solution, |_| {}))
+                .map_err(|e| anyhow::anyhow!("setting up with {}/{}: {e}", lab.id, step.id))?;
+        }
+    }
+    writeln!(
+        out,
+        "{:<28} {:>9}   (labs 01, 02 and two steps of 05 by their solutions)",
+        "set-up",
+        ms(start.elapsed())
+    )?;
+
+    let target = rt.block_on(ReferenceTarget::connect(&scratch.kubeconfig()));
+    let ctx = Context {
+        target: Arc::new(target),
+        content: Arc::new(content),
+    };
+    let mut by_kind: BTreeMap<(bool, &str), Vec<Duration>> = BTreeMap::new();
+    let mut per_check_medians = Vec::new();
+    for lab in &course.labs {
+        for step in &lab.steps {
+            for check in &step.checks {
+                if check.only == Some(TargetKind::Cluster) {
+                    continue;
+                }
+                let quiet = quiet(&check.spec);
+                let n = if quiet { runs } else { runs.min(3) };
+                let mut samples = Vec::new();
+                for _ in 0..n {
+                    let result = rt.block_on(engine::run_check(&ctx, check));
+                    samples.push(result.elapsed);
+                }
+                if quiet && let Some(s) = super::Stats::of(samples.clone()) {
+                    per_check_medians.push(s.median);
+                }
+                by_kind
+                    .entry((!quiet, check.spec.kind_name()))
+                    .or_default()
+                    .extend(samples);
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\nchecks, by kind (every check of every lab, {runs} runs each; traffic kinds 3)"
+    )?;
+    for ((traffic, kind), samples) in by_kind {
+        let target = if traffic {
+            "(the lesson's own time)"
+        } else {
+            "< 100 ms"
+        };
+        write_row(out, kind, samples, ms, target)?;
+    }
+    write_row(
+        out,
+        "non-traffic check (median)",
+        per_check_medians,
+        ms,
+        "< 100 ms",
+    )?;
+    scratch.mesh(&["down"])?;
+    Ok(())
+}
