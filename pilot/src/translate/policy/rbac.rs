@@ -140,7 +140,7 @@ impl Builder<'_, '_, '_> {
             }
         }
         let permissions = if rule.to.is_empty() {
-            vec![p_and(when_permissions)]
+            vec![and(when_permissions)]
         } else {
             rule.to
                 .iter()
@@ -153,12 +153,12 @@ impl Builder<'_, '_, '_> {
                     all.extend(unknown.into_iter().map(principal_to_permission));
                     all.extend(self.operation(&to.operation, &format!("{at}.operation")));
                     all.extend(when_permissions.iter().cloned());
-                    p_and(all)
+                    and(all)
                 })
                 .collect()
         };
         let principals = if rule.from.is_empty() {
-            vec![i_and(when_principals)]
+            vec![and(when_principals)]
         } else {
             rule.from
                 .iter()
@@ -169,7 +169,7 @@ impl Builder<'_, '_, '_> {
                     self.unknown(&at, &from.unknown, &mut all);
                     all.extend(self.source(&from.source, &format!("{at}.source")));
                     all.extend(when_principals.iter().cloned());
-                    i_and(all)
+                    and(all)
                 })
                 .collect()
         };
@@ -182,7 +182,7 @@ impl Builder<'_, '_, '_> {
 
     /// What an unsupported field reads as: everything in DENY, nothing otherwise.
     fn fallback(&self) -> Principal {
-        if self.deny { i_any() } else { i_not(i_any()) }
+        if self.deny { any() } else { not(any()) }
     }
 
     fn consequence(&self) -> &'static str {
@@ -230,8 +230,8 @@ impl Builder<'_, '_, '_> {
                     .enumerate()
                     .map(|(i, v)| one(b, &format!("{path}.{name}[{i}]"), v))
                     .collect();
-                let any = i_or(matchers);
-                all.push(if negate { i_not(any) } else { any });
+                let any = or(matchers);
+                all.push(if negate { not(any) } else { any });
             };
         let principal = &mut |_: &mut Self, _: &str, v: &str| peer_principal(v);
         field(self, "principals", &source.principals, false, principal);
@@ -325,8 +325,8 @@ impl Builder<'_, '_, '_> {
                     .enumerate()
                     .map(|(i, v)| one(b, &format!("{path}.{name}[{i}]"), v))
                     .collect();
-                let any = p_or(matchers);
-                all.push(if negate { p_not(any) } else { any });
+                let any = or(matchers);
+                all.push(if negate { not(any) } else { any });
             };
         let host = &mut |_: &mut Self, _: &str, v: &str| host(v);
         field(self, "hosts", &operation.hosts, false, host);
@@ -408,18 +408,18 @@ impl Builder<'_, '_, '_> {
                 ));
             }
             if !ids.is_empty() {
-                let any = i_or(ids);
-                principals.push(if negate { i_not(any) } else { any });
+                let any = or(ids);
+                principals.push(if negate { not(any) } else { any });
             }
             if !perms.is_empty() {
-                let any = p_or(perms);
-                permissions.push(if negate { p_not(any) } else { any });
+                let any = or(perms);
+                permissions.push(if negate { not(any) } else { any });
             }
         }
         if permissions.is_empty() {
-            Matcher::Principal(i_and(principals))
+            Matcher::Principal(and(principals))
         } else {
-            Matcher::Permission(p_and(permissions))
+            Matcher::Permission(and(permissions))
         }
     }
 
@@ -448,8 +448,8 @@ impl Builder<'_, '_, '_> {
         match self.at {
             // The listener is for one container port: decide now (the listener may bind another
             // port on the reference mesh, when the container port is below 1024).
-            Where::SidecarInbound(port) if port == number => p_any(),
-            Where::SidecarInbound(_) => p_not(p_any()),
+            Where::SidecarInbound(port) if port == number => any(),
+            Where::SidecarInbound(_) => not(any()),
             Where::Gateway => Permission {
                 rule: Some(permission::Rule::DestinationPort(u32::from(number))),
             },
@@ -464,7 +464,7 @@ impl Builder<'_, '_, '_> {
             ));
         }
         match pattern(value) {
-            None => p_any(),
+            None => any(),
             Some(p) => Permission {
                 rule: Some(permission::Rule::UrlPath(PathMatcher {
                     rule: Some(path_matcher::Rule::Path(StringMatcher {
@@ -504,18 +504,17 @@ impl Builder<'_, '_, '_> {
                 alternatives.push(sub(string_matcher::MatchPattern::Exact(rest.to_owned())));
             }
         }
-        i_or(alternatives)
+        or(alternatives)
     }
 
     /// A claim (path of keys) of a validated token, string or list of strings.
     fn claim(&mut self, claim: &[String], value: &str) -> Principal {
         let keys: Vec<&str> = claim.iter().map(String::as_str).collect();
-        i_or(
-            self.issuers
-                .iter()
-                .map(|issuer| jwt_claim(issuer, &keys, pattern(value)))
-                .collect(),
-        )
+        or(self
+            .issuers
+            .iter()
+            .map(|issuer| jwt_claim(issuer, &keys, pattern(value)))
+            .collect())
     }
 }
 
@@ -619,7 +618,7 @@ fn header(name: &str, value: &str) -> HeaderMatcher {
 fn host(value: &str) -> Permission {
     let escaped = |s: &str| regex_escape(s);
     let re = if value == "*" {
-        return p_any();
+        return any();
     } else if let Some(suffix) = value.strip_prefix('*') {
         format!("(?i).*{}(:[0-9]+)?", escaped(suffix))
     } else if let Some(prefix) = value.strip_suffix('*') {
@@ -764,71 +763,90 @@ fn cidr(value: &str) -> Option<CidrRange> {
 fn principal_to_permission(p: Principal) -> Permission {
     // Only the constant fallbacks cross sides: any, or not any.
     match p.identifier {
-        Some(principal::Identifier::NotId(_)) => p_not(p_any()),
-        _ => p_any(),
+        Some(principal::Identifier::NotId(_)) => not(any()),
+        _ => any(),
     }
 }
 
-fn p_any() -> Permission {
-    Permission {
-        rule: Some(permission::Rule::Any(true)),
-    }
+/// The boolean tree both sides of an RBAC policy are built from: Envoy's `Permission` and
+/// `Principal` are the same shape (any, not, or, and) under different names.
+trait Tree: Sized {
+    fn any() -> Self;
+    fn not(inner: Self) -> Self;
+    fn or_set(items: Vec<Self>) -> Self;
+    fn and_set(items: Vec<Self>) -> Self;
 }
 
-fn p_not(p: Permission) -> Permission {
-    Permission {
-        rule: Some(permission::Rule::NotRule(Box::new(p))),
+impl Tree for Permission {
+    fn any() -> Self {
+        Permission {
+            rule: Some(permission::Rule::Any(true)),
+        }
     }
-}
-
-fn p_or(mut rules: Vec<Permission>) -> Permission {
-    match rules.len() {
-        0 => p_not(p_any()),
-        1 => rules.remove(0),
-        _ => Permission {
+    fn not(inner: Self) -> Self {
+        Permission {
+            rule: Some(permission::Rule::NotRule(Box::new(inner))),
+        }
+    }
+    fn or_set(rules: Vec<Self>) -> Self {
+        Permission {
             rule: Some(permission::Rule::OrRules(permission::Set { rules })),
-        },
+        }
     }
-}
-
-fn p_and(mut rules: Vec<Permission>) -> Permission {
-    match rules.len() {
-        0 => p_any(),
-        1 => rules.remove(0),
-        _ => Permission {
+    fn and_set(rules: Vec<Self>) -> Self {
+        Permission {
             rule: Some(permission::Rule::AndRules(permission::Set { rules })),
-        },
+        }
     }
 }
 
-fn i_any() -> Principal {
-    Principal {
-        identifier: Some(principal::Identifier::Any(true)),
+impl Tree for Principal {
+    fn any() -> Self {
+        Principal {
+            identifier: Some(principal::Identifier::Any(true)),
+        }
     }
-}
-
-fn i_not(p: Principal) -> Principal {
-    Principal {
-        identifier: Some(principal::Identifier::NotId(Box::new(p))),
+    fn not(inner: Self) -> Self {
+        Principal {
+            identifier: Some(principal::Identifier::NotId(Box::new(inner))),
+        }
     }
-}
-
-fn i_or(mut ids: Vec<Principal>) -> Principal {
-    match ids.len() {
-        0 => i_not(i_any()),
-        1 => ids.remove(0),
-        _ => Principal {
+    fn or_set(ids: Vec<Self>) -> Self {
+        Principal {
             identifier: Some(principal::Identifier::OrIds(principal::Set { ids })),
-        },
+        }
+    }
+    fn and_set(ids: Vec<Self>) -> Self {
+        Principal {
+            identifier: Some(principal::Identifier::AndIds(principal::Set { ids })),
+        }
     }
 }
 
-fn i_and(mut ids: Vec<Principal>) -> Principal {
-    match ids.len() {
-        0 => i_any(),
-        1 => ids.remove(0),
-        _ => Principal {
-            identifier: Some(principal::Identifier::AndIds(principal::Set { ids })),
-        },
+/// Matches everything.
+fn any<T: Tree>() -> T {
+    T::any()
+}
+
+/// Matches what `inner` does not.
+fn not<T: Tree>(inner: T) -> T {
+    T::not(inner)
+}
+
+/// Matches what any of `items` matches; nothing when there are none.
+fn or<T: Tree>(mut items: Vec<T>) -> T {
+    match items.len() {
+        0 => not(any()),
+        1 => items.remove(0),
+        _ => T::or_set(items),
+    }
+}
+
+/// Matches what all of `items` match; everything when there are none.
+fn and<T: Tree>(mut items: Vec<T>) -> T {
+    match items.len() {
+        0 => any(),
+        1 => items.remove(0),
+        _ => T::and_set(items),
     }
 }
