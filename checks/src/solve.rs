@@ -6,6 +6,8 @@
 //! content is embedded), with kubectl pointed at the target and `meshwork` on `PATH`. The TUI's
 //! `a` and `r` keys and `meshwork lab test` go through here; nothing else changes a target.
 
+pub mod preview;
+
 use crate::content::Content;
 use crate::course::Solution;
 use crate::target::TargetKind;
