@@ -81,9 +81,9 @@ struct Held {
     lifetime: Duration,
 }
 
-/// The certificate chains (leaf first) the pod's sidecar holds, read as istioctl does: `pilot-agent
-/// request GET certs` in its istio-proxy container.
-async fn sidecar_certs(env: &Env, namespace: &str, pod: &str) -> Vec<Held> {
+/// `pilot-agent request GET PATH` in the pod's istio-proxy container, as JSON (`null` when it
+/// printed none).
+async fn pilot_agent(env: &Env, namespace: &str, pod: &str, path: &str) -> Value {
     let out = env
         .kubectl_exec(&[
             "exec",
@@ -96,10 +96,16 @@ async fn sidecar_certs(env: &Env, namespace: &str, pod: &str) -> Vec<Held> {
             "pilot-agent",
             "request",
             "GET",
-            "certs",
+            path,
         ])
         .await;
-    let certs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    serde_json::from_str(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The certificate chains (leaf first) the pod's sidecar holds, read as istioctl does: `pilot-agent
+/// request GET certs` in its istio-proxy container.
+async fn sidecar_certs(env: &Env, namespace: &str, pod: &str) -> Vec<Held> {
+    let certs = pilot_agent(env, namespace, pod, "certs").await;
     let time = |v: &Value| {
         v.as_str()
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
@@ -132,22 +138,7 @@ async fn sidecar_certs(env: &Env, namespace: &str, pod: &str) -> Vec<Held> {
 
 /// The names of the secrets the sidecar holds active (`config_dump`).
 async fn active_secrets(env: &Env, namespace: &str, pod: &str) -> Vec<(String, Value)> {
-    let out = env
-        .kubectl_exec(&[
-            "exec",
-            pod,
-            "-n",
-            namespace,
-            "-c",
-            "istio-proxy",
-            "--",
-            "pilot-agent",
-            "request",
-            "GET",
-            "config_dump",
-        ])
-        .await;
-    let dump: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let dump = pilot_agent(env, namespace, pod, "config_dump").await;
     dump["configs"]
         .as_array()
         .into_iter()
@@ -391,22 +382,7 @@ async fn sidecar_chain_serials(
     namespace: &str,
     pod: &str,
 ) -> (Vec<String>, Vec<String>) {
-    let out = env
-        .kubectl_exec(&[
-            "exec",
-            pod,
-            "-n",
-            namespace,
-            "-c",
-            "istio-proxy",
-            "--",
-            "pilot-agent",
-            "request",
-            "GET",
-            "certs",
-        ])
-        .await;
-    let certs: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let certs = pilot_agent(env, namespace, pod, "certs").await;
     let serials = |key: &str| -> Vec<String> {
         certs["certificates"]
             .as_array()
