@@ -447,14 +447,15 @@ fn build(
     }
     if let Some(od) = &pp.outlier_detection {
         cluster.outlier_detection = Some(outlier(ctx, resource, od));
-        if let Some(min) = od.min_health_percent {
-            cluster.common_lb_config = Some(CommonLbConfig {
-                healthy_panic_threshold: Some(Percent {
-                    value: f64::from(min),
-                }),
-                ..Default::default()
-            });
-        }
+        // As Istio does: with outlier detection, the panic threshold is minHealthPercent, 0
+        // when unset, so ejecting every pod of a small service leaves nothing to send to
+        // (503 no healthy upstream) instead of Envoy's default 50 % panic sending to all.
+        cluster.common_lb_config = Some(CommonLbConfig {
+            healthy_panic_threshold: Some(Percent {
+                value: f64::from(od.min_health_percent.unwrap_or(0)),
+            }),
+            ..Default::default()
+        });
     }
     let http2 = port.protocol == PortProtocol::Http2;
     if (http_set || http2) && port.protocol != PortProtocol::Tcp {

@@ -520,6 +520,14 @@ spec:
     );
     assert_eq!(od.enforcing_consecutive_5xx.as_ref().unwrap().value, 0);
     assert_eq!(od.base_ejection_time.as_ref().unwrap().seconds, 180);
+    assert_eq!(
+        top.common_lb_config
+            .as_ref()
+            .and_then(|c| c.healthy_panic_threshold.as_ref())
+            .map(|p| p.value),
+        Some(0.0),
+        "no minHealthPercent: panic mode off, so ejected pods get no traffic"
+    );
 
     let v2 = res.cluster(&format!("outbound|9080|v2|{REVIEWS}")).unwrap();
     assert_eq!(
