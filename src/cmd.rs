@@ -6,7 +6,7 @@
 //! - [`explain`]: recent requests hop by hop, from the proxies' access logs.
 //! - [`mesh`]: the bundled reference mesh's lifecycle (`up`, `down`, `status`, …).
 //! - [`istioctl`]: istioctl's commands for the reference mesh (`install`, `version`, …).
-//! - [`lint`]: for lab authors.
+//! - [`lint`], [`lab_test`]: for lab authors.
 //! - [`settings`]: what is remembered between runs (the target chosen in the TUI).
 //! - [`workshop`]: the folder where the labs' commands run, and carrying out solutions there.
 //! - [`completions`], [`bench`]: for the shell and for us.
@@ -17,6 +17,7 @@ pub mod completions;
 pub mod explain;
 pub mod hint;
 pub mod istioctl;
+pub mod lab_test;
 pub mod labs;
 pub mod lint;
 pub mod mesh;

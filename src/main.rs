@@ -124,6 +124,11 @@ enum Command {
     /// Explain recent requests hop by hop: route rules matched, upstreams chosen, response flags
     #[command(after_help = cmd::explain::HELP)]
     Explain(cmd::explain::ExplainArgs),
+    /// For lab authors: test labs on fresh reference meshes (`meshwork lab test`)
+    Lab {
+        #[command(subcommand)]
+        command: cmd::lab_test::LabCommand,
+    },
     /// Print timings for meshwork's performance targets
     Bench {
         /// Runs per measurement
@@ -192,6 +197,7 @@ fn main() -> ExitCode {
         }) => cmd::bench::run(&global, runs, mesh, rotation, labs),
         Some(Command::Istioctl { command }) => cmd::istioctl::dispatch(&global, command),
         Some(Command::Explain(args)) => cmd::explain::run(&global, &args),
+        Some(Command::Lab { command }) => cmd::lab_test::dispatch(&global, command),
     };
     cmd::finish(result)
 }
