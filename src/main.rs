@@ -103,6 +103,9 @@ enum Command {
         /// Content folder (with labs/); default: --content, else the built-in content
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Also dry-run every manifest on a scratch reference mesh with Istio (needs kubectl)
+        #[arg(long)]
+        apply: bool,
     },
     /// Print a shell completion script (e.g. `meshwork completions bash > ~/.local/share/bash-completion/completions/meshwork`)
     Completions {
@@ -186,7 +189,9 @@ fn main() -> ExitCode {
             action: Some(ProgressAction::Reset { lab, yes }),
         }) => cmd::progress::reset(&global, lab.as_deref(), yes),
         Some(Command::Workdir { env }) => cmd::workshop::run(&global, env),
-        Some(Command::Lint { dir }) => cmd::lint::run(&global, dir.as_deref()),
+        Some(Command::Lint { dir, apply }) => {
+            cmd::lint::run(&global, dir.as_deref(), apply, &Cli::command())
+        }
         Some(Command::Completions { shell }) => cmd::completions::run(shell, &mut Cli::command()),
         Some(Command::Mesh { action }) => cmd::mesh::dispatch(action),
         Some(Command::Bench {

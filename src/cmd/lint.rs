@@ -1,16 +1,28 @@
-//! `meshwork lint [DIR]`: validates course content and names every problem's file and line.
+//! `meshwork lint [DIR] [--apply]`: validates course content and names every problem's file
+//! and line.
+//!
+//! Besides the content itself, every `meshwork …` command a step shows or runs must parse with
+//! meshwork's own command line (the clap definition main.rs passes in). With `--apply`, every
+//! manifest the course uses is sent to a scratch reference mesh with Istio installed, as a
+//! server-side dry run, so what the API server would refuse is found before a learner applies it.
 
 use super::{CmdResult, EXIT_FAILED, Global, plural};
 use crate::content;
-use meshwork_checks::course::lint::{self, Severity};
-use meshwork_checks::course::load;
+use anyhow::Context as _;
+use meshwork_checks::Content;
+use meshwork_checks::course::lint::{self, LintIssue, Options, Severity};
+use meshwork_checks::course::{Course, LoadError, load};
+use meshwork_checks::manifest;
+use meshwork_mesh::lifecycle;
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 
 /// Loads `dir` (else `--content`, else the built-in content), prints every error and
-/// warning, and exits with 1 when there are errors.
-pub fn run(global: &Global, dir: Option<&Path>) -> CmdResult {
+/// warning, and exits with 1 when there are errors. `cli` parses `meshwork …` command lines;
+/// `apply` also dry-runs every manifest on a scratch reference mesh.
+pub fn run(global: &Global, dir: Option<&Path>, apply: bool, cli: &clap::Command) -> CmdResult {
     let dir = dir.or(global.content.as_deref());
     let content = content::open(dir)?;
     let mut out = std::io::stdout().lock();
@@ -31,9 +43,28 @@ pub fn run(global: &Global, dir: Option<&Path>) -> CmdResult {
             return Ok(ExitCode::from(EXIT_FAILED));
         }
     };
-    let issues = lint::lint(&content, &course);
+    let parse = |args: &[String]| meshwork_args(cli, args);
+    let options = Options {
+        meshwork: Some(&parse),
+    };
+    let mut issues = lint::lint_with(&content, &course, options);
     for issue in &issues {
         writeln!(out, "{issue}")?;
+    }
+    if apply {
+        let manifests = applicable(&content, &course);
+        writeln!(
+            out,
+            "Applying {} manifest{} to a scratch reference mesh with Istio (kubectl apply --dry-run=server)…",
+            manifests.len(),
+            plural(manifests.len())
+        )?;
+        out.flush()?;
+        let rejected = dry_run(&content, &manifests)?;
+        for issue in &rejected {
+            writeln!(out, "{issue}")?;
+        }
+        issues.extend(rejected);
     }
     let errors = issues
         .iter()
@@ -65,4 +96,207 @@ pub fn run(global: &Global, dir: Option<&Path>) -> CmdResult {
         plural(checks)
     )?;
     Ok(ExitCode::from(if errors > 0 { EXIT_FAILED } else { 0 }))
+}
+
+/// Why `meshwork ARGS` does not parse, or `None` when it does (asking for help counts).
+fn meshwork_args(cli: &clap::Command, args: &[String]) -> Option<String> {
+    use clap::error::ErrorKind;
+    let argv = std::iter::once("meshwork".to_string()).chain(args.iter().cloned());
+    let error = match cli.clone().try_get_matches_from(argv) {
+        Ok(_) => return None,
+        Err(e) => e,
+    };
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    // clap's text: `error: …`, tips, usage; keep the error and the tips.
+    let text = error.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(first) = line.strip_prefix("error: ") {
+            parts.push(first.to_string());
+        } else if line.starts_with("tip: ") {
+            parts.push(line.to_string());
+        }
+    }
+    let topic = args
+        .iter()
+        .take_while(|a| !a.starts_with('-'))
+        .take(2)
+        .filter(|a| {
+            cli.find_subcommand(a.as_str()).is_some()
+                || cli
+                    .get_subcommands()
+                    .any(|s| s.find_subcommand(a.as_str()).is_some())
+        })
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let help = if topic.is_empty() {
+        "meshwork --help".to_string()
+    } else {
+        format!("meshwork {topic} --help")
+    };
+    Some(format!("{} (see `{help}`)", parts.join("; ")))
+}
+
+/// The manifests `--apply` sends: every one the course uses that parses (the others are
+/// already reported).
+fn applicable(content: &Content, course: &Course) -> Vec<String> {
+    lint::used_manifests(content, course)
+        .into_iter()
+        .filter(|m| manifest::objects(content, m).is_ok())
+        .collect()
+}
+
+/// A scratch reference mesh in a temporary folder of its own, stopped and removed on drop.
+struct Scratch {
+    root: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Scratch {
+    fn state_dir(&self) -> PathBuf {
+        self.root.join("state/meshwork")
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.state_dir().join("kubeconfig")
+    }
+
+    fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    /// `kubectl ARGS` against the scratch mesh, run in the folder holding the manifests.
+    fn kubectl(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Command::new("kubectl")
+            .args(args)
+            .arg("--cache-dir")
+            .arg(self.root.join("kube-cache"))
+            .arg("--request-timeout=60s")
+            .env("KUBECONFIG", self.kubeconfig())
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .output()
+            .context(
+                "failed to run kubectl, which `meshwork lint --apply` needs on PATH to send the manifests",
+            )
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let state_dir = self.state_dir();
+        let _ = self
+            .runtime
+            .block_on(lifecycle::stop(&state_dir, lifecycle::STOP_TIMEOUT));
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Starts a scratch reference mesh, installs Istio, creates the namespaces the manifests name,
+/// and dry-runs each manifest; returns one error per manifest the API server refuses.
+fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIssue>> {
+    if manifests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = std::env::temp_dir().join(format!("meshwork-lint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root)
+        .with_context(|| format!("failed to create the scratch folder {}", root.display()))?;
+    let scratch = Scratch {
+        root,
+        runtime: super::runtime()?,
+    };
+    for path in manifests {
+        let file = scratch.work().join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        std::fs::write(&file, content.get(path).unwrap_or_default())
+            .with_context(|| format!("failed to write {}", file.display()))?;
+    }
+    let exe = std::env::current_exe()
+        .context("failed to find meshwork's own executable to start the scratch mesh with")?;
+    scratch
+        .runtime
+        .block_on(lifecycle::ensure_running(
+            &exe,
+            &scratch.state_dir(),
+            lifecycle::START_TIMEOUT,
+            || {},
+        ))
+        .context("failed to start a scratch reference mesh for --apply")?;
+    let install = Command::new(&exe)
+        .args(["--target", "reference", "istioctl", "install", "-y"])
+        .env("XDG_STATE_HOME", scratch.root.join("state"))
+        .env("XDG_CONFIG_HOME", scratch.root.join("config"))
+        .env("XDG_DATA_HOME", scratch.root.join("data"))
+        .env_remove("MESHWORK_TARGET")
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run `meshwork istioctl install` on the scratch mesh")?;
+    anyhow::ensure!(
+        install.status.success(),
+        "`meshwork istioctl install -y` failed on the scratch reference mesh, so Istio's kinds \
+         cannot be checked:\n{}{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    // A dry run cannot create in a namespace that does not exist yet (an earlier manifest or
+    // step would have made it), so make every namespace the manifests name first.
+    let mut namespaces = BTreeSet::new();
+    for path in manifests {
+        for object in manifest::objects(content, path).unwrap_or_default() {
+            if let Some(ns) = manifest::namespace(&object) {
+                namespaces.insert(ns.to_string());
+            }
+            if object.get("kind").and_then(|k| k.as_str()) == Some("Namespace") {
+                namespaces.insert(manifest::name(&object).to_string());
+            }
+        }
+    }
+    for ns in namespaces {
+        let created = scratch.kubectl(&["create", "namespace", &ns])?;
+        let stderr = String::from_utf8_lossy(&created.stderr);
+        anyhow::ensure!(
+            created.status.success() || stderr.contains("AlreadyExists"),
+            "failed to create namespace {ns} on the scratch mesh: {}",
+            stderr.trim()
+        );
+    }
+    let mut rejected = Vec::new();
+    for path in manifests {
+        let ran = scratch.kubectl(&["apply", "--dry-run=server", "-f", path])?;
+        if ran.status.success() {
+            continue;
+        }
+        let said = String::from_utf8_lossy(&ran.stderr);
+        let said = said.trim();
+        rejected.push(LintIssue {
+            severity: Severity::Error,
+            problem: LoadError {
+                file: path.clone(),
+                line: None,
+                field: None,
+                message: format!(
+                    "the reference mesh refuses it (kubectl apply --dry-run=server): {}",
+                    if said.is_empty() {
+                        String::from_utf8_lossy(&ran.stdout).trim().to_string()
+                    } else {
+                        said.to_string()
+                    }
+                ),
+            },
+        });
+    }
+    Ok(rejected)
 }

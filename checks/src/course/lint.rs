@@ -6,6 +6,14 @@
 //! For `http` checks (whose URLs, regexes, durations and percentages the loader has already
 //! parsed) it warns about probes that load but would mislead: a distribution judged on too few
 //! requests, a cluster-internal name requested from the learner's host.
+//!
+//! [`commands`] checks the command lines a step shows or runs (its `commands`, solution and
+//! reset): kubectl verbs that exist (on the reference mesh: that it serves), `meshwork`
+//! arguments that parse (through [`Options::meshwork`], which the binary fills in with its own
+//! command-line parser), no bare `istioctl` for the reference mesh, and manifests read with
+//! `-f manifests/…` that exist.
+
+pub mod commands;
 
 use super::load::LoadError;
 use super::{CheckSpec, Course, Endpoint, HttpCheck};
@@ -55,12 +63,30 @@ fn issue(severity: Severity, file: String, field: Option<String>, message: Strin
     }
 }
 
+/// Judges the arguments after `meshwork` in a command line: `None` when they parse, else why not.
+pub type MeshworkArgs<'a> = &'a dyn Fn(&[String]) -> Option<String>;
+
+/// What [`lint_with`] checks beyond the content itself.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'a> {
+    /// Parses `meshwork …` command lines (unchecked when `None`).
+    pub meshwork: Option<MeshworkArgs<'a>>,
+}
+
 /// Lints a loaded course; findings are ordered by file.
 pub fn lint(content: &Content, course: &Course) -> Vec<LintIssue> {
+    lint_with(content, course, Options::default())
+}
+
+/// Lints a loaded course with `options`; findings are ordered by file.
+pub fn lint_with(content: &Content, course: &Course, options: Options<'_>) -> Vec<LintIssue> {
     let mut issues = Vec::new();
     let mut used_manifests = BTreeSet::new();
     for lab in &course.labs {
         let file = format!("labs/{}/lab.yaml", lab.folder);
+        let found = commands::lint_lab(content, lab, options.meshwork);
+        issues.extend(found.issues);
+        used_manifests.extend(found.manifests);
         let bodies: BTreeSet<String> = lab
             .steps
             .iter()
@@ -157,10 +183,88 @@ pub fn lint(content: &Content, course: &Course) -> Vec<LintIssue> {
         .collect();
     for path in manifests {
         if let Err(e) = manifest::objects(content, &path) {
-            issues.push(issue(Severity::Error, path, None, e.to_string()));
+            let line = manifest_error_line(content, &e);
+            let mut found = issue(Severity::Error, path, None, e.to_string());
+            found.problem.line = line;
+            issues.push(found);
         }
     }
+    issues.sort_by(|a, b| {
+        (&a.problem.file, a.problem.line.unwrap_or(0))
+            .cmp(&(&b.problem.file, b.problem.line.unwrap_or(0)))
+    });
     issues
+}
+
+/// Every manifest the course uses (solutions, resets, resource checks' references, `-f
+/// manifests/…` in commands), in the order the labs first use them.
+pub fn used_manifests(content: &Content, course: &Course) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |path: &str| {
+        if !out.iter().any(|p| p == path) {
+            out.push(path.to_string());
+        }
+    };
+    for lab in &course.labs {
+        let from_commands = commands::lint_lab(content, lab, None).manifests;
+        for step in &lab.steps {
+            step.solution.manifests.iter().for_each(|m| add(m));
+            for check in &step.checks {
+                if let CheckSpec::Resource(r) = &check.spec
+                    && let Some(reference) = &r.reference
+                {
+                    add(reference);
+                }
+            }
+            step.reset.manifests.iter().for_each(|m| add(m));
+        }
+        from_commands.iter().for_each(|m| add(m));
+    }
+    out
+}
+
+/// The line in a manifest where a document that does not parse goes wrong: where YAML
+/// says, else where the document starts.
+fn manifest_error_line(content: &Content, error: &manifest::ManifestError) -> Option<usize> {
+    let manifest::ManifestError::Document {
+        path,
+        document,
+        message,
+    } = error
+    else {
+        return None;
+    };
+    let text = content.text(path)?;
+    // serde_yaml's message names the line in the whole file.
+    let at_line = message
+        .split_once("at line ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok());
+    Some(at_line.unwrap_or_else(|| document_start_line(text, *document)))
+}
+
+/// The 1-based line where the `document`th (1-based) YAML document of `text` starts (its
+/// first line with content), counting documents as serde_yaml does.
+fn document_start_line(text: &str, document: usize) -> usize {
+    let mut current = 1;
+    let mut opened = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") {
+            if opened {
+                current += 1;
+            }
+            opened = true;
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            opened = true;
+            if current == document {
+                return i + 1;
+            }
+        }
+    }
+    1
 }
 
 /// Fewest requests for a distribution to be judged fairly.
@@ -277,19 +381,93 @@ steps:
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(found.len(), 5, "{found:#?}");
-        assert!(found[0].starts_with("warning: labs/00-demo/notes.md: is not used by any step"));
-        assert!(found[1].contains("field `steps[0].hints`: step `one` has no hints"));
-        assert!(found[2].contains("field `steps[0].commands`: step `one` shows no commands"));
-        assert!(found[3].starts_with(
-            "error: labs/00-demo/lab.yaml: field `steps[0].checks[0].resource.reference`: manifests/demo/vs.yaml holds no networking.istio.io/v1 VirtualService `reviews`"
-        ));
-        assert!(
-            found[4].starts_with(
-                "error: manifests/demo/broken.yaml: manifests/demo/broken.yaml, document 1:"
-            ),
-            "{}",
-            found[4]
+        assert_eq!(
+            found,
+            [
+                "warning: labs/00-demo/lab.yaml: field `steps[0].hints`: step `one` has no hints: a learner who is stuck gets no help",
+                "warning: labs/00-demo/lab.yaml: field `steps[0].commands`: step `one` shows no commands to run",
+                "error: labs/00-demo/lab.yaml: field `steps[0].checks[0].resource.reference`: manifests/demo/vs.yaml holds \
+                 no networking.istio.io/v1 VirtualService `reviews`, so there is nothing to diff against",
+                "warning: labs/00-demo/notes.md: is not used by any step of the lab (reference it as a step body or remove it)",
+                "error: manifests/demo/broken.yaml:2: manifests/demo/broken.yaml, document 1: not valid YAML: did not find \
+                 expected node content at line 2 column 1, while parsing a flow node",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_manifest_is_reported_at_its_line() {
+        let text = "# two documents\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: [\n";
+        let content = Content::from_files(
+            Origin::Embedded,
+            [("manifests/demo/two.yaml", text.as_bytes().to_vec())],
+        );
+        let error = manifest::objects(&content, "manifests/demo/two.yaml").unwrap_err();
+        assert_eq!(manifest_error_line(&content, &error), Some(8), "{error}");
+        let missing_kind = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\napiVersion: v1\nmetadata: {name: b}\n";
+        let content = Content::from_files(
+            Origin::Embedded,
+            [("manifests/demo/two.yaml", missing_kind.as_bytes().to_vec())],
+        );
+        let error = manifest::objects(&content, "manifests/demo/two.yaml").unwrap_err();
+        assert_eq!(manifest_error_line(&content, &error), Some(6), "{error}");
+    }
+
+    #[test]
+    fn commands_are_checked_with_file_line_and_field() {
+        let lab = LAB.replace(
+            "    solution:\n",
+            "    commands:\n      - run: kubectl gte pods -n default\n      - reference: meshwork mesh upp\n        cluster: istioctl x\n      - run: istioctl proxy-status | grep SYNCED\n    solution:\n      commands:\n        - reference: kubectl top pods && kubectl apply -f manifests/demo/missing.yaml\n",
+        );
+        let content = Content::from_files(
+            Origin::Embedded,
+            [
+                ("labs/00-demo/lab.yaml", lab.as_str()),
+                ("labs/00-demo/01-one.md", "# One\n"),
+                (
+                    "manifests/demo/vs.yaml",
+                    "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\n",
+                ),
+                ("manifests/demo/broken.yaml", "kind: VirtualService\napiVersion: networking.istio.io/v1\nmetadata: {name: x}\n"),
+            ]
+            .map(|(p, t)| (p, t.as_bytes().to_vec())),
+        );
+        let course = load(&content).unwrap();
+        let meshwork = |args: &[String]| {
+            (args.first().map(String::as_str) != Some("istioctl")
+                && args.get(1).map(String::as_str) == Some("upp"))
+            .then(|| "unrecognized subcommand 'upp'".to_string())
+        };
+        let options = Options {
+            meshwork: Some(&meshwork),
+        };
+        let found: Vec<String> = lint_with(&content, &course, options)
+            .iter()
+            .filter(|i| {
+                i.problem
+                    .field
+                    .as_deref()
+                    .is_some_and(|f| f.contains("commands["))
+            })
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "error: labs/00-demo/lab.yaml:18: field `steps[0].commands[0].run`: `kubectl gte pods -n default`: kubectl has no \
+                 command `gte` (did you mean `get`?); see `kubectl help` for its commands",
+                "error: labs/00-demo/lab.yaml:19: field `steps[0].commands[1].reference`: `meshwork mesh upp` is not a meshwork \
+                 command: unrecognized subcommand 'upp'",
+                "error: labs/00-demo/lab.yaml:21: field `steps[0].commands[2].run`: `istioctl proxy-status`: the reference mesh \
+                 has no istioctl of its own; write the command as `cluster: istioctl …` and `reference: meshwork istioctl …` \
+                 instead of `run:`",
+                "error: labs/00-demo/lab.yaml:24: field `steps[0].solution.commands[0].reference`: `kubectl top pods`: \
+                 `kubectl top` does not work on the reference mesh: the reference mesh has no metrics API (or move the \
+                 command to a `cluster:` variant)",
+                "error: labs/00-demo/lab.yaml:24: field `steps[0].solution.commands[0].reference`: `kubectl apply -f \
+                 manifests/demo/missing.yaml`: `manifests/demo/missing.yaml` does not exist in the course content \
+                 (manifests live under manifests/ at the content root)",
+            ]
         );
     }
 }
