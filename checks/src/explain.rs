@@ -13,12 +13,14 @@
 //! - [`hops`]: joining lines into requests and hop trees.
 //! - [`routes`]: the route rule a hop matched, from the proxy's `config_dump`.
 //! - [`text`]: a report as the text `meshwork explain` prints.
+//! - [`why`]: why a traffic check failed, from the latest of its requests.
 
 pub mod flags;
 pub mod hops;
 pub mod log;
 pub mod routes;
 pub mod text;
+pub mod why;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

@@ -7,11 +7,13 @@ use super::{CmdResult, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, Global, Session
 use super::{resolve, runtime, step_ref};
 use meshwork_checks::check::Context;
 use meshwork_checks::engine::{self, StepReport};
+use meshwork_checks::explain::why;
 use meshwork_checks::{CheckResult, Lab, Outcome, Step, TargetSpec};
 use serde::Serialize;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The `--json` schema version; bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,10 +35,12 @@ With --json, stdout holds one JSON object (schema_version 1; fields are only eve
   lab             {id, number, title}
   steps[]         in lab order: {id, title, passed, results[]}
     passed        true when no check failed or errored and at least one ran
-    results[]     in the step's order: {id, title, outcome, message, hint?, diff?, elapsed_ms}
+    results[]     in the step's order: {id, title, outcome, message, hint?, diff?, why?, elapsed_ms}
       outcome     \"pass\" | \"warn\" | \"fail\" | \"error\" | \"skipped\"
       hint        the check's own hint, present only on fail or error
       diff        unified diff (your object vs the reference), present only when there is one
+      why         a failed traffic check's latest request as the proxies saw it (route rule
+                  matched, upstream, response flags), when the access logs have it
   summary         {pass, warn, fail, error, skipped}: counts over all results
   exit_code       the process exit code, as above
 Errors that stop the command before any check runs go to stderr, with exit code 2.";
@@ -66,6 +70,7 @@ pub fn run(global: &Global, what: &str, json: bool) -> CmdResult {
     let mut reports = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let report = rt.block_on(engine::run_step(Arc::clone(&ctx), step));
+        let whys = rt.block_on(whys(&ctx, step, &report));
         if report.passed()
             && let Err(e) = session.progress.mark_done(&lab.id, &step.id)
         {
@@ -77,11 +82,13 @@ pub fn run(global: &Global, what: &str, json: bool) -> CmdResult {
                 .iter()
                 .position(|s| s.id == step.id)
                 .map_or(i + 1, |n| n + 1);
-            write_step(&mut out, &lab, step, number, &report)?;
+            write_step(&mut out, &lab, step, number, &report, &whys)?;
         }
-        reports.push(report);
+        reports.push((report, whys));
     }
     drop(rt);
+    let checked = reports;
+    let reports: Vec<StepReport> = checked.iter().map(|(r, _)| r.clone()).collect();
 
     let summary = Summary::of(&reports);
     let code = summary.exit_code();
@@ -91,7 +98,7 @@ pub fn run(global: &Global, what: &str, json: bool) -> CmdResult {
             &description,
             &lab,
             &steps,
-            &reports,
+            &checked,
             &summary,
             code,
         );
@@ -117,12 +124,35 @@ fn indent(text: &str, by: &str) -> String {
         .join("\n")
 }
 
+/// For each result of the step, why a failed traffic check failed: the latest of its
+/// requests as the proxies saw it (see [`why::why`]).
+async fn whys(ctx: &Context, step: &Step, report: &StepReport) -> Vec<Option<String>> {
+    let mut out = Vec::with_capacity(report.results.len());
+    for result in &report.results {
+        let check = step.checks.iter().find(|c| c.id == result.id);
+        let why = match check {
+            Some(check) if result.outcome == Outcome::Fail => {
+                why::why(
+                    ctx.target.as_ref(),
+                    check,
+                    result.elapsed + Duration::from_secs(2),
+                )
+                .await
+            }
+            _ => None,
+        };
+        out.push(why);
+    }
+    out
+}
+
 fn write_step(
     out: &mut impl Write,
     lab: &Lab,
     step: &Step,
     number: usize,
     report: &StepReport,
+    whys: &[Option<String>],
 ) -> std::io::Result<()> {
     writeln!(
         out,
@@ -131,8 +161,11 @@ fn write_step(
         step.id,
         step.title
     )?;
-    for result in &report.results {
+    for (i, result) in report.results.iter().enumerate() {
         write_result(out, result)?;
+        if let Some(why) = whys.get(i).and_then(Option::as_deref) {
+            writeln!(out, "{}", indent(why, "      "))?;
+        }
     }
     if report.passed() {
         writeln!(out, "  → step done")?;
@@ -288,6 +321,8 @@ struct JsonResult<'a> {
     hint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
     elapsed_ms: u64,
 }
 
@@ -307,27 +342,29 @@ impl<'a> JsonReport<'a> {
         description: &'a str,
         lab: &'a Lab,
         steps: &'a [Step],
-        reports: &'a [StepReport],
+        checked: &'a [(StepReport, Vec<Option<String>>)],
         summary: &Summary,
         exit_code: u8,
     ) -> Self {
         let steps = steps
             .iter()
-            .zip(reports)
-            .map(|(step, report)| JsonStep {
+            .zip(checked)
+            .map(|(step, (report, whys))| JsonStep {
                 id: &step.id,
                 title: &step.title,
                 passed: report.passed(),
                 results: report
                     .results
                     .iter()
-                    .map(|r| JsonResult {
+                    .enumerate()
+                    .map(|(i, r)| JsonResult {
                         id: &r.id,
                         title: &r.title,
                         outcome: outcome_name(r.outcome),
                         message: &r.message,
                         hint: r.hint.as_deref(),
                         diff: r.diff.as_deref(),
+                        why: whys.get(i).and_then(Option::as_deref),
                         elapsed_ms: u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
                     })
                     .collect(),
