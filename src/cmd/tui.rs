@@ -7,8 +7,9 @@ use meshwork_checks::check::Context;
 use meshwork_checks::progress::ProgressStore;
 use meshwork_checks::target::cluster::KubeconfigSearch;
 use meshwork_checks::target::{ClusterTarget, ReferenceTarget, Target, TargetError};
-use meshwork_tui::{Switched, TargetChoice, TargetSwitch};
+use meshwork_tui::{Switched, TargetChoice, TargetSwitch, Workshop};
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -28,30 +29,78 @@ pub fn run(global: &Global, open: Option<&str>, help: impl FnOnce() -> String) -
         resolve(&session.course, what)?;
     }
     let open = open.map(str::to_string);
-    let switch = target_switch(session.target.clone(), &KubeconfigSearch::from_env());
+    // The manifests the labs' commands name, written out once here, not on a key press.
+    let (dir, workshop_notice) = match super::workshop::prepare(&session.content, None) {
+        Ok(dir) => (Some(dir), None),
+        Err(e) => (None, Some(strings_workshop_off(&format!("{e:#}")))),
+    };
+    let switch = target_switch(
+        session.target.clone(),
+        &KubeconfigSearch::from_env(),
+        dir.clone(),
+    );
     let rt = runtime()?;
     rt.block_on(async move {
         let target = super::connect_target(&session.target, true).await;
+        let (workshop, runner_notice) = match &dir {
+            Some(dir) => learning(&session.target, dir).await,
+            None => (None, None),
+        };
         let ctx = Arc::new(Context {
             target,
             content: Arc::clone(&session.content),
         });
+        let notices: Vec<String> = [session.progress_notice, workshop_notice, runner_notice]
+            .into_iter()
+            .flatten()
+            .collect();
         let options = meshwork_tui::Options {
             course: session.course,
             ctx,
             progress: session.progress,
             open,
-            notice: session.progress_notice,
+            notice: (!notices.is_empty()).then(|| notices.join("\n\n")),
         };
-        meshwork_tui::run(options, Some(switch)).await
+        meshwork_tui::run(options, Some(switch), workshop).await
     })
     .context("the terminal UI stopped with an error")?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why `a` and `r` are off, for the notice at start.
+fn strings_workshop_off(why: &str) -> String {
+    format!(
+        "Applying solutions and resets (keys a and r) is off for this run: {why}. \
+         Everything else works; check that meshwork's data folder is writable."
+    )
+}
+
+/// The runner for `a` and `r` on `target` and the second-terminal line, or why there is none.
+async fn learning(target: &TargetSpec, dir: &Path) -> (Option<Workshop>, Option<String>) {
+    let (target, dir) = (target.clone(), dir.to_path_buf());
+    // A named context is narrowed with kubectl (a process): not on the UI's thread.
+    let built = tokio::task::spawn_blocking(move || {
+        super::workshop::runner(&target, &dir).map(|runner| Workshop {
+            second_terminal: super::workshop::second_terminal(&target, &dir),
+            runner,
+        })
+    })
+    .await;
+    match built {
+        Ok(Ok(workshop)) => (Some(workshop), None),
+        Ok(Err(e)) => (None, Some(strings_workshop_off(&format!("{e:#}")))),
+        Err(e) => (None, Some(strings_workshop_off(&e.to_string()))),
+    }
+}
+
 /// What the TUI's `t` offers: the reference mesh and every context of the kubeconfig;
-/// switching connects without printing (the TUI owns the terminal) and remembers the choice.
-fn target_switch(current: TargetSpec, search: &KubeconfigSearch) -> TargetSwitch {
+/// switching connects without printing (the TUI owns the terminal), prepares `a`/`r` for the
+/// new target in the workshop folder `dir`, and remembers the choice.
+fn target_switch(
+    current: TargetSpec,
+    search: &KubeconfigSearch,
+    dir: Option<PathBuf>,
+) -> TargetSwitch {
     let (clusters, note) = cluster_choices(search);
     let mut choices = vec![TargetChoice::reference()];
     choices.extend(clusters);
@@ -59,7 +108,7 @@ fn target_switch(current: TargetSpec, search: &KubeconfigSearch) -> TargetSwitch
         current,
         choices,
         note,
-        connect: Arc::new(|spec| Box::pin(connect_quietly(spec))),
+        connect: Arc::new(move |spec| Box::pin(connect_quietly(spec, dir.clone()))),
         remember: Box::new(|spec| settings::remember_target(spec).map_err(|e| format!("{e:#}"))),
     }
 }
@@ -103,7 +152,7 @@ fn cluster_choices(search: &KubeconfigSearch) -> (Vec<TargetChoice>, Option<Stri
 
 /// Connects to `spec` for a switch: starts the reference mesh when needed without writing to
 /// the terminal, and opens the target's progress (a problem with it becomes the notice).
-async fn connect_quietly(spec: TargetSpec) -> Switched {
+async fn connect_quietly(spec: TargetSpec, dir: Option<PathBuf>) -> Switched {
     let target: Arc<dyn Target> = match &spec {
         TargetSpec::Cluster { context } => Arc::new(ClusterTarget::connect(context.clone()).await),
         TargetSpec::Reference => {
@@ -133,10 +182,19 @@ async fn connect_quietly(spec: TargetSpec) -> Switched {
             (ProgressStore::open(scratch).0, Some(notice))
         }
     };
+    let (workshop, workshop_notice) = match &dir {
+        Some(dir) => learning(&spec, dir).await,
+        None => (None, None),
+    };
+    let notice = match (notice, workshop_notice) {
+        (Some(a), Some(b)) => Some(format!("{a}\n\n{b}")),
+        (a, b) => a.or(b),
+    };
     Switched {
         target,
         progress,
         notice,
+        workshop,
     }
 }
 
@@ -162,7 +220,7 @@ mod tests {
             kubeconfig_env: Some(path.into_os_string()),
             home: None,
         };
-        let switch = target_switch(TargetSpec::Reference, &search);
+        let switch = target_switch(TargetSpec::Reference, &search, None);
         let offered: Vec<(String, String)> = switch
             .choices
             .iter()
@@ -193,7 +251,7 @@ mod tests {
             kubeconfig_env: None,
             home: Some(home.path().to_path_buf()),
         };
-        let switch = target_switch(TargetSpec::Reference, &search);
+        let switch = target_switch(TargetSpec::Reference, &search, None);
         assert_eq!(switch.choices.len(), 1);
         let note = switch.note.unwrap();
         assert!(

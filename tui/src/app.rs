@@ -5,11 +5,15 @@
 //! - [`overlay`]: the windows drawn on top (help, diff, solution, notice, target picker).
 //! - [`explain`]: the explain view (key `x`): recent requests hop by hop.
 //! - [`targets`]: switching to another target (key `t`).
+//! - [`solve`]: applying the step's solution (key `a`) or resetting it (key `r`).
+//! - [`complete`]: the window a finished lab shows, and which lab comes next.
 
 pub mod checks;
+pub mod complete;
 pub mod doc;
 pub mod explain;
 pub mod overlay;
+pub mod solve;
 pub mod targets;
 
 use crate::Options;
@@ -126,6 +130,9 @@ pub struct App {
     pub(crate) switch: Option<TargetSwitch>,
     pub(crate) switching: Option<Switching>,
     pub(crate) explain: Option<explain::Explain>,
+    pub(crate) workshop: Option<solve::Workshop>,
+    pub(crate) solve: Option<solve::Solve>,
+    next_solve: u64,
     next_explain: u64,
     next_switch: u64,
     next_run: u64,
@@ -164,6 +171,9 @@ impl App {
             switch: None,
             switching: None,
             explain: None,
+            workshop: None,
+            solve: None,
+            next_solve: 1,
             next_explain: 1,
             next_switch: 1,
             next_run: 1,
@@ -279,7 +289,13 @@ impl App {
                 if self.is_animating() {
                     self.dirty = true;
                 }
-                if self.explain_loading() {
+                let solve_spinner = self.overlay.as_ref().is_some_and(|o| {
+                    o.kind == OverlayKind::Solve
+                        && self.solve.as_ref().is_some_and(|s| {
+                            s.phase == solve::Phase::Running || s.preview.is_none()
+                        })
+                });
+                if self.explain_loading() || solve_spinner {
                     // The spinner is part of the window's lines.
                     self.rebuild_overlay();
                 }
@@ -327,6 +343,15 @@ impl App {
                 self.explained(id, result);
                 None
             }
+            Event::Previewed { id, previews } => {
+                self.previewed(id, previews);
+                None
+            }
+            Event::SolveProgress { id, index } => {
+                self.solve_progress(id, index);
+                None
+            }
+            Event::Solved { id, result } => self.solved(id, result),
             Event::InputClosed => Some(self.quit()),
         }
     }
@@ -336,6 +361,7 @@ impl App {
             || self.switching.is_some()
             || self.checks.values().any(StepChecks::is_running)
             || self.explain_loading()
+            || self.solve_running()
     }
 
     fn key_context(&self) -> KeyContext {
@@ -346,6 +372,16 @@ impl App {
             (Some(o), _) if matches!(o.kind, OverlayKind::ConfirmTarget { .. }) => {
                 KeyContext::Confirm
             }
+            (Some(o), _)
+                if o.kind == OverlayKind::Solve
+                    && self
+                        .solve
+                        .as_ref()
+                        .is_some_and(|s| s.phase == solve::Phase::Confirm) =>
+            {
+                KeyContext::Confirm
+            }
+            (Some(o), _) if matches!(o.kind, OverlayKind::Complete { .. }) => KeyContext::Complete,
             (Some(_), _) => KeyContext::Overlay,
             (None, Screen::Home) => KeyContext::Home,
             (None, Screen::Lab(_)) => KeyContext::Lab,
@@ -571,6 +607,8 @@ impl App {
             Command::Diff => self.open_diff(),
             Command::Solution => self.open_overlay(OverlayKind::Solution),
             Command::Explain => return self.open_explain(),
+            Command::Apply => return self.start_solve(solve::SolveKind::Apply),
+            Command::Reset => return self.start_solve(solve::SolveKind::Reset),
             Command::Quit
             | Command::Help
             | Command::Open
@@ -631,7 +669,11 @@ impl App {
         let Some((_, step)) = self.lab_step(view.lab, view.step) else {
             return;
         };
-        let doc = Doc::build(step, kind, &self.theme, width, view.command);
+        let second = self
+            .workshop
+            .as_ref()
+            .map(|w| (w.second_terminal.as_str(), view.step == 0));
+        let doc = Doc::build(step, kind, &self.theme, width, view.command, second);
         if let Screen::Lab(view) = &mut self.screen {
             view.doc = doc;
         }
@@ -700,6 +742,12 @@ impl App {
                 return self.confirm_command(command, choice);
             }
             Some(OverlayKind::Explain) => return self.explain_command(command),
+            Some(OverlayKind::Solve) => return self.solve_command(command),
+            Some(OverlayKind::Complete { lab }) => {
+                let lab = *lab;
+                self.complete_command(command, lab);
+                return None;
+            }
             _ => {}
         }
         let page = self.overlay_page();

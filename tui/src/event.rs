@@ -3,7 +3,9 @@
 use crate::app::targets::Switched;
 use crossterm::event::{KeyEvent, MouseEvent};
 use meshwork_checks::course::Check;
+use meshwork_checks::course::Solution;
 use meshwork_checks::explain::{Query, Report};
+use meshwork_checks::solve::preview::ManifestPreview;
 use meshwork_checks::target::TargetStatus;
 use meshwork_checks::{CheckResult, TargetSpec};
 
@@ -59,6 +61,27 @@ pub enum Event {
         /// The requests found, or why they could not be read (for the learner).
         result: Result<Box<Report>, String>,
     },
+    /// Looking at what a solution's manifests will change ([`Action::Preview`]) finished.
+    Previewed {
+        /// The solution run it belongs to.
+        id: u64,
+        /// One entry per manifest.
+        previews: Vec<ManifestPreview>,
+    },
+    /// A solution's action (by index in its plan) started.
+    SolveProgress {
+        /// The solution run.
+        id: u64,
+        /// Index of the action in the plan.
+        index: usize,
+    },
+    /// A solution ([`Action::Solve`]) finished.
+    Solved {
+        /// The solution run.
+        id: u64,
+        /// `Err`: what failed, with the end of its output, for the learner.
+        result: Result<(), String>,
+    },
     /// The terminal's input closed: nothing more can be typed.
     InputClosed,
 }
@@ -92,5 +115,20 @@ pub enum Action {
         id: u64,
         /// Which requests.
         query: Query,
+    },
+    /// Look at what applying these manifests will change, and report [`Event::Previewed`].
+    Preview {
+        /// The solution run it belongs to.
+        id: u64,
+        /// The manifests' paths in the course content.
+        manifests: Vec<String>,
+    },
+    /// Carry out a solution (or reset) with the app's runner in the background, reporting
+    /// [`Event::SolveProgress`] per action and [`Event::Solved`] at the end.
+    Solve {
+        /// Identifies the run in the events.
+        id: u64,
+        /// What to carry out.
+        solution: Solution,
     },
 }

@@ -55,6 +55,10 @@ pub enum Command {
     Explain,
     /// Read again (the explain view).
     Refresh,
+    /// Apply the step's solution (after a confirmation).
+    Apply,
+    /// Reset the step (after a confirmation).
+    Reset,
 }
 
 /// Where a key was pressed: the same key means different things in different places.
@@ -74,6 +78,8 @@ pub enum KeyContext {
     Confirm,
     /// The explain view: a list of requests to choose from, and the chosen one's hops.
     Explain,
+    /// The completion window: enter opens the next lab.
+    Complete,
 }
 
 /// Maps a key press to a command. Releases and unknown keys map to nothing.
@@ -126,6 +132,12 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
             KeyCode::Char(' ') => Some(C::PageDown),
             _ => None,
         },
+        KeyContext::Complete => match key.code {
+            KeyCode::Enter => Some(C::Open),
+            KeyCode::Esc | KeyCode::Char('q') => Some(C::Back),
+            KeyCode::Char(' ') => Some(C::PageDown),
+            _ => None,
+        },
         KeyContext::Overlay => match key.code {
             KeyCode::Esc | KeyCode::Char('q') => Some(C::Back),
             KeyCode::Char(' ') => Some(C::PageDown),
@@ -153,6 +165,8 @@ pub fn map(context: KeyContext, key: KeyEvent) -> Option<Command> {
             KeyCode::Char('d') => Some(C::Diff),
             KeyCode::Char('s') => Some(C::Solution),
             KeyCode::Char('x') => Some(C::Explain),
+            KeyCode::Char('a') => Some(C::Apply),
+            KeyCode::Char('r') => Some(C::Reset),
             KeyCode::Char('t') => Some(C::Target),
             KeyCode::Char(' ') => Some(C::PageDown),
             _ => None,
@@ -263,5 +277,26 @@ mod tests {
         );
         // r is not a refresh in the other windows.
         assert_eq!(map(KeyContext::Overlay, key(KeyCode::Char('r'))), None);
+    }
+
+    #[test]
+    fn a_applies_and_r_resets_in_a_lab_and_enter_opens_the_next_lab_when_one_is_complete() {
+        assert_eq!(
+            map(KeyContext::Lab, key(KeyCode::Char('a'))),
+            Some(Command::Apply)
+        );
+        assert_eq!(
+            map(KeyContext::Lab, key(KeyCode::Char('r'))),
+            Some(Command::Reset)
+        );
+        assert_eq!(map(KeyContext::Home, key(KeyCode::Char('a'))), None);
+        assert_eq!(
+            map(KeyContext::Complete, key(KeyCode::Enter)),
+            Some(Command::Open)
+        );
+        assert_eq!(
+            map(KeyContext::Complete, key(KeyCode::Esc)),
+            Some(Command::Back)
+        );
     }
 }

@@ -36,6 +36,7 @@ pub mod theme;
 pub mod view;
 
 pub use app::App;
+pub use app::solve::Workshop;
 pub use app::targets::{Connect, Remember, Switched, TargetChoice, TargetSwitch};
 pub use event::{Action, Event};
 pub use theme::Theme;
@@ -67,13 +68,22 @@ pub struct Options {
 /// Runs the TUI on the real terminal until the learner quits.
 ///
 /// Call it from the runtime's main future: the UI's own work runs there, checks, target
-/// probes and target switches on spawned tasks. With `switch`, key `t` switches targets.
-/// `NO_COLOR` turns colours off.
-pub async fn run(options: Options, switch: Option<TargetSwitch>) -> io::Result<()> {
-    terminal::UiScope::new(run_inner(options, switch)).await
+/// probes and target switches on spawned tasks. With `switch`, key `t` switches targets; with
+/// `workshop`, keys `a` and `r` apply and reset steps and the lab screen shows the
+/// second-terminal line. `NO_COLOR` turns colours off.
+pub async fn run(
+    options: Options,
+    switch: Option<TargetSwitch>,
+    workshop: Option<Workshop>,
+) -> io::Result<()> {
+    terminal::UiScope::new(run_inner(options, switch, workshop)).await
 }
 
-async fn run_inner(options: Options, switch: Option<TargetSwitch>) -> io::Result<()> {
+async fn run_inner(
+    options: Options,
+    switch: Option<TargetSwitch>,
+    workshop: Option<Workshop>,
+) -> io::Result<()> {
     let theme = Theme::from_env();
     let mut session = terminal::enter()?;
     let result = async {
@@ -81,6 +91,9 @@ async fn run_inner(options: Options, switch: Option<TargetSwitch>) -> io::Result
         let mut app = App::new(options, size.width, size.height, theme);
         if let Some(switch) = switch {
             app = app.with_target_switch(switch);
+        }
+        if let Some(workshop) = workshop {
+            app = app.with_workshop(workshop);
         }
         let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
         let mut tasks = runtime::Tasks::default();

@@ -12,8 +12,11 @@ use futures::StreamExt as _;
 use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
 use meshwork_checks::course::Check;
+use meshwork_checks::course::Solution;
 use meshwork_checks::engine::run_checks;
 use meshwork_checks::explain::{self, Query};
+use meshwork_checks::solve::Runner;
+use meshwork_checks::solve::preview;
 use meshwork_checks::target::{self, TargetStatus};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -124,6 +127,22 @@ fn handle(
             tasks.push(spawn_explain(app.context(), id, query, sender.clone()));
             Ok(())
         }
+        Some(Action::Preview { id, manifests }) => {
+            tasks.push(spawn_preview(app.context(), id, manifests, sender.clone()));
+            Ok(())
+        }
+        Some(Action::Solve { id, solution }) => {
+            match app.runner() {
+                Some(runner) => tasks.push(spawn_solve(runner, id, solution, sender.clone())),
+                None => {
+                    let _ = sender.send(Event::Solved {
+                        id,
+                        result: Err(strings::SOLVE_UNAVAILABLE.to_string()),
+                    });
+                }
+            }
+            Ok(())
+        }
         Some(Action::ProbeTarget) => {
             // The old target's prober stops mid-look: its answer would describe the wrong target.
             *prober = Tasks::default();
@@ -217,6 +236,83 @@ pub fn spawn_explain(
             Err(_) => return,
         };
         let _ = sender.send(Event::Explained { id, result });
+    })
+}
+
+/// How long looking up what a solution's manifests change may take.
+pub const PREVIEW_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Looks up what applying `manifests` changes on a task and reports [`Event::Previewed`]
+/// (an object the target did not answer about in time, or a crash, says so in the preview).
+pub fn spawn_preview(
+    ctx: Arc<Context>,
+    id: u64,
+    manifests: Vec<String>,
+    sender: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let paths = manifests.clone();
+    let work = tokio::spawn(async move {
+        tokio::time::timeout(
+            PREVIEW_TIMEOUT,
+            preview::preview(&*ctx.target, &ctx.content, &paths),
+        )
+        .await
+    });
+    tokio::spawn(async move {
+        let failed = |why: String| {
+            manifests
+                .iter()
+                .map(|path| preview::ManifestPreview {
+                    path: path.clone(),
+                    objects: Err(why.clone()),
+                })
+                .collect()
+        };
+        let previews = match work.await {
+            Ok(Ok(previews)) => previews,
+            Ok(Err(_)) => failed(format!(
+                "the target gave no answer within {} seconds",
+                PREVIEW_TIMEOUT.as_secs()
+            )),
+            Err(e) if e.is_panic() => failed(format!(
+                "looking at the target crashed: {}",
+                panic_message(&*e.into_panic())
+            )),
+            Err(_) => return,
+        };
+        let _ = sender.send(Event::Previewed { id, previews });
+    })
+}
+
+/// Carries out a solution on a task: [`Event::SolveProgress`] as each command starts, then
+/// [`Event::Solved`] (a failure carries the command and the end of its output).
+pub fn spawn_solve(
+    runner: Runner,
+    id: u64,
+    solution: Solution,
+    sender: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let progress = sender.clone();
+    let work = tokio::spawn(async move {
+        let mut index = 0;
+        let result = runner
+            .run(&solution, |_| {
+                let _ = progress.send(Event::SolveProgress { id, index });
+                index += 1;
+            })
+            .await;
+        result.map(|_| ()).map_err(|e| e.to_string())
+    });
+    tokio::spawn(async move {
+        let result = match work.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => Err(format!(
+                "running the solution crashed: {}",
+                panic_message(&*e.into_panic())
+            )),
+            Err(_) => return,
+        };
+        let _ = sender.send(Event::Solved { id, result });
     })
 }
 

@@ -40,10 +40,13 @@ pub const LAB_KEYS: &[(&str, &str)] = &[
     ("c", "check"),
     ("h", "hint"),
     ("s", "solution"),
+    ("a", "apply"),
+    ("r", "reset"),
+    // Before the keys the help lists anyway: on a narrow terminal the end is cut.
+    ("?", "help"),
     ("y", "copy"),
     ("n/p", "step"),
     ("tab", "focus"),
-    ("?", "help"),
     ("esc", "labs"),
     // Last: on narrow terminals it is the one cut (it is in the help too).
     ("t", "target"),
@@ -113,6 +116,14 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("d", "diff of the selected failed check"),
             ("s", "show the solution"),
             (
+                "a",
+                "apply the solution: shows what will change, asks, runs it, checks again",
+            ),
+            (
+                "r",
+                "reset the step to how it was before it (asks first), checks again",
+            ),
+            (
                 "x",
                 "explain recent requests hop by hop, from the proxies' access logs",
             ),
@@ -127,6 +138,18 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("y", "copy the solution's commands"),
             ("esc q", "close"),
         ],
+    ),
+    (
+        "Apply and reset",
+        &[
+            ("y enter", "go ahead"),
+            ("n esc", "cancel: nothing changes"),
+            ("esc", "while it runs: hide the window (it keeps running)"),
+        ],
+    ),
+    (
+        "Lab complete",
+        &[("enter", "open the next lab"), ("esc q", "close")],
     ),
     (
         "Explain",
@@ -158,7 +181,11 @@ pub const EXPLAIN_READ_AGAIN: &str =
 /// Heading above the chosen request's hops.
 pub const EXPLAIN_HOPS: &str = "Hops";
 /// The line under a failed traffic check that points at the explain view.
-pub const EXPLAIN_FAILED_CHECK: &str = " explain the recent requests hop by hop";
+pub const EXPLAIN_FAILED_CHECK: (&str, &str, &str) = (
+    "press ",
+    "x",
+    " to see why: the recent requests, hop by hop",
+);
 
 /// The explain view when the logs could not be read.
 pub fn explain_failed(reason: &str) -> String {
@@ -396,3 +423,131 @@ pub fn switch_not_remembered(spec: &TargetSpec, err: &str) -> String {
 pub fn switch_failed(spec: &TargetSpec, reason: &str) -> String {
     format!("Could not switch to {spec}: {reason}. Still on the previous target.")
 }
+
+/// Key bar of the confirmation before applying or resetting.
+pub fn solve_confirm_keys(reset: bool) -> Vec<(&'static str, &'static str)> {
+    let yes = if reset { "reset" } else { "apply" };
+    vec![("y enter", yes), ("↑↓", "scroll"), ("n esc", "cancel")]
+}
+/// Key bar while a solution runs or after it failed.
+pub const SOLVE_RUNNING_KEYS: &[(&str, &str)] = &[("↑↓ pgup pgdn", "scroll"), ("esc", "close")];
+/// Key bar of the completion window with a next lab.
+pub const COMPLETE_KEYS: &[(&str, &str)] = &[("enter", "next lab"), ("esc", "close")];
+/// Key bar of the completion window when no lab is left.
+pub const COMPLETE_LAST_KEYS: &[(&str, &str)] = &[("esc", "close")];
+
+/// Title of the confirmation and progress window: `Apply the solution · <step>`.
+pub fn solve_title(reset: bool, step: &str) -> String {
+    if reset {
+        format!("Reset · {step}")
+    } else {
+        format!("Apply the solution · {step}")
+    }
+}
+
+/// Above the plan: what will happen and where.
+pub fn solve_intro(reset: bool, target: &str) -> String {
+    if reset {
+        format!(
+            "Resetting puts the target back as it was before this step. On {target}, meshwork will run:"
+        )
+    } else {
+        format!("On {target}, meshwork will run these commands, as you would type them:")
+    }
+}
+/// Under the plan, before confirming.
+pub const SOLVE_THEN_CHECK: &str = "Then the step's checks run again.";
+/// The confirmation's yes and no.
+pub fn solve_question(reset: bool) -> (&'static str, &'static str) {
+    (if reset { "reset" } else { "apply" }, "cancel")
+}
+/// Under a manifest while its objects are looked up.
+pub const PREVIEW_LOADING: &str = "looking at what this changes on the target…";
+/// A manifest object that will be created.
+pub fn preview_create(object: &str) -> String {
+    format!("creates {object}")
+}
+/// A manifest object that will change (its diff follows).
+pub fn preview_update(object: &str) -> String {
+    format!("changes {object}:")
+}
+/// A manifest object that will not change.
+pub fn preview_unchanged(object: &str) -> String {
+    format!("{object} is already like this (unchanged)")
+}
+/// A manifest object the target could not be asked about.
+pub fn preview_unknown(object: &str, reason: &str) -> String {
+    format!("{object}: cannot tell what changes ({reason})")
+}
+/// A manifest that cannot be read.
+pub fn preview_bad_manifest(reason: &str) -> String {
+    format!("cannot read this manifest: {reason}")
+}
+/// While the solution runs: `running 2 of 3…`.
+pub fn solve_running(index: usize, total: usize) -> String {
+    format!("running {index} of {total}…")
+}
+/// The window after a failure: what failed, then what to do.
+pub const SOLVE_FAILED: &str = "It stopped here:";
+/// Under a failure.
+pub const SOLVE_FAILED_NEXT: &str = "Nothing after it ran. Read the output above, fix what it names (or press t for another target), and press a or r again.";
+/// Status: the solution is running in a hidden window.
+pub const SOLVE_HIDDEN: &str = "Still running in the background; the checks run when it is done.";
+/// Status: a solution is already running.
+pub const SOLVE_BUSY: &str = "A solution is still running; wait for it to finish.";
+/// Status: cancelled before anything ran.
+pub const SOLVE_CANCELLED: &str = "Cancelled: nothing was changed.";
+/// Status after a solution or reset ran.
+pub fn solved(reset: bool) -> &'static str {
+    if reset {
+        "Step reset; checking it again…"
+    } else {
+        "Solution applied; checking the step…"
+    }
+}
+/// Status: it failed (the window shows why).
+pub fn solve_failed(reset: bool) -> &'static str {
+    if reset {
+        "The reset failed: the window shows the command and its output."
+    } else {
+        "Applying the solution failed: the window shows the command and its output."
+    }
+}
+/// Status: the step has no reset.
+pub const NO_RESET: &str =
+    "This step has no reset: nothing it does needs undoing (or it cannot be undone automatically).";
+/// Status: the solution has nothing to run on this target.
+pub fn nothing_to_run(reset: bool, kind: TargetKind) -> String {
+    if reset {
+        format!("This step's reset has nothing to run on the {kind} target.")
+    } else {
+        format!("This step's solution has nothing to run on the {kind} target; press s to read it.")
+    }
+}
+/// Status: applying needs the binary's runner, which this app was not given.
+pub const SOLVE_UNAVAILABLE: &str = "Applying solutions is not available here: meshwork could not prepare its workshop folder (see the message at start).";
+/// Status: no solution while switching targets.
+pub const SOLVE_WAIT_FOR_SWITCH: &str =
+    "Switching target: press a or r again once the new target is shown at the top.";
+
+/// The lab screen's line above the second-terminal command.
+pub const SECOND_TERMINAL_NOTE: &str = "In a second terminal, go to the workshop folder and point kubectl at this target; type the commands there:";
+
+/// Title of the completion window.
+pub fn complete_title(lab: &str) -> String {
+    format!("Lab complete · {lab}")
+}
+/// The completion window's first line.
+pub fn complete_headline(lab: &str) -> String {
+    format!("✔ You finished {lab}.")
+}
+/// Heading of what the lab taught.
+pub const COMPLETE_LEARNED: &str = "What you learned";
+/// Before the lab's `uses`.
+pub const COMPLETE_USED: &str = "You used: ";
+/// Heading of what comes next.
+pub const COMPLETE_NEXT: &str = "What comes next";
+/// Under the next lab: how to open it.
+pub const COMPLETE_OPEN_NEXT: &str = "Press enter to open it, esc to stay here.";
+/// No lab is left.
+pub const COMPLETE_ALL_DONE: &str = "All labs done: that is the whole workshop. Go back to any lab (esc, then esc again) to try it on another target with t, or break things on purpose and use x to see why.";

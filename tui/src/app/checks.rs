@@ -171,9 +171,11 @@ pub fn pane(app: &App, width: usize) -> Pane {
                         .get(i)
                         .is_some_and(super::explain::checks_traffic);
                     if traffic && !r.outcome.is_ok() {
+                        let (before, key, after) = strings::EXPLAIN_FAILED_CHECK;
                         let spans = [
-                            Span::styled("[x]", t.key),
-                            Span::styled(strings::EXPLAIN_FAILED_CHECK, t.dim),
+                            Span::styled(before, t.dim),
+                            Span::styled(key, t.key),
+                            Span::styled(after, t.dim),
                         ];
                         pane.push(wrap(&spans, width, &indent, &deeper), Some(i));
                     }
@@ -210,12 +212,20 @@ pub fn pane(app: &App, width: usize) -> Pane {
 impl App {
     /// Starts a run of the current step's checks, unless one is going.
     pub(super) fn run_checks(&mut self) -> Option<Action> {
-        let (view, _, step) = self.current()?;
+        let (view, _, _) = self.current()?;
         let key = (view.lab, view.step);
         if self.checks.get(&key).is_some_and(StepChecks::is_running) {
             self.set_status(strings::CHECKS_ALREADY_RUNNING, false);
             return None;
         }
+        self.run_checks_at(key.0, key.1)
+    }
+
+    /// Starts a run of step `step` of lab `lab`'s checks; a run of them still going is
+    /// superseded (its results are dropped).
+    pub(super) fn run_checks_at(&mut self, lab: usize, step: usize) -> Option<Action> {
+        let key = (lab, step);
+        let (_, step) = self.lab_step(lab, step)?;
         let checks = step.checks.clone();
         let run = self.next_run;
         self.next_run += 1;
@@ -234,10 +244,12 @@ impl App {
                 verdict: None,
             },
         );
-        if let Some(v) = self.view_mut() {
+        let on_screen = matches!(&self.screen, Screen::Lab(v) if (v.lab, v.step) == key);
+        if on_screen && let Some(v) = self.view_mut() {
             v.check = 0;
             v.check_scroll = 0;
         }
+        self.dirty = true;
         Some(Action::RunChecks { run, checks })
     }
 
@@ -306,9 +318,14 @@ impl App {
             };
             let last_step = key.1 + 1 == lab.steps.len();
             let (lab_id, step_id) = (lab.id.clone(), step.id.clone());
+            let was_complete = self.lab_complete(key.0);
             match self.progress.mark_done(&lab_id, &step_id) {
                 Ok(()) => self.set_status(strings::step_saved(last_step), false),
                 Err(e) => self.set_status(strings::save_failed(&e), true),
+            }
+            let on_screen = matches!(&self.screen, Screen::Lab(v) if v.lab == key.0);
+            if on_screen && !was_complete && self.lab_complete(key.0) {
+                self.open_complete(key.0);
             }
             Verdict::Passed { last_step }
         } else {

@@ -30,21 +30,31 @@ pub struct DocCommand {
 
 impl Doc {
     /// Lays out `step` for a target kind at `width` columns, with command `selected` marked.
+    ///
+    /// `second_terminal` is the line that points a second terminal at the target, and whether
+    /// this is the lab's first step: it comes first there (the first thing to do), last on the
+    /// other steps (at hand, out of the way).
     pub fn build(
         step: &Step,
         kind: TargetKind,
         theme: &Theme,
         width: usize,
         selected: usize,
+        second_terminal: Option<(&str, bool)>,
     ) -> Self {
         let mut lines = markdown::render(&step.body, width, theme);
         let mut commands = Vec::new();
-        let applicable: Vec<_> = step
+        let mut applicable: Vec<_> = step
             .commands
             .iter()
             .filter_map(|c| c.for_target(kind).map(|text| (c.note.as_deref(), text)))
             .collect();
         let skipped = step.commands.len() - applicable.len();
+        match second_terminal {
+            Some((line, true)) => applicable.insert(0, (Some(strings::SECOND_TERMINAL_NOTE), line)),
+            Some((line, false)) => applicable.push((Some(strings::SECOND_TERMINAL_NOTE), line)),
+            None => {}
+        }
         if !applicable.is_empty() || skipped > 0 {
             if !lines.is_empty() {
                 lines.push(Line::default());

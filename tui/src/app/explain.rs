@@ -237,16 +237,30 @@ fn hop_lines(
     }
 }
 
-/// Whether a check sends traffic (kind `http`): its failures are worth explaining.
+/// Programs whose use in an `exec` check means it sends requests through the mesh.
+const TRAFFIC_TOOLS: [&str; 5] = ["curl", "wget", "fortio", "grpcurl", "http"];
+
+/// Whether a check is about traffic — `http`, `envoy_stat`, or an `exec` that sends requests
+/// (curl, wget, fortio…): its failures are worth explaining from the access logs.
 pub fn checks_traffic(check: &Check) -> bool {
-    matches!(check.spec, CheckSpec::Http(_))
+    match &check.spec {
+        CheckSpec::Http(_) | CheckSpec::EnvoyStat(_) => true,
+        CheckSpec::Exec(exec) => exec.command.iter().any(|arg| {
+            arg.split(|c: char| c.is_whitespace() || matches!(c, '|' | ';' | '&' | '(' | '/'))
+                .any(|word| TRAFFIC_TOOLS.contains(&word))
+        }),
+        _ => false,
+    }
 }
 
 /// The namespace whose sidecars saw a traffic check's requests: the pod it sends from, else
 /// the Service it calls (`None`: the target's default namespace).
 fn traffic_namespace(check: &Check) -> Option<String> {
-    let CheckSpec::Http(http) = &check.spec else {
-        return None;
+    let http = match &check.spec {
+        CheckSpec::Http(http) => http,
+        CheckSpec::Exec(exec) => return exec.pod.namespace.clone(),
+        CheckSpec::EnvoyStat(stat) => return stat.pod.namespace.clone(),
+        _ => return None,
     };
     let from = http.from.as_ref().and_then(|p| p.namespace.clone());
     from.or_else(|| match &http.endpoint {

@@ -37,6 +37,13 @@ pub enum OverlayKind {
     },
     /// Recent requests hop by hop (its state is [`App`]'s explain view).
     Explain,
+    /// Applying the solution or resetting the step: the confirmation, then the progress.
+    Solve,
+    /// A lab was just completed.
+    Complete {
+        /// Index of the lab in the course.
+        lab: usize,
+    },
 }
 
 impl OverlayKind {
@@ -56,6 +63,8 @@ impl OverlayKind {
             OverlayKind::Targets { .. } => strings::TARGET_PICKER_TITLE.to_string(),
             OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_CLUSTER_TITLE.to_string(),
             OverlayKind::Explain => strings::EXPLAIN_TITLE.to_string(),
+            OverlayKind::Solve => super::solve::title(app),
+            OverlayKind::Complete { lab } => super::complete::title(app, *lab),
         }
     }
 }
@@ -90,6 +99,8 @@ pub fn lines(app: &App, kind: &OverlayKind) -> Vec<Line<'static>> {
         OverlayKind::Targets { selected } => super::targets::picker(app, *selected, width).0,
         OverlayKind::ConfirmTarget { choice } => super::targets::confirm(app, *choice, width),
         OverlayKind::Explain => super::explain::content(app, width).lines,
+        OverlayKind::Solve => super::solve::lines(app, width),
+        OverlayKind::Complete { lab } => super::complete::lines(app, *lab, width),
     }
 }
 

@@ -99,6 +99,9 @@ pub struct Switched {
     pub progress: ProgressStore,
     /// Shown once after the switch (e.g. the progress file had to be moved aside).
     pub notice: Option<String>,
+    /// Solutions' runner and the second-terminal line for that target (`None`: `a` and `r`
+    /// are not available there).
+    pub workshop: Option<super::solve::Workshop>,
 }
 
 impl fmt::Debug for Switched {
@@ -107,6 +110,7 @@ impl fmt::Debug for Switched {
             .field("target", &self.target.describe())
             .field("progress", &self.progress.path())
             .field("notice", &self.notice)
+            .field("workshop", &self.workshop)
             .finish()
     }
 }
@@ -276,7 +280,9 @@ impl App {
             target,
             progress,
             notice,
+            workshop,
         } = switched;
+        self.workshop = workshop;
         self.ctx = Arc::new(Context {
             target,
             content: Arc::clone(&self.ctx.content),

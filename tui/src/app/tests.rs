@@ -581,6 +581,7 @@ mod target_switch {
             target: Arc::new(FakeTarget::new(spec.kind(), &format!("fake {spec}"))),
             progress,
             notice,
+            workshop: None,
         }
     }
 

@@ -91,6 +91,19 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
             OverlayKind::Targets { .. } => strings::PICKER_KEYS.to_vec(),
             OverlayKind::ConfirmTarget { .. } => strings::CONFIRM_KEYS.to_vec(),
             OverlayKind::Explain => strings::EXPLAIN_KEYS.to_vec(),
+            OverlayKind::Solve => match app.solve_state() {
+                Some(s) if s.phase == crate::app::solve::Phase::Confirm => {
+                    strings::solve_confirm_keys(s.kind == crate::app::solve::SolveKind::Reset)
+                }
+                _ => strings::SOLVE_RUNNING_KEYS.to_vec(),
+            },
+            OverlayKind::Complete { lab } => {
+                if app.next_lab(lab).is_some() {
+                    strings::COMPLETE_KEYS.to_vec()
+                } else {
+                    strings::COMPLETE_LAST_KEYS.to_vec()
+                }
+            }
             _ => strings::OVERLAY_KEYS.to_vec(),
         },
         (None, Screen::Home) => strings::HOME_KEYS.to_vec(),

@@ -126,6 +126,7 @@ pub fn switch(current: TargetSpec, dir: &Path) -> (TargetSwitch, Remembered) {
                 target: Arc::new(FakeTarget::new(spec.kind(), &format!("fake {spec}"))),
                 progress,
                 notice,
+                workshop: None,
             }
         })
     });

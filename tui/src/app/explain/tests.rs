@@ -296,8 +296,7 @@ fn a_failed_traffic_check_points_at_x_and_the_key_bar_offers_it() {
     let text = screen(&t.app);
     assert!(text.contains("4 of 4 requests got 503"), "{text}");
     assert_eq!(
-        text.matches("[x] explain the recent requests hop by hop")
-            .count(),
+        text.matches("press x to see why").count(),
         1,
         "only under the traffic check: {text}"
     );
