@@ -298,6 +298,22 @@ fn explain_shows_jasons_hops_rules_and_flags_through_the_gateway() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    // `meshwork check` follows a failed traffic check with the latest of its requests, as
+    // the proxies saw it: here a check through the ingress gateway (its nodePort) to the
+    // unrouted path.
+    let fixture = env!("CARGO_MANIFEST_DIR").to_owned() + "/tests/fixtures/why";
+    let out = sb.meshwork(&["--content", &fixture, "check", "why/unrouted"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "/no-such-page: status 404, expected 200",
+        "The latest of those requests that went wrong, as the proxies saw it (more: `meshwork explain --path /no-such-page`):",
+        "GET /no-such-page  404",
+        "NR: no route: no route rule matched the request",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
     // Filters that keep nothing say so.
     let out = sb.meshwork(&["explain", "--since", "10m", "--path", "/nothing-here"]);
     assert_eq!(out.status.code(), Some(1));
