@@ -273,3 +273,79 @@ fn x_shows_a_request_through_the_gateway_hop_by_hop() {
     tmux.wait_for(&expected);
     tmux.keys(&["Escape", "q", "q"]);
 }
+
+/// Waits until the screen no longer shows `text`; on a timeout, fails showing the screen.
+fn wait_until_gone(tmux: &Tmux, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tmux.screen().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} never went away:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_applies_a_steps_manifest_after_showing_what_it_creates_and_the_checks_pass() {
+    let Some(sb) = Sandbox::with_envoy_and_kubectl("applies a lab's solution from the TUI") else {
+        return;
+    };
+    sb.ok(&["mesh", "up"]);
+    sb.ok(&["istioctl", "install", "-y"]);
+    // The solution runs `kubectl apply` through sh, as a learner would type it; the TUI's PATH
+    // is only the sandbox's bin/.
+    for (name, real) in [("kubectl", "/usr/bin/kubectl"), ("sh", "/bin/sh")] {
+        std::os::unix::fs::symlink(real, sb.env.path("bin").join(name)).unwrap();
+    }
+
+    let tmux = Tmux::start_meshwork(&sb.env, "no-such-kubeconfig", &["--open", "05/1"]);
+    // The first step opens with the line for a second terminal.
+    tmux.wait_for(&[
+        "Name the versions with DestinationRules",
+        "● ready",
+        "In a second terminal",
+        "eval \"$(meshwork mesh env)\"",
+    ]);
+    tmux.keys(&["c"]);
+    tmux.wait_for(&["2 of 2 checks failed"]);
+
+    // a: the plan and what it creates, nothing applied yet.
+    tmux.keys(&["a"]);
+    tmux.wait_for(&[
+        "Apply the solution · Name the versions with DestinationRules",
+        "1. kubectl apply -f manifests/05-request-routing/destination-rules.yaml",
+        "+ creates DestinationRule reviews in default",
+        "+ creates DestinationRule ratings in default",
+        "[y] apply",
+    ]);
+    let before = sb.kubectl_output(&["get", "destinationrule", "reviews"]);
+    assert!(!before.status.success(), "nothing is applied before y");
+
+    // y: it runs, the window closes, and the step's checks pass.
+    tmux.keys(&["y"]);
+    tmux.wait_for(&["All checks pass", "✔ step done"]);
+    sb.kubectl(&["get", "destinationrule", "reviews"]);
+
+    // Asked again, the preview knows the objects are already as written; n changes nothing.
+    tmux.keys(&["a"]);
+    tmux.wait_for(&["DestinationRule reviews in default is already like this (unchanged)"]);
+    tmux.keys(&["n"]);
+    wait_until_gone(&tmux, "Apply the solution ·");
+
+    // r puts the step back: the checks fail again.
+    tmux.keys(&["r"]);
+    tmux.wait_for(&[
+        "Reset · Name the versions with DestinationRules",
+        "kubectl delete -f manifests/05-request-routing/destination-rules.yaml",
+    ]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["2 of 2 checks failed"]);
+    let after = sb.kubectl_output(&["get", "destinationrule", "reviews"]);
+    assert!(
+        !after.status.success(),
+        "the reset deleted the DestinationRules"
+    );
+    tmux.keys(&["q", "q"]);
+}

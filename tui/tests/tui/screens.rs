@@ -367,3 +367,74 @@ fn the_explain_view_lists_requests_and_the_chosen_ones_hops() {
     });
     insta::assert_snapshot!(draw(&app, 100, 30).backend());
 }
+
+/// The all-v1 step (its solution is a manifest) on a target with a workshop.
+fn learning_app(open: &str) -> (App, tempfile::TempDir) {
+    let (app, dir) = app_from(fixture(), Some(open), true, (100, 30));
+    let runner = meshwork_checks::solve::Runner::new(
+        meshwork_checks::TargetKind::Cluster,
+        "/data/workshop",
+        None,
+        None,
+    );
+    let app = app.with_workshop(meshwork_tui::Workshop {
+        runner,
+        second_terminal: "cd /data/workshop && kubectl config use-context kind-meshwork".into(),
+    });
+    (app, dir)
+}
+
+#[test]
+fn the_apply_confirmation_lists_the_commands_and_what_each_object_becomes() {
+    use meshwork_checks::solve::preview::{Change, ManifestPreview, ObjectChange};
+    let (mut app, _dir) = learning_app("request-routing/all-v1");
+    app.update(ready());
+    let Some(meshwork_tui::Action::Preview { id, manifests }) = app.update(key('a')) else {
+        panic!("a must look at the manifest");
+    };
+    let object = |name: &str, change| ObjectChange {
+        kind: "VirtualService".into(),
+        name: name.into(),
+        namespace: Some("default".into()),
+        change,
+    };
+    let diff = "--- target now: VirtualService/reviews\n+++ after apply: VirtualService/reviews\n\
+                @@ -4,4 +4,4 @@\n   - route:\n     - destination:\n         host: reviews\n\
+                -        subset: v3\n+        subset: v1\n";
+    app.update(Event::Previewed {
+        id,
+        previews: vec![ManifestPreview {
+            path: manifests[0].clone(),
+            objects: Ok(vec![
+                object("reviews", Change::Update { diff: diff.into() }),
+                object("ratings", Change::Create),
+                object("details", Change::Unchanged),
+            ]),
+        }],
+    });
+    insta::assert_snapshot!(draw(&app, 100, 30).backend());
+}
+
+#[test]
+fn a_finished_lab_says_what_was_learned_and_what_comes_next() {
+    let mut f = fixture();
+    f.progress.mark_done("prerequisites", "tools").unwrap();
+    let (mut app, _dir) = app_from(f, Some("prerequisites/cluster"), true, (100, 30));
+    app.update(ready());
+    let Some(meshwork_tui::Action::RunChecks { run, .. }) = app.update(key('c')) else {
+        panic!("checks did not start");
+    };
+    app.update(Event::CheckResult {
+        run,
+        index: 0,
+        result: result("the cluster answers", Outcome::Pass, "3 nodes ready"),
+    });
+    insta::assert_snapshot!(draw(&app, 100, 30).backend());
+}
+
+#[test]
+fn the_first_step_opens_with_the_line_for_a_second_terminal() {
+    let (mut app, _dir) = learning_app("request-routing/all-v1");
+    app.update(ready());
+    insta::assert_snapshot!(draw(&app, 100, 30).backend());
+}
