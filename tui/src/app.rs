@@ -323,6 +323,8 @@ impl App {
                 self.check_result(run, index, result);
                 None
             }
+            // Nothing to show: the spinners already turn.
+            Event::ChecksStarted { .. } => None,
             Event::ChecksStopped { run, reason } => {
                 self.checks_stopped(run, &reason);
                 None

@@ -20,6 +20,12 @@ pub enum Event {
     Mouse(MouseEvent),
     /// The terminal is now this many columns and rows.
     Resize(u16, u16),
+    /// The task of a run began evaluating its checks ([`Action::RunChecks`]); what the
+    /// key-to-checks benchmark waits for.
+    ChecksStarted {
+        /// The run.
+        run: u64,
+    },
     /// One check of a run finished.
     CheckResult {
         /// The run it belongs to (see [`Action::RunChecks`]).

@@ -118,6 +118,41 @@ async fn run_inner(
     result
 }
 
+/// How long from pressing `c` on the step `options.open` names until the task evaluating its
+/// checks runs, through the same path as the real loop (the key's update, the task spawned,
+/// the frame drawn); `None` when `open` names no step or the task never started.
+///
+/// For `meshwork bench`: nothing slow (connecting, reading files) may sit on this path; the
+/// target is connected (and kept warm by the prober) before any key arrives.
+pub async fn check_start_bench(options: Options, width: u16, height: u16) -> Option<Duration> {
+    let mut app = App::new(options, width, height, Theme::from_env());
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
+    let _ = terminal.draw(|frame| frame.render_widget(&app, frame.area()));
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let c = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('c'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let start = Instant::now();
+    let Some(Action::RunChecks { run, checks }) = app.update(Event::Key(c)) else {
+        return None;
+    };
+    let _task = runtime::spawn_checks(app.context(), run, checks, sender);
+    let _ = terminal.draw(|frame| frame.render_widget(&app, frame.area()));
+    let started = async {
+        while let Some(event) = events.recv().await {
+            if matches!(event, Event::ChecksStarted { run: r } if r == run) {
+                return Some(start.elapsed());
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(10), started)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Builds the app and draws its first frame on an in-memory terminal; returns the time taken.
 ///
 /// For `meshwork bench`: this is what stands between starting the TUI and seeing it (the

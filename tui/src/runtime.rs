@@ -188,6 +188,7 @@ pub fn spawn_checks(
 ) -> JoinHandle<()> {
     let results = sender.clone();
     let work = tokio::spawn(async move {
+        let _ = results.send(Event::ChecksStarted { run });
         let mut stream = std::pin::pin!(run_checks(ctx, checks));
         while let Some((index, result)) = stream.next().await {
             if results

@@ -188,3 +188,35 @@ async fn x_explains_in_the_background_and_says_why_nothing_could_be_read() {
     assert!(text.contains("Press r to try again"), "{text}");
     assert!(!text.contains("reading the proxies"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_start_benchmark_measures_a_key_press_to_the_running_checks() {
+    let f = fixture();
+    let options = Options {
+        course: f.course,
+        ctx: f.ctx,
+        progress: f.progress,
+        open: Some("request-routing/jason".into()),
+        notice: None,
+    };
+    assert!(
+        meshwork_tui::check_start_bench(options, 100, 30)
+            .await
+            .is_some(),
+        "the checks of an open step start"
+    );
+    let f = fixture();
+    let options = Options {
+        course: f.course,
+        ctx: f.ctx,
+        progress: f.progress,
+        open: None,
+        notice: None,
+    };
+    assert!(
+        meshwork_tui::check_start_bench(options, 100, 30)
+            .await
+            .is_none(),
+        "on the home screen c runs nothing"
+    );
+}
