@@ -161,8 +161,20 @@ pub struct Solution {
     pub text: Option<String>,
     /// Manifest paths (under the content root).
     pub manifests: Vec<String>,
+    /// Whether the manifests are applied (a solution) or deleted (a reset).
+    pub manifest_verb: ManifestVerb,
     /// Commands.
     pub commands: Vec<Command>,
+}
+
+/// What a [`Solution`] does with its manifests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ManifestVerb {
+    /// `kubectl apply -f` (a step's solution).
+    #[default]
+    Apply,
+    /// `kubectl delete -f … --ignore-not-found` (a step's reset).
+    Delete,
 }
 
 impl Solution {

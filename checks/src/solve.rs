@@ -9,7 +9,7 @@
 pub mod preview;
 
 use crate::content::Content;
-use crate::course::Solution;
+use crate::course::{ManifestVerb, Solution};
 use crate::target::TargetKind;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -178,10 +178,14 @@ impl Runner {
         &self.workshop
     }
 
-    /// What `solution` will do on this target, in order: manifests first, then commands.
+    /// What `solution` will do on this target, in order: manifests first (applied, or deleted
+    /// for a reset), then commands.
     pub fn plan(&self, solution: &Solution) -> Vec<Action> {
         let manifests = solution.manifests.iter().map(|m| Action {
-            command: format!("kubectl apply -f {m}"),
+            command: match solution.manifest_verb {
+                ManifestVerb::Apply => format!("kubectl apply -f {m}"),
+                ManifestVerb::Delete => format!("kubectl delete -f {m} --ignore-not-found"),
+            },
             manifest: Some(m.clone()),
         });
         let commands = solution
@@ -210,7 +214,8 @@ impl Runner {
         Ok(done)
     }
 
-    async fn run_action(&self, action: Action) -> Result<ActionOutcome, SolveError> {
+    /// Carries out one action of a [`plan`](Self::plan).
+    pub async fn run_action(&self, action: Action) -> Result<ActionOutcome, SolveError> {
         let start = Instant::now();
         let mut command = tokio::process::Command::new("sh");
         command
@@ -277,6 +282,7 @@ mod tests {
         Solution {
             text: None,
             manifests: vec!["manifests/a/x.yaml".into()],
+            manifest_verb: ManifestVerb::Apply,
             commands: vec![
                 Command {
                     note: None,
@@ -305,6 +311,14 @@ mod tests {
         );
         let runner = Runner::new(TargetKind::Reference, "/tmp", None, None);
         assert_eq!(runner.plan(&solution()).len(), 3);
+        let reset = Solution {
+            manifest_verb: ManifestVerb::Delete,
+            ..solution()
+        };
+        assert_eq!(
+            runner.plan(&reset)[0].command,
+            "kubectl delete -f manifests/a/x.yaml --ignore-not-found"
+        );
     }
 
     #[tokio::test]

@@ -701,22 +701,9 @@ impl Tester<'_> {
         let actions = runner.plan(solution);
         let mut all = Vec::new();
         for action in actions {
-            let one = Solution {
-                text: None,
-                manifests: action.manifest.iter().cloned().collect(),
-                commands: if action.manifest.is_some() {
-                    Vec::new()
-                } else {
-                    vec![meshwork_checks::course::Command {
-                        note: None,
-                        cluster: Some(action.command.clone()),
-                        reference: Some(action.command.clone()),
-                    }]
-                },
-            };
             let text = format!("{place}: {what}: {}", action.command);
-            match self.progress.wait(&text, runner.run(&one, |_| {})).await {
-                Ok(done) => all.extend(done),
+            match self.progress.wait(&text, runner.run_action(action)).await {
+                Ok(done) => all.push(done),
                 Err(e) => {
                     return Err(Problem {
                         place: place.to_string(),

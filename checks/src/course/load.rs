@@ -8,8 +8,8 @@ use super::lines::LineIndex;
 use super::raw::{self, FORMAT_VERSION, RawCheck, RawCommand, RawLab, RawSolution, RawStep};
 use super::{
     Check, CheckSpec, CheckTest, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT,
-    Endpoint, ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, PodRef, PodsCheck,
-    Presence, ResourceCheck, ServiceRef, Solution, Step, Version,
+    Endpoint, ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, ManifestVerb, PodRef,
+    PodsCheck, Presence, ResourceCheck, ServiceRef, Solution, Step, Version,
 };
 use crate::check::bookinfo::ReviewsVersion;
 use crate::check::expect::{
@@ -332,7 +332,10 @@ impl<'a> LabCtx<'a> {
         let reset = raw
             .reset
             .as_ref()
-            .map(|r| self.solution(&format!("{field}.reset"), r))
+            .map(|r| Solution {
+                manifest_verb: ManifestVerb::Delete,
+                ..self.solution(&format!("{field}.reset"), r)
+            })
             .unwrap_or_default();
         let environment = raw.lab_test.as_ref().and_then(|t| {
             let reason = t.environment.as_ref();
@@ -439,6 +442,7 @@ impl<'a> LabCtx<'a> {
         Solution {
             text: raw.text.clone(),
             manifests: raw.manifests.clone(),
+            manifest_verb: ManifestVerb::Apply,
             commands,
         }
     }
