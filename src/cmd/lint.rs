@@ -236,7 +236,16 @@ fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIs
         ))
         .context("failed to start a scratch reference mesh for --apply")?;
     let install = Command::new(&exe)
-        .args(["--target", "reference", "istioctl", "install", "-y"])
+        // The minimal profile (istiod and Istio's kinds) needs no Envoy; the gateways would.
+        .args([
+            "--target",
+            "reference",
+            "istioctl",
+            "install",
+            "--set",
+            "profile=minimal",
+            "-y",
+        ])
         .env("XDG_STATE_HOME", scratch.root.join("state"))
         .env("XDG_CONFIG_HOME", scratch.root.join("config"))
         .env("XDG_DATA_HOME", scratch.root.join("data"))
@@ -246,7 +255,7 @@ fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIs
         .context("failed to run `meshwork istioctl install` on the scratch mesh")?;
     anyhow::ensure!(
         install.status.success(),
-        "`meshwork istioctl install -y` failed on the scratch reference mesh, so Istio's kinds \
+        "`meshwork istioctl install --set profile=minimal -y` failed on the scratch reference mesh, so Istio's kinds \
          cannot be checked:\n{}{}",
         String::from_utf8_lossy(&install.stdout),
         String::from_utf8_lossy(&install.stderr)
