@@ -475,9 +475,9 @@ pub fn preview_update(object: &str) -> String {
 pub fn preview_unchanged(object: &str) -> String {
     format!("{object} is already like this (unchanged)")
 }
-/// A manifest object the target could not be asked about.
+/// A manifest object the target could not tell about: why.
 pub fn preview_unknown(object: &str, reason: &str) -> String {
-    format!("{object}: cannot tell what changes ({reason})")
+    format!("{object}: {reason}")
 }
 /// A manifest that cannot be read.
 pub fn preview_bad_manifest(reason: &str) -> String {

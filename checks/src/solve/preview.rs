@@ -168,10 +168,15 @@ async fn object_change(target: &dyn Target, object: &Value) -> ObjectChange {
 }
 
 fn not_served(kind: &str, api_version: &str) -> String {
-    format!(
-        "the target does not serve kind {kind} in {api_version} yet (its CRD is not installed), \
-         so applying it will fail"
-    )
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    if group.ends_with("istio.io") {
+        format!("the target has no kind {kind} yet: Istio is not installed, so applying fails")
+    } else {
+        format!(
+            "the target has no kind {kind} in {api_version} yet (its CRD is not installed), \
+             so applying fails"
+        )
+    }
 }
 
 /// What the manifest writes: everything but apiVersion, kind and status, and of the metadata
@@ -349,6 +354,10 @@ mod tests {
             ["Namespace shop", "DestinationRule reviews in shop"]
         );
         assert!(matches!(objects[0].change, Change::Unknown { .. }));
+        assert_eq!(
+            not_served("DestinationRule", "networking.istio.io/v1"),
+            "the target has no kind DestinationRule yet: Istio is not installed, so applying fails"
+        );
         let bad = out[1].objects.as_ref().unwrap_err();
         assert!(bad.contains("manifests/bad.yaml"), "{bad}");
     }
