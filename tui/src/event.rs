@@ -3,7 +3,7 @@
 use crate::app::targets::Switched;
 use crossterm::event::{KeyEvent, MouseEvent};
 use meshwork_checks::course::Check;
-use meshwork_checks::course::Solution;
+use meshwork_checks::course::{ManifestVerb, Solution};
 use meshwork_checks::explain::{Query, Report};
 use meshwork_checks::solve::preview::ManifestPreview;
 use meshwork_checks::target::TargetStatus;
@@ -128,6 +128,8 @@ pub enum Action {
         id: u64,
         /// The manifests' paths in the course content.
         manifests: Vec<String>,
+        /// Applied (a solution) or deleted (a reset).
+        verb: ManifestVerb,
     },
     /// Carry out a solution (or reset) with the app's runner in the background, reporting
     /// [`Event::SolveProgress`] per action and [`Event::Solved`] at the end.

@@ -12,7 +12,7 @@ use futures::StreamExt as _;
 use meshwork_checks::TargetSpec;
 use meshwork_checks::check::Context;
 use meshwork_checks::course::Check;
-use meshwork_checks::course::Solution;
+use meshwork_checks::course::{ManifestVerb, Solution};
 use meshwork_checks::engine::run_checks;
 use meshwork_checks::explain::{self, Query};
 use meshwork_checks::solve::Runner;
@@ -127,8 +127,18 @@ fn handle(
             tasks.push(spawn_explain(app.context(), id, query, sender.clone()));
             Ok(())
         }
-        Some(Action::Preview { id, manifests }) => {
-            tasks.push(spawn_preview(app.context(), id, manifests, sender.clone()));
+        Some(Action::Preview {
+            id,
+            manifests,
+            verb,
+        }) => {
+            tasks.push(spawn_preview(
+                app.context(),
+                id,
+                manifests,
+                verb,
+                sender.clone(),
+            ));
             Ok(())
         }
         Some(Action::Solve { id, solution }) => {
@@ -249,13 +259,14 @@ pub fn spawn_preview(
     ctx: Arc<Context>,
     id: u64,
     manifests: Vec<String>,
+    verb: ManifestVerb,
     sender: UnboundedSender<Event>,
 ) -> JoinHandle<()> {
     let paths = manifests.clone();
     let work = tokio::spawn(async move {
         tokio::time::timeout(
             PREVIEW_TIMEOUT,
-            preview::preview(&*ctx.target, &ctx.content, &paths),
+            preview::preview(&*ctx.target, &ctx.content, &paths, verb),
         )
         .await
     });

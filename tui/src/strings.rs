@@ -475,6 +475,14 @@ pub fn preview_update(object: &str) -> String {
 pub fn preview_unchanged(object: &str) -> String {
     format!("{object} is already like this (unchanged)")
 }
+/// A manifest object a reset will delete.
+pub fn preview_delete(object: &str) -> String {
+    format!("deletes {object}")
+}
+/// A manifest object a reset would delete that is not there.
+pub fn preview_absent(object: &str) -> String {
+    format!("{object} is already gone")
+}
 /// A manifest object the target could not tell about: why.
 pub fn preview_unknown(object: &str, reason: &str) -> String {
     format!("{object}: {reason}")

@@ -7,6 +7,7 @@
 //! the API server filled in (defaults, status, bookkeeping) never shows up as a change.
 
 use crate::content::Content;
+use crate::course::ManifestVerb;
 use crate::manifest;
 use crate::target::Target;
 use crate::target::status::explain;
@@ -28,6 +29,10 @@ pub enum Change {
     },
     /// It exists with every field the manifest sets already as written.
     Unchanged,
+    /// It exists and a reset will delete it.
+    Delete,
+    /// A reset would delete it, but it is not there.
+    Absent,
     /// The target could not tell (unreachable, or the kind is not served yet).
     Unknown {
         /// Why, for the learner.
@@ -67,7 +72,8 @@ pub struct ManifestPreview {
     pub objects: Result<Vec<ObjectChange>, String>,
 }
 
-/// What applying each of `manifests` (paths in `content`) will change on `target`.
+/// What applying (or, for a reset, deleting) each of `manifests` (paths in `content`) will
+/// change on `target`.
 ///
 /// Never fails as a whole: a manifest that cannot be read, or an object the target cannot be
 /// asked about, says why in its own entry.
@@ -75,6 +81,7 @@ pub async fn preview(
     target: &dyn Target,
     content: &Content,
     manifests: &[String],
+    verb: ManifestVerb,
 ) -> Vec<ManifestPreview> {
     let mut out = Vec::with_capacity(manifests.len());
     for path in manifests {
@@ -83,7 +90,7 @@ pub async fn preview(
             Ok(objects) => {
                 let mut changes = Vec::with_capacity(objects.len());
                 for object in &objects {
-                    changes.push(object_change(target, object).await);
+                    changes.push(object_change(target, object, verb).await);
                 }
                 Ok(changes)
             }
@@ -96,7 +103,7 @@ pub async fn preview(
     out
 }
 
-async fn object_change(target: &dyn Target, object: &Value) -> ObjectChange {
+async fn object_change(target: &dyn Target, object: &Value, verb: ManifestVerb) -> ObjectChange {
     let kind = object
         .get("kind")
         .and_then(Value::as_str)
@@ -154,6 +161,8 @@ async fn object_change(target: &dyn Target, object: &Value) -> ObjectChange {
         }
     };
     entry.change = match api.get_opt(&entry.name).await {
+        Ok(None) if verb == ManifestVerb::Delete => Change::Absent,
+        Ok(Some(_)) if verb == ManifestVerb::Delete => Change::Delete,
         Ok(None) => Change::Create,
         Ok(Some(live)) => match serde_json::to_value(&live) {
             Ok(live) => match changes(object, &live, &entry.kind, &entry.name) {
@@ -346,7 +355,7 @@ mod tests {
             searched: "~/.kube/config".into(),
         });
         let paths = ["manifests/a.yaml".to_string(), "manifests/bad.yaml".into()];
-        let out = preview(&target, &content, &paths).await;
+        let out = preview(&target, &content, &paths, ManifestVerb::Apply).await;
         let objects = out[0].objects.as_ref().unwrap();
         let labels: Vec<String> = objects.iter().map(ObjectChange::label).collect();
         assert_eq!(

@@ -147,6 +147,7 @@ impl App {
         let id = self.next_solve;
         self.next_solve += 1;
         let manifests = solution.manifests.clone();
+        let verb = solution.manifest_verb;
         self.solve = Some(Solve {
             id,
             kind,
@@ -160,7 +161,11 @@ impl App {
             started: 0,
         });
         self.open_overlay(OverlayKind::Solve);
-        (!manifests.is_empty()).then_some(Action::Preview { id, manifests })
+        (!manifests.is_empty()).then_some(Action::Preview {
+            id,
+            manifests,
+            verb,
+        })
     }
 
     /// Keys while the apply/reset window is open.
@@ -382,6 +387,8 @@ fn preview_lines(
             Change::Create => ("+ ", t.diff_add, strings::preview_create(&label)),
             Change::Update { .. } => ("~ ", t.warn, strings::preview_update(&label)),
             Change::Unchanged => ("= ", t.dim, strings::preview_unchanged(&label)),
+            Change::Delete => ("- ", t.diff_del, strings::preview_delete(&label)),
+            Change::Absent => ("= ", t.dim, strings::preview_absent(&label)),
             Change::Unknown { reason } => ("? ", t.warn, strings::preview_unknown(&label, reason)),
         };
         let first = [indent[0].clone(), Span::styled(mark, style)];

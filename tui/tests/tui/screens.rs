@@ -389,7 +389,7 @@ fn the_apply_confirmation_lists_the_commands_and_what_each_object_becomes() {
     use meshwork_checks::solve::preview::{Change, ManifestPreview, ObjectChange};
     let (mut app, _dir) = learning_app("request-routing/all-v1");
     app.update(ready());
-    let Some(meshwork_tui::Action::Preview { id, manifests }) = app.update(key('a')) else {
+    let Some(meshwork_tui::Action::Preview { id, manifests, .. }) = app.update(key('a')) else {
         panic!("a must look at the manifest");
     };
     let object = |name: &str, change| ObjectChange {

@@ -8,6 +8,7 @@ use crate::event::Event;
 use crossterm::event::KeyCode;
 use meshwork_checks::Outcome;
 use meshwork_checks::TargetKind;
+use meshwork_checks::course::ManifestVerb;
 use meshwork_checks::solve::preview::ObjectChange;
 
 const LINE: &str = "cd /data/workshop && eval \"$(meshwork mesh env)\"";
@@ -52,8 +53,13 @@ fn status(app: &App) -> String {
 /// Presses `a` on a step whose solution is a manifest; returns the run's id.
 fn ask_to_apply(t: &mut TestApp) -> u64 {
     match t.app.update(ch('a')) {
-        Some(Action::Preview { id, manifests }) => {
+        Some(Action::Preview {
+            id,
+            manifests,
+            verb,
+        }) => {
             assert_eq!(manifests, ["manifests/labs/01/vs-all-v1.yaml"]);
+            assert_eq!(verb, ManifestVerb::Apply);
             id
         }
         other => panic!("expected the manifest to be looked up, got {other:?}"),
