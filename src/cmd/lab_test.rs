@@ -273,11 +273,11 @@ impl Tester<'_> {
     async fn run_all(&mut self, labs: &[&Lab]) -> CmdResult {
         let start = Instant::now();
         let on = match &self.target {
-            TargetSpec::Reference => "each on a fresh reference mesh".to_string(),
-            cluster => format!("on {cluster}"),
+            TargetSpec::Reference => ", each on a fresh reference mesh".to_string(),
+            cluster => format!(" on {cluster}"),
         };
         self.progress.line(&format!(
-            "Testing {} lab{} {on} (checks may take up to {} to settle)",
+            "Testing {} lab{}{on} (checks may take up to {} to settle)",
             labs.len(),
             super::plural(labs.len()),
             secs(self.settle)
@@ -414,9 +414,16 @@ impl Tester<'_> {
         }
         // (step index, whether each applicable check passed before the solution)
         let mut solved: Vec<(usize, Vec<bool>)> = Vec::new();
+        let width = lab
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{} {}", i + 1, s.id).chars().count())
+            .max()
+            .unwrap_or(0);
         for (index, step) in lab.steps.iter().enumerate() {
             let place = format!("{:02}/{}", lab.number, step.id);
-            let name = format!("  {} {}", index + 1, step.id);
+            let name = format!("  {:<width$}", format!("{} {}", index + 1, step.id));
             let checks = applicable(&step.checks, lane);
             if let Some(why) = &step.environment {
                 let results = self
@@ -681,12 +688,23 @@ impl Tester<'_> {
             }
         }
         let names: Vec<String> = labs.iter().map(|l| format!("{:02}", l.number)).collect();
-        self.progress.line(&format!(
-            "  prerequisites: labs {} solved ({}) in {}",
-            names.join(", "),
-            count(steps, "step"),
-            secs(start.elapsed())
-        ));
+        let names = format!(
+            "{}{} {}",
+            "lab",
+            super::plural(names.len()),
+            names.join(", ")
+        );
+        if steps == 0 {
+            self.progress.line(&format!(
+                "  prerequisites: {names} (nothing to carry out: its steps check the learner's machine)"
+            ));
+        } else {
+            self.progress.line(&format!(
+                "  prerequisites: {names} solved ({}) in {}",
+                count(steps, "step"),
+                secs(start.elapsed())
+            ));
+        }
         true
     }
 
@@ -698,12 +716,10 @@ impl Tester<'_> {
         place: &str,
         what: &str,
     ) -> Result<(), Problem> {
-        let actions = runner.plan(solution);
-        let mut all = Vec::new();
-        for action in actions {
+        for action in runner.plan(solution) {
             let text = format!("{place}: {what}: {}", action.command);
             match self.progress.wait(&text, runner.run_action(action)).await {
-                Ok(done) => all.push(done),
+                Ok(_) => {}
                 Err(e) => {
                     return Err(Problem {
                         place: place.to_string(),

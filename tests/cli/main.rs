@@ -14,6 +14,7 @@ mod hint;
 mod identity;
 mod istioctl;
 mod kube_inject;
+mod lab_test;
 mod labs;
 mod lint;
 mod mesh;

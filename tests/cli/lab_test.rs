@@ -1,0 +1,199 @@
+//! `meshwork lab test`: the content tests, on the tiny fixture course in
+//! `tests/fixtures/lab_test` (ConfigMaps only, so no Envoy is needed), each lab on a scratch
+//! reference mesh that the command starts and removes itself.
+
+use crate::util::mesh::{COMMAND_TIMEOUT, Sandbox, has_kubectl};
+use crate::util::{fixture, stderr, stdout};
+use std::process::Output;
+
+/// `meshwork --content tests/fixtures/lab_test lab test ARGS` in the sandbox, with the real
+/// kubectl on PATH and the sandbox's own temp folder (where the scratch meshes live).
+fn lab_test(sb: &Sandbox, args: &[&str]) -> Output {
+    assert!(
+        has_kubectl(),
+        "meshwork lab test carries out solutions with the real kubectl at /usr/bin/kubectl"
+    );
+    std::fs::create_dir_all(sb.env.path("tmp")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", sb.env.path("bin").display());
+    sb.env
+        .cmd_default_target()
+        .env("PATH", path)
+        .env("TMPDIR", sb.env.path("tmp"))
+        .arg("--content")
+        .arg(fixture("lab_test"))
+        .args(["lab", "test"])
+        .args(args)
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap()
+}
+
+/// Whatever happened, the scratch meshes are gone and the learner's own mesh was never
+/// started.
+fn assert_cleaned_up(sb: &Sandbox) {
+    let left: Vec<_> = std::fs::read_dir(sb.env.path("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "scratch folders were left behind: {left:?}"
+    );
+    assert!(
+        !sb.env.path("state/meshwork").exists(),
+        "the learner's own state directory was touched"
+    );
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+#[test]
+fn a_good_lab_passes_after_its_prerequisite_with_the_exception_it_states() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["good"]);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Testing 1 lab, each on a fresh reference mesh"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  prerequisites: lab 00 solved (1 step) in "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    note: `base-still-there` may pass before its solution: The setup lab created it; \
+             this step only makes sure nothing deleted it."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  1 blue   before: 1 failing as they should, 1 passing as allowed · solution "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  2 green  before: 1 failing as they should · solution "),
+        "{text}"
+    );
+    assert!(text.contains("  reset 2 green: "), "{text}");
+    assert!(text.contains(" · blue passes again after "), "{text}");
+    assert!(text.contains("\n01 A good lab  ok "), "{text}");
+    assert!(!text.contains('✘'), "{text}");
+    assert_cleaned_up(&sb);
+}
+
+#[test]
+fn a_check_that_passes_before_its_solution_is_reported_as_broken() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["2"]);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "    ✘ 02/three — before the solution: check `base-present` (The base ConfigMap is \
+             there) already passes on the unsolved step (a broken check): ✔ passed\n        \
+             ConfigMap lt-base in namespace default exists"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\n02 A broken check  1 problem "), "{text}");
+    assert!(
+        text.contains("\nProblems:\n  02/three — before the solution: check `base-present`"),
+        "{text}"
+    );
+    assert_cleaned_up(&sb);
+}
+
+#[test]
+fn a_reset_that_does_not_restore_the_earlier_state_is_reported() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["no-restore", "--settle", "2"]);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("  1 four  before: 1 failing as they should · solution "),
+        "the step itself is fine: {text}"
+    );
+    assert!(
+        text.contains(
+            "    ✘ 03/four — after the reset: check `four-present` (lt-four is there) still passes"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("(the reset does not restore the earlier state): ✔ passed"),
+        "{text}"
+    );
+    assert_cleaned_up(&sb);
+}
+
+#[test]
+fn a_failing_solution_command_is_reported_with_what_it_printed() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["04-bad-solution"]);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("    ✘ 04/missing — carrying out the solution: the solution failed\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl label configmap lt-missing tested=yes` failed (exit 1):"),
+        "{text}"
+    );
+    assert!(text.contains("        labelling lt-missing\n"), "{text}");
+    assert!(
+        text.contains(r#"configmaps "lt-missing" not found"#),
+        "kubectl's own message: {text}"
+    );
+    assert_cleaned_up(&sb);
+}
+
+#[test]
+fn a_live_cluster_is_only_changed_with_yes() {
+    let sb = Sandbox::new();
+    let out = sb
+        .env
+        .cmd_default_target()
+        .args(["--content"])
+        .arg(fixture("lab_test"))
+        .args(["--context", "prod", "lab", "test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "on a live cluster carries out every lab's solutions and resets there (context `prod`)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("pass --yes to go ahead"), "{err}");
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing was tested: {}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_unknown_lab_is_refused_with_the_list_of_labs() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["good", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no lab called `nope`; the labs are: 00 setup, 01 good"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing was tested: {}",
+        stdout(&out)
+    );
+}
