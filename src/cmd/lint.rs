@@ -309,3 +309,45 @@ fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIs
     }
     Ok(rejected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn judge(line: &str) -> Option<String> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        meshwork_args(&crate::Cli::command(), &args)
+    }
+
+    #[test]
+    fn meshwork_command_lines_are_parsed_with_meshworks_own_definition() {
+        for good in [
+            "mesh up",
+            "mesh env",
+            "istioctl install --set profile=demo -y",
+            "istioctl proxy-config routes deploy/productpage-v1",
+            "--target cluster check 5/2",
+            "--help",
+            "istioctl --help",
+        ] {
+            assert_eq!(judge(good), None, "{good}");
+        }
+        assert_eq!(
+            judge("mesh upp").unwrap(),
+            "unrecognized subcommand 'upp'; tip: a similar subcommand exists: 'up' (see `meshwork mesh --help`)"
+        );
+        let missing = judge("check").unwrap();
+        assert!(
+            missing.starts_with("the following required arguments were not provided")
+                && missing.ends_with("(see `meshwork check --help`)"),
+            "{missing}"
+        );
+        let flag = judge("istioctl install --profile demo").unwrap();
+        assert!(
+            flag.starts_with("unexpected argument '--profile' found")
+                && flag.ends_with("(see `meshwork istioctl install --help`)"),
+            "{flag}"
+        );
+    }
+}
