@@ -183,6 +183,7 @@ pub fn run(global: &Global, args: &TestArgs) -> CmdResult {
         settle: Duration::from_secs(args.settle),
         progress: Progress::new(),
         noted: HashSet::new(),
+        notes: Vec::new(),
         current: Arc::clone(&current),
     };
     rt.block_on(async {
@@ -265,6 +266,8 @@ struct Tester<'c> {
     progress: Progress,
     /// The `lab_test` reasons already printed.
     noted: HashSet<String>,
+    /// Notes waiting for their step's line to be printed.
+    notes: Vec<String>,
     /// The scratch mesh in use, for Ctrl-C to stop.
     current: Arc<Mutex<Option<Scratch>>>,
 }
@@ -289,10 +292,11 @@ impl Tester<'_> {
                     .join(format!("meshwork-lab-test-{}-workshop", std::process::id()));
                 meshwork_checks::solve::write_workshop(&self.content, &dir)?;
                 let (target, runner) = scratch::cluster(spec, &dir).await?;
-                Some(Lane {
+                let lane = Lane {
                     ctx: self.context(target),
                     runner,
-                })
+                };
+                Some((lane, dir))
             }
         };
         let mut outcomes = Vec::new();
@@ -300,7 +304,7 @@ impl Tester<'_> {
             self.progress.line(&format!("\n{}", lab.label()));
             let lab_start = Instant::now();
             let (problems, error) = match &cluster_lane {
-                Some(lane) => (self.test_lab(lab, lane).await, None),
+                Some((lane, _)) => (self.test_lab(lab, lane).await, None),
                 None => self.on_scratch(lab).await,
             };
             let outcome = LabOutcome {
@@ -315,6 +319,9 @@ impl Tester<'_> {
                 secs(outcome.elapsed)
             ));
             outcomes.push(outcome);
+        }
+        if let Some((_, dir)) = &cluster_lane {
+            let _ = std::fs::remove_dir_all(dir);
         }
         self.progress.line("");
         self.progress
@@ -444,7 +451,7 @@ impl Tester<'_> {
                 } else {
                     line.push_str(&format!("{} of {} not passing", bad.len(), results.len()));
                 }
-                self.progress.line(&line);
+                self.step_line(&line);
                 for r in bad {
                     self.found(
                         &mut problems,
@@ -507,7 +514,7 @@ impl Tester<'_> {
                 .await;
             if let Err(problem) = solved_ok {
                 line.push_str(" · solution failed ✘");
-                self.progress.line(&line);
+                self.step_line(&line);
                 for p in broken {
                     self.found(&mut problems, p);
                 }
@@ -538,7 +545,7 @@ impl Tester<'_> {
                     secs(settled.took)
                 ));
             }
-            self.progress.line(&line);
+            self.step_line(&line);
             for p in broken {
                 self.found(&mut problems, p);
             }
@@ -565,7 +572,7 @@ impl Tester<'_> {
                 .await
             {
                 line.push_str("failed ✘");
-                self.progress.line(&line);
+                self.step_line(&line);
                 self.found(&mut problems, problem);
                 return problems;
             }
@@ -651,7 +658,7 @@ impl Tester<'_> {
                     ));
                 }
             }
-            self.progress.line(&line);
+            self.step_line(&line);
             for p in found {
                 self.found(&mut problems, p);
             }
@@ -743,12 +750,21 @@ impl Tester<'_> {
         problems.push(problem);
     }
 
-    /// Prints the reason of a `lab_test` exception the first time it is used.
+    /// Prints a step's line, then the notes gathered while it ran.
+    fn step_line(&mut self, line: &str) {
+        self.progress.line(line);
+        for note in std::mem::take(&mut self.notes) {
+            self.progress.line(&note);
+        }
+    }
+
+    /// Notes the reason of a `lab_test` exception the first time it is used (printed under
+    /// the step's line).
     fn note(&mut self, place: &str, check: &Check, what: &str, why: &str) {
         let key = format!("{place}/{}/{what}", check.id);
         if self.noted.insert(key) {
-            self.progress
-                .line(&format!("    note: `{}` {what}: {why}", check.id));
+            self.notes
+                .push(format!("    note: `{}` {what}: {why}", check.id));
         }
     }
 }

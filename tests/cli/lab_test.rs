@@ -197,3 +197,77 @@ fn an_unknown_lab_is_refused_with_the_list_of_labs() {
         stdout(&out)
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_scratch_mesh_and_removes_its_folder() {
+    use std::os::unix::process::CommandExt as _;
+    use std::time::Duration;
+    assert!(
+        has_kubectl(),
+        "meshwork lab test carries out solutions with the real kubectl at /usr/bin/kubectl"
+    );
+    let sb = Sandbox::new();
+    let tmp = sb.env.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Its own process group, as a shell gives a foreground job: Ctrl-C reaches the group.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_meshwork"))
+        .env("HOME", sb.env.path("home"))
+        .env("XDG_DATA_HOME", sb.env.path("data"))
+        .env("XDG_STATE_HOME", sb.env.path("state"))
+        .env("XDG_CONFIG_HOME", sb.env.path("config"))
+        .env("KUBECONFIG", sb.env.path("no-such-kubeconfig"))
+        .env("PATH", "/usr/bin:/bin")
+        .env("TMPDIR", &tmp)
+        .env("NO_COLOR", "1")
+        .env_remove("MESHWORK_TARGET")
+        .arg("--content")
+        .arg(fixture("lab_test"))
+        .args(["lab", "test", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // The solution announces itself in the scratch workshop, then sleeps for a minute.
+    let started = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .any(|e| e.unwrap().path().join("workshop/solution-started").exists())
+    };
+    for _ in 0..600 {
+        if started() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(started(), "the slow solution never started");
+    let pid: u32 = std::fs::read_dir(&tmp)
+        .unwrap()
+        .find_map(|e| {
+            let server = e.unwrap().path().join("state/meshwork/server.json");
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(server).ok()?).ok()?;
+            doc["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+        })
+        .expect("the scratch mesh's server.json names its pid");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("Interrupted: stopping the scratch mesh and removing "),
+        "{text}"
+    );
+    // Gone, or a zombie waiting for init to reap it (meshwork, its parent, has exited).
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state.rsplit(") ").next().unwrap_or("").chars().next();
+    assert!(
+        matches!(state, None | Some('Z' | 'X')),
+        "the scratch mesh (pid {pid}) still runs: state {state:?}"
+    );
+    assert_cleaned_up(&sb);
+}
