@@ -40,11 +40,16 @@ again and the earlier step's checks pass again. Exceptions are written in lab.ya
 reason: a step's `lab_test: {environment: WHY}` (checked once, without a solution, and must
 pass) and a check's `lab_test: {may_pass_before: WHY}` / `{may_pass_after_reset: WHY}`.
 
+The test runs on the reference mesh unless --target or --context name a live cluster
+(MESHWORK_TARGET and the target chosen in the terminal UI are not used: the test changes
+what it runs on).
+
 Examples:
   meshwork lab test                          every lab, in order
   meshwork lab test 5 timeouts-retries       two labs (number, slug or folder)
   meshwork --content . lab test 05           the labs in ./labs, as you write them
   meshwork lab test 05 --keep                leave the scratch mesh up to look around
+  meshwork lab test 06 --settle 20           give up sooner on checks that do not settle
   meshwork lab test --target cluster:kind-x --yes    on a throw-away live cluster
 
 Exit codes: 0 every lab as it should be, 1 a problem was found (each is printed with the

@@ -271,3 +271,47 @@ fn ctrl_c_stops_the_scratch_mesh_and_removes_its_folder() {
     );
     assert_cleaned_up(&sb);
 }
+
+/// A scratch mesh left running by `--keep`, stopped and removed when the test ends.
+struct Kept(std::path::PathBuf);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_meshwork"))
+            .args(["mesh", "down"])
+            .env("XDG_STATE_HOME", self.0.join("state"))
+            .output();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn keep_leaves_the_scratch_mesh_up_and_says_how_to_reach_it() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["setup", "--keep"]);
+    let kept: Vec<Kept> = std::fs::read_dir(sb.env.path("tmp"))
+        .unwrap()
+        .map(|e| Kept(e.unwrap().path()))
+        .collect();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(kept.len(), 1, "one scratch folder is kept: {text}");
+    let root = kept[0].0.display().to_string();
+    assert!(
+        text.contains(&format!(
+            "  kept the scratch mesh; reach it with:\n    export XDG_STATE_HOME={root}/state && \
+             eval \"$(meshwork mesh env)\" && cd {root}/workshop\n"
+        )),
+        "{text}"
+    );
+    // The line works: the kept mesh answers with the state the resets left (lt-base deleted).
+    let kubeconfig = format!("{root}/state/meshwork/kubeconfig");
+    let get = std::process::Command::new("/usr/bin/kubectl")
+        .args(["get", "configmaps", "-n", "default", "-o", "name"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", sb.env.path("home"))
+        .output()
+        .unwrap();
+    assert!(get.status.success(), "{}", stderr(&get));
+    assert!(!stdout(&get).contains("lt-base"), "{}", stdout(&get));
+}
