@@ -172,6 +172,16 @@ pub fn run(global: &Global, args: &TestArgs) -> CmdResult {
         );
         return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
     }
+    let ingress = meshwork_checks::target::reach::INGRESS_ENV;
+    if target == TargetSpec::Reference
+        && let Some(value) = std::env::var_os(ingress).filter(|v| !v.is_empty())
+    {
+        eprintln!(
+            "error: {ingress}={} would send the ingress checks there instead of to each scratch              mesh's own gateway; run the test without it: `env -u {ingress} meshwork lab test …`",
+            value.to_string_lossy()
+        );
+        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+    }
     let content = Arc::new(global.content()?);
     let course = crate::content::course(&content)?;
     let labs = select(&course, &args.labs)?;
@@ -502,6 +512,7 @@ impl Tester<'_> {
                 }
             }
             let failing = before.len() - allowed - broken.len();
+            let before_took = before.iter().map(|r| r.elapsed).max().unwrap_or_default();
             let mut line = format!("{name}  before: ");
             if broken.is_empty() {
                 line.push_str(&format!("{} failing as they should", failing));
@@ -511,6 +522,7 @@ impl Tester<'_> {
             } else {
                 line.push_str(&format!("{} of {} passing ✘", broken.len(), before.len()));
             }
+            line.push_str(&format!(" ({})", secs(before_took)));
 
             // 2. The solution.
             let solve_start = Instant::now();
