@@ -291,7 +291,16 @@ fn tree(id: String, mut hops: Vec<Hop>) -> Option<Request> {
     hops.sort_by_key(|h| (start(h), !is_arrival(h)));
     let parents: Vec<Option<usize>> = {
         let mut parents: Vec<Option<usize>> = vec![None; hops.len()];
-        for i in 0..hops.len() {
+        // Arrivals first: they are linked to their sender by the connection's addresses, which
+        // is certain. A departure's link to the pod's inbound request is a guess by time, made
+        // latest first, so that the deeper links are in place when the earliest departure is
+        // guessed: a pod that both starts a request and serves part of it (a client inside the
+        // mesh called back by the chain it started) must not have its first call hung under
+        // that later inbound request, which would close a loop.
+        let order = (0..hops.len())
+            .filter(|i| is_arrival(&hops[*i]))
+            .chain((0..hops.len()).rev().filter(|i| !is_arrival(&hops[*i])));
+        for i in order {
             if let Some(p) = parent_of(&hops, i) {
                 // Never close a loop (possible only with clocks that disagree).
                 let mut up = Some(p);
@@ -494,6 +503,121 @@ mod tests {
         assert_eq!(ClusterName::parse("PassthroughCluster"), None);
         let external = ClusterName::parse("outbound|443||www.google.com").unwrap();
         assert_eq!(external.service(), "www.google.com");
+    }
+
+    #[test]
+    fn a_client_inside_the_mesh_that_the_chain_calls_back_is_the_root() {
+        // curl in ratings fetches the page; productpage calls reviews v2, which calls ratings:
+        // ratings' pod starts the request and serves part of it, all within 4 ms.
+        let ratings = proxy("ratings-v1-7d75", ProxyKind::Sidecar);
+        let pp = proxy("productpage-v1-6564", ProxyKind::Sidecar);
+        let rv2 = proxy("reviews-v2-6d8d", ProxyKind::Sidecar);
+        let id = "9d41f987-977b-48e5-8b7c-9ea4d1539033";
+        let line = |t: &str,
+                    path: &str,
+                    took: u32,
+                    authority: &str,
+                    host: &str,
+                    cluster: &str,
+                    sockets: &str| {
+            format!(
+                r#"[2026-11-26T15:37:28.{t}Z] "GET {path} HTTP/1.1" 200 - via_upstream - "-" 0 48 {took} {took} "-" "curl/8.16.0" "{id}" "{authority}" "{host}" {cluster} {sockets} - -"#
+            )
+        };
+        let lines = [
+            (
+                &ratings,
+                line(
+                    "709",
+                    "/productpage",
+                    4,
+                    "productpage:9080",
+                    "127.1.203.54:9080",
+                    "outbound|9080|v1|productpage.default.svc.cluster.local",
+                    "127.0.0.1:38564 127.3.219.79:9080 127.1.219.79:54959",
+                ),
+            ),
+            (
+                &pp,
+                line(
+                    "710",
+                    "/productpage",
+                    4,
+                    "productpage:9080",
+                    "127.2.203.54:9080",
+                    "inbound|9080||",
+                    "127.0.0.1:47738 127.1.203.54:9080 127.0.0.1:38564",
+                ),
+            ),
+            (
+                &pp,
+                line(
+                    "712",
+                    "/reviews/0",
+                    1,
+                    "reviews:9080",
+                    "127.1.94.58:9080",
+                    "outbound|9080|v2|reviews.default.svc.cluster.local",
+                    "127.0.0.1:35838 127.3.203.54:9080 127.1.203.54:50213",
+                ),
+            ),
+            (
+                &rv2,
+                line(
+                    "712",
+                    "/reviews/0",
+                    1,
+                    "reviews:9080",
+                    "127.2.94.58:9080",
+                    "inbound|9080||",
+                    "127.0.0.1:43732 127.1.94.58:9080 127.0.0.1:35838",
+                ),
+            ),
+            (
+                &rv2,
+                line(
+                    "713",
+                    "/ratings/0",
+                    0,
+                    "ratings:9080",
+                    "127.1.219.79:9080",
+                    "outbound|9080|v1|ratings.default.svc.cluster.local",
+                    "127.0.0.1:60506 127.3.94.58:9080 127.1.94.58:35227",
+                ),
+            ),
+            (
+                &ratings,
+                line(
+                    "713",
+                    "/ratings/0",
+                    0,
+                    "ratings:9080",
+                    "127.2.219.79:9080",
+                    "inbound|9080||",
+                    "127.0.0.1:36656 127.1.219.79:9080 127.0.0.1:60506",
+                ),
+            ),
+        ];
+        let lines = lines
+            .iter()
+            .map(|(p, l)| ((*p).clone(), parse(l).unwrap()))
+            .collect();
+        let requests = join(lines);
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].path, "/productpage");
+        let mut shape_lines = Vec::new();
+        shape(&requests[0].hops, 0, &mut shape_lines);
+        assert_eq!(
+            shape_lines,
+            [
+                "ratings-v1-7d75 Outbound /productpage",
+                "  productpage-v1-6564 Inbound /productpage",
+                "    productpage-v1-6564 Outbound /reviews/0",
+                "      reviews-v2-6d8d Inbound /reviews/0",
+                "        reviews-v2-6d8d Outbound /ratings/0",
+                "          ratings-v1-7d75 Inbound /ratings/0",
+            ]
+        );
     }
 
     #[test]
