@@ -16,7 +16,7 @@ use super::{CmdResult, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, Global, runtime
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use meshwork_checks::check::Context;
-use meshwork_checks::course::{Check, Solution};
+use meshwork_checks::course::{Check, CheckSpec, Solution};
 use meshwork_checks::engine;
 use meshwork_checks::solve::Runner;
 use meshwork_checks::{CheckResult, Content, Course, Lab, Outcome, Target, TargetSpec};
@@ -452,7 +452,7 @@ impl Tester<'_> {
                     .progress
                     .wait(
                         &format!("{place}: checking the machine"),
-                        run_set(&lane.ctx, &checks),
+                        run_set(&lane.ctx, &checks, false),
                     )
                     .await;
                 let mut line = format!("{name}  environment: ");
@@ -486,7 +486,7 @@ impl Tester<'_> {
                 .progress
                 .wait(
                     &format!("{place}: checks before the solution"),
-                    run_set(&lane.ctx, &checks),
+                    run_set(&lane.ctx, &checks, true),
                 )
                 .await;
             let mut passed_before = Vec::with_capacity(checks.len());
@@ -545,7 +545,13 @@ impl Tester<'_> {
                 .progress
                 .wait(
                     &format!("{place}: checks after the solution"),
-                    settle(&lane.ctx, &checks, |_, r| r.outcome.is_ok(), self.settle),
+                    settle(
+                        &lane.ctx,
+                        &checks,
+                        |_, r| r.outcome.is_ok(),
+                        self.settle,
+                        false,
+                    ),
                 )
                 .await;
             if settled.done {
@@ -612,12 +618,13 @@ impl Tester<'_> {
                 .progress
                 .wait(&format!("{place}: checks after the reset"), async {
                     tokio::join!(
-                        settle(&lane.ctx, &checks, own_wanted, self.settle),
+                        settle(&lane.ctx, &checks, own_wanted, self.settle, true),
                         settle(
                             &lane.ctx,
                             &earlier_checks,
                             |_, r| r.outcome.is_ok(),
-                            self.settle
+                            self.settle,
+                            false,
                         ),
                     )
                 })
@@ -806,13 +813,51 @@ fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", super::plural(n))
 }
 
-/// Runs `checks` concurrently; the results in their order.
-async fn run_set(ctx: &Arc<Context>, checks: &[Check]) -> Vec<CheckResult> {
+/// For a check that must fail, a quicker check that fails only when it would: one request of
+/// a several-request `http` check, judged only on what every response must show (status and
+/// body), not on what needs them all (the reviews distribution, the median latency). A page
+/// that already shows the wrong body decides the check after one request, not after five
+/// deliberately slow ones.
+fn fail_fast_probe(check: &Check) -> Option<Check> {
+    let CheckSpec::Http(http) = &check.spec else {
+        return None;
+    };
+    if http.count <= 1 {
+        return None;
+    }
+    let mut probe = check.clone();
+    if let CheckSpec::Http(h) = &mut probe.spec {
+        h.count = 1;
+        h.expect.reviews = None;
+        h.expect.latency = None;
+    }
+    Some(probe)
+}
+
+/// Runs one check; with `fail_fast` (it must fail) its [`fail_fast_probe`] first, whose
+/// failure is the answer.
+async fn run_one(ctx: &Context, check: &Check, fail_fast: bool) -> CheckResult {
+    if fail_fast && let Some(probe) = fail_fast_probe(check) {
+        let mut result = engine::run_check(ctx, &probe).await;
+        if result.outcome == Outcome::Fail {
+            result.message = format!("already on the first request: {}", result.message);
+            return result;
+        }
+        let mut full = engine::run_check(ctx, check).await;
+        full.elapsed += result.elapsed;
+        return full;
+    }
+    engine::run_check(ctx, check).await
+}
+
+/// Runs `checks` concurrently (with `fail_fast` when they must fail); the results in their
+/// order.
+async fn run_set(ctx: &Arc<Context>, checks: &[Check], fail_fast: bool) -> Vec<CheckResult> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check) in checks.iter().enumerate() {
         let ctx = Arc::clone(ctx);
         let check = check.clone();
-        tasks.spawn(async move { (i, engine::run_check(&ctx, &check).await) });
+        tasks.spawn(async move { (i, run_one(&ctx, &check, fail_fast).await) });
     }
     let mut slots: Vec<Option<CheckResult>> = vec![None; checks.len()];
     while let Some(joined) = tasks.join_next().await {
@@ -840,15 +885,16 @@ async fn run_set(ctx: &Arc<Context>, checks: &[Check]) -> Vec<CheckResult> {
 }
 
 /// Runs `checks`, then re-runs those whose result is not `wanted` until all are, or until
-/// `within` has passed since the start.
+/// `within` has passed since the start (`fail_fast` when they must fail).
 async fn settle(
     ctx: &Arc<Context>,
     checks: &[Check],
     wanted: impl Fn(usize, &CheckResult) -> bool,
     within: Duration,
+    fail_fast: bool,
 ) -> Settled {
     let start = Instant::now();
-    let mut results = run_set(ctx, checks).await;
+    let mut results = run_set(ctx, checks, fail_fast).await;
     loop {
         let pending: Vec<usize> = (0..results.len())
             .filter(|&i| !wanted(i, &results[i]))
@@ -862,7 +908,10 @@ async fn settle(
         }
         tokio::time::sleep(RETRY_PAUSE).await;
         let again: Vec<Check> = pending.iter().map(|&i| checks[i].clone()).collect();
-        for (i, result) in pending.into_iter().zip(run_set(ctx, &again).await) {
+        for (i, result) in pending
+            .into_iter()
+            .zip(run_set(ctx, &again, fail_fast).await)
+        {
             results[i] = result;
         }
     }
@@ -876,17 +925,17 @@ mod tests {
         let files = [
             (
                 "labs/00-a/lab.yaml",
-                "format_version: 1\nid: a\ntitle: A\nsummary: s\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
+                "format_version: 1\nid: a\ntitle: A\nsummary: s\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
             ),
             ("labs/00-a/1.md", "# One\n"),
             (
                 "labs/01-b/lab.yaml",
-                "format_version: 1\nid: b\ntitle: B\nsummary: s\nprerequisites: [a]\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
+                "format_version: 1\nid: b\ntitle: B\nsummary: s\nprerequisites: [a]\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
             ),
             ("labs/01-b/1.md", "# One\n"),
             (
                 "labs/02-c/lab.yaml",
-                "format_version: 1\nid: c\ntitle: C\nsummary: s\nprerequisites: [b]\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
+                "format_version: 1\nid: c\ntitle: C\nsummary: s\nprerequisites: [b]\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - {id: c, title: C, command: {name: sh}}\n",
             ),
             ("labs/02-c/1.md", "# One\n"),
         ];
@@ -895,6 +944,34 @@ mod tests {
             files.map(|(p, t)| (p.to_string(), t.as_bytes().to_vec())),
         );
         crate::content::course(&content).unwrap()
+    }
+
+    #[test]
+    fn a_must_fail_http_check_is_probed_with_one_request_on_what_each_response_must_show() {
+        let yaml = "format_version: 1\nid: a\ntitle: A\nsummary: s\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - id: many\n        title: Many\n        http:\n          url: http://127.0.0.1:9/\n          count: 5\n          expect:\n            status: 200\n            body: {contains: Sorry}\n            latency: {min: 800ms, max: 1.6s}\n      - id: once\n        title: Once\n        http: {url: http://127.0.0.1:9/}\n      - {id: c, title: C, command: {name: sh}}\n";
+        let content = Content::from_files(
+            meshwork_checks::content::Origin::Embedded,
+            [
+                ("labs/00-a/lab.yaml".to_string(), yaml.as_bytes().to_vec()),
+                ("labs/00-a/1.md".to_string(), b"# One\n".to_vec()),
+            ],
+        );
+        let course = crate::content::course(&content).unwrap();
+        let checks = &course.labs[0].steps[0].checks;
+        let probe = fail_fast_probe(&checks[0]).unwrap();
+        let (CheckSpec::Http(full), CheckSpec::Http(one)) = (&checks[0].spec, &probe.spec) else {
+            panic!("http checks");
+        };
+        assert_eq!((full.count, one.count), (5, 1));
+        assert!(full.expect.latency.is_some() && one.expect.latency.is_none());
+        assert!(one.expect.reviews.is_none());
+        assert_eq!(one.expect.status, [200]);
+        assert!(
+            !one.expect.body.is_empty(),
+            "the body is judged on every response"
+        );
+        assert!(fail_fast_probe(&checks[1]).is_none(), "one request already");
+        assert!(fail_fast_probe(&checks[2]).is_none(), "not an http check");
     }
 
     #[test]
