@@ -10,7 +10,7 @@ use crate::layout;
 use crate::strings;
 use crate::text::{truncate_spans, wrap};
 use meshwork_checks::course::{Check, CheckSpec, Endpoint};
-use meshwork_checks::explain::{self, Hop, Query, Report, Request};
+use meshwork_checks::explain::{self, Hop, Query, Report, Request, why};
 use ratatui::text::{Line, Span};
 
 /// Spinner frames, one per tick.
@@ -290,6 +290,12 @@ impl App {
             .iter()
             .find(|i| failed(i))
             .or_else(|| traffic.first());
+        // An http check's own requests: its namespace and its path (as `meshwork check` shows).
+        if let Some(narrow) = chosen.and_then(|i| why::query_for(&step.checks[*i])) {
+            query.namespace = narrow.namespace;
+            query.path = narrow.path;
+            return query;
+        }
         query.namespace = chosen.and_then(|i| traffic_namespace(&step.checks[*i]));
         query
     }

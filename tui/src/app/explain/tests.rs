@@ -85,9 +85,11 @@ fn opened() -> (TestApp, u64) {
     let mut t = app(Some("request-routing/split"));
     match t.app.update(ch('x')) {
         Some(Action::Explain { id, query }) => {
-            // meshwork explain's defaults, in the namespace the step's traffic comes from.
+            // meshwork explain's defaults, narrowed to the step's traffic check: the namespace
+            // its requests come from and their path.
             let expected = Query {
                 namespace: Some("shop".into()),
+                path: Some("/productpage".into()),
                 ..Query::default()
             };
             assert_eq!(query, expected);
