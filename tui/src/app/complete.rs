@@ -24,12 +24,29 @@ impl App {
         let number = labs.get(lab).map_or(0, |l| l.number);
         let mut order: Vec<usize> = (0..labs.len()).filter(|&i| i != lab).collect();
         order.sort_by_key(|&i| (labs[i].number <= number, labs[i].number));
+        // Finishing a lab shows its prerequisites are in place on the target, done here or not.
+        let mut implied: Vec<&str> = Vec::new();
+        let mut queue: Vec<&str> = labs
+            .get(lab)
+            .map(|l| l.prerequisites.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        while let Some(id) = queue.pop() {
+            if !implied.contains(&id) {
+                implied.push(id);
+                if let Some(l) = labs.iter().find(|l| l.id == id) {
+                    queue.extend(l.prerequisites.iter().map(String::as_str));
+                }
+            }
+        }
         order.into_iter().find(|&i| {
             !self.lab_complete(i)
+                && !implied.contains(&labs[i].id.as_str())
                 && labs[i].prerequisites.iter().all(|p| {
-                    labs.iter()
-                        .position(|l| &l.id == p)
-                        .is_none_or(|j| self.lab_complete(j))
+                    implied.contains(&p.as_str())
+                        || labs
+                            .iter()
+                            .position(|l| &l.id == p)
+                            .is_none_or(|j| self.lab_complete(j))
                 })
         })
     }

@@ -362,6 +362,20 @@ fn the_last_lab_done_says_all_labs_are_done() {
 }
 
 #[test]
+fn a_finished_labs_prerequisites_are_not_offered_next_even_if_never_checked() {
+    // Prerequisites done outside meshwork (progress empty): finishing request-routing shows
+    // they are in place, so going back to lab 00 is not what comes next.
+    let mut f = fixture();
+    f.progress.mark_done("request-routing", "all-v1").unwrap();
+    f.progress.mark_done("request-routing", "jason").unwrap();
+    let mut t = f.app(Some("request-routing/split"));
+    pass_step(&mut t);
+    assert_eq!(t.app.next_lab(1), None);
+    // Lab 00 itself still leads on to request-routing.
+    assert_eq!(t.app.next_lab(0), None, "request-routing is complete");
+}
+
+#[test]
 fn a_failed_traffic_check_says_press_x_and_x_explains_after_a() {
     let mut t = learning("request-routing/split");
     let Some(Action::Solve { id, .. }) = ({
