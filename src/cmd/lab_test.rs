@@ -16,6 +16,7 @@ use super::{CmdResult, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, Global, runtime
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use meshwork_checks::check::Context;
+use meshwork_checks::check::expect::ReviewsExpect;
 use meshwork_checks::course::{Check, CheckSpec, Solution};
 use meshwork_checks::engine;
 use meshwork_checks::solve::Runner;
@@ -814,10 +815,10 @@ fn count(n: usize, what: &str) -> String {
 }
 
 /// For a check that must fail, a quicker check that fails only when it would: one request of
-/// a several-request `http` check, judged only on what every response must show (status and
-/// body), not on what needs them all (the reviews distribution, the median latency). A page
-/// that already shows the wrong body decides the check after one request, not after five
-/// deliberately slow ones.
+/// a several-request `http` check, judged only on what every response must show (status,
+/// body, one reviews version on every page), not on what needs them all (a mix or shares of
+/// versions, the median latency). A page that already shows the wrong body decides the check
+/// after one request, not after five deliberately slow ones.
 fn fail_fast_probe(check: &Check) -> Option<Check> {
     let CheckSpec::Http(http) = &check.spec else {
         return None;
@@ -828,7 +829,13 @@ fn fail_fast_probe(check: &Check) -> Option<Check> {
     let mut probe = check.clone();
     if let CheckSpec::Http(h) = &mut probe.spec {
         h.count = 1;
-        h.expect.reviews = None;
+        // `only: v2` and `any` are demands on every page; a mix or shares need them all.
+        if !matches!(
+            h.expect.reviews,
+            None | Some(ReviewsExpect::Only(_) | ReviewsExpect::Any)
+        ) {
+            h.expect.reviews = None;
+        }
         h.expect.latency = None;
     }
     Some(probe)
@@ -948,7 +955,7 @@ mod tests {
 
     #[test]
     fn a_must_fail_http_check_is_probed_with_one_request_on_what_each_response_must_show() {
-        let yaml = "format_version: 1\nid: a\ntitle: A\nsummary: s\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - id: many\n        title: Many\n        http:\n          url: http://127.0.0.1:9/\n          count: 5\n          expect:\n            status: 200\n            body: {contains: Sorry}\n            latency: {min: 800ms, max: 1.6s}\n      - id: once\n        title: Once\n        http: {url: http://127.0.0.1:9/}\n      - {id: c, title: C, command: {name: sh}}\n";
+        let yaml = "format_version: 1\nid: a\ntitle: A\nsummary: s\nsteps:\n  - id: one\n    title: One\n    body: 1.md\n    solution: {commands: [{run: \"true\"}]}\n    checks:\n      - id: many\n        title: Many\n        http:\n          url: http://127.0.0.1:9/\n          count: 5\n          expect:\n            status: 200\n            body: {contains: Sorry}\n            latency: {min: 800ms, max: 1.6s}\n      - id: mix\n        title: Mix\n        http:\n          url: http://127.0.0.1:9/\n          count: 20\n          expect: {bookinfo: {reviews: mix}}\n      - id: v2\n        title: V2\n        http:\n          url: http://127.0.0.1:9/\n          count: 9\n          expect: {bookinfo: {reviews: v2}}\n      - id: once\n        title: Once\n        http: {url: http://127.0.0.1:9/}\n      - {id: c, title: C, command: {name: sh}}\n";
         let content = Content::from_files(
             meshwork_checks::content::Origin::Embedded,
             [
@@ -970,8 +977,17 @@ mod tests {
             !one.expect.body.is_empty(),
             "the body is judged on every response"
         );
-        assert!(fail_fast_probe(&checks[1]).is_none(), "one request already");
-        assert!(fail_fast_probe(&checks[2]).is_none(), "not an http check");
+        let reviews = |i: usize| match fail_fast_probe(&checks[i]).unwrap().spec {
+            CheckSpec::Http(h) => h.expect.reviews,
+            _ => panic!("an http check"),
+        };
+        assert!(reviews(1).is_none(), "a mix needs every page");
+        assert!(
+            matches!(reviews(2), Some(ReviewsExpect::Only(_))),
+            "v2 on every page is judged page by page"
+        );
+        assert!(fail_fast_probe(&checks[3]).is_none(), "one request already");
+        assert!(fail_fast_probe(&checks[4]).is_none(), "not an http check");
     }
 
     #[test]
