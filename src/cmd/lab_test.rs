@@ -306,8 +306,17 @@ impl Tester<'_> {
             spec => {
                 let dir = std::env::temp_dir()
                     .join(format!("meshwork-lab-test-{}-workshop", std::process::id()));
-                meshwork_checks::solve::write_workshop(&self.content, &dir)?;
-                let (target, runner) = scratch::cluster(spec, &dir).await?;
+                let connected = match meshwork_checks::solve::write_workshop(&self.content, &dir) {
+                    Ok(_) => scratch::cluster(spec, &dir).await,
+                    Err(e) => Err(e.into()),
+                };
+                let (target, runner) = match connected {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&dir);
+                        return Err(e);
+                    }
+                };
                 let lane = Lane {
                     ctx: self.context(target),
                     runner,

@@ -338,3 +338,16 @@ fn an_ingress_override_is_refused_on_scratch_meshes() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_live_cluster_that_cannot_be_reached_stops_the_test_and_leaves_nothing_behind() {
+    let sb = Sandbox::new();
+    let out = lab_test(&sb, &["--target", "cluster", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: the kubeconfig cannot be used"),
+        "{err}"
+    );
+    assert_cleaned_up(&sb);
+}
