@@ -6,7 +6,14 @@
 //! checks must pass (re-run until they settle: sidecars take a moment to get new config). Then
 //! the steps are reset in reverse order: after resetting a step its checks must fail again and
 //! the earlier step's checks pass again. Steps and checks carry `lab_test:` exceptions, each
-//! with its reason. [`report`] words what was found and closes with a table.
+//! with its reason; a check that passed before its solution (as allowed) may pass after the
+//! reset too, since the reset restores that state. [`report`] words what was found and closes
+//! with a table.
+//!
+//! Time: a step's checks run concurrently; a check that must fail runs once (before the
+//! solution) or until it fails (after a reset), never waiting out the settle time when it
+//! already fails, and a several-request `http` check that must fail is first tried with one
+//! request judged on what every response must show ([`fail_fast_probe`]).
 
 pub mod report;
 pub mod scratch;
