@@ -48,7 +48,7 @@ pub fn second_terminal(target: &TargetSpec, workshop: &Path) -> String {
 /// uses the same target (`MESHWORK_TARGET`).
 pub fn runner(target: &TargetSpec, workshop: &Path) -> anyhow::Result<Runner> {
     let exe = std::env::current_exe().context("failed to find meshwork's own executable")?;
-    let exe = named_meshwork(&exe, workshop)?;
+    let exe = named_meshwork(&exe, &workshop.join(".bin"))?;
     let kubeconfig = match target {
         TargetSpec::Reference => Some(super::mesh::state_dir()?.join("kubeconfig")),
         TargetSpec::Cluster { context: None } => None,
@@ -63,13 +63,12 @@ pub fn runner(target: &TargetSpec, workshop: &Path) -> anyhow::Result<Runner> {
 }
 
 /// Commands say `meshwork`; when this binary has another name (a test harness, a renamed
-/// copy) a `meshwork` link to it in `WORKSHOP/.bin` stands in.
-fn named_meshwork(exe: &Path, workshop: &Path) -> anyhow::Result<PathBuf> {
+/// copy) a `meshwork` link to it in the folder `bin` stands in. Returns what to run.
+pub fn named_meshwork(exe: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
     if exe.file_name().is_some_and(|n| n == "meshwork") {
         return Ok(exe.to_path_buf());
     }
-    let bin = workshop.join(".bin");
-    std::fs::create_dir_all(&bin).with_context(|| format!("failed to create {}", bin.display()))?;
+    std::fs::create_dir_all(bin).with_context(|| format!("failed to create {}", bin.display()))?;
     let link = bin.join("meshwork");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(exe, &link)

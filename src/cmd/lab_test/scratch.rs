@@ -71,7 +71,7 @@ impl Scratch {
     /// directory, a kubectl cache of its own.
     pub fn runner(&self, content: &Content, exe: &Path) -> anyhow::Result<Runner> {
         solve::write_workshop(content, &self.workshop)?;
-        let exe = named_meshwork(exe, &self.root)?;
+        let exe = crate::cmd::workshop::named_meshwork(exe, &self.root.join("bin"))?;
         Ok(Runner::new(
             TargetKind::Reference,
             &self.workshop,
@@ -125,21 +125,6 @@ impl Scratch {
 fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
-}
-
-/// Commands say `meshwork`: when this binary has another name, a `meshwork` link to it in
-/// `ROOT/bin` stands in.
-fn named_meshwork(exe: &Path, root: &Path) -> anyhow::Result<PathBuf> {
-    if exe.file_name().is_some_and(|n| n == "meshwork") {
-        return Ok(exe.to_path_buf());
-    }
-    let bin = root.join("bin");
-    std::fs::create_dir_all(&bin).with_context(|| format!("failed to create {}", bin.display()))?;
-    let link = bin.join("meshwork");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(exe, &link)
-        .with_context(|| format!("failed to link {} to {}", link.display(), exe.display()))?;
-    Ok(link)
 }
 
 /// Connects to the live cluster of `spec` and builds a runner for it working in `workshop`.
