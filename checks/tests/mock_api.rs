@@ -29,3 +29,5 @@ mod resource;
 mod server;
 #[path = "mock_api/target.rs"]
 mod target;
+#[path = "support/ws_exec.rs"]
+mod ws_exec;

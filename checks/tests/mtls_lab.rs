@@ -10,6 +10,8 @@
 #[path = "probes/fake_api.rs"]
 #[allow(dead_code)]
 mod fake_api;
+#[path = "support/ws_exec.rs"]
+mod ws_exec;
 
 use fake_api::{Behaviour, FakeApi, Run, World, pod};
 use meshwork_checks::check::Context;

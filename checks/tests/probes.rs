@@ -13,6 +13,8 @@ mod host;
 mod in_pod;
 #[path = "probes/loader.rs"]
 mod loader;
+#[path = "support/ws_exec.rs"]
+mod ws_exec;
 
 use meshwork_checks::check::Context;
 use meshwork_checks::content::{Content, Origin};

@@ -7,7 +7,6 @@
 //! kubeconfig, as a learner's would be.
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -23,10 +22,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 
 /// One `pods/exec` the server accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,61 +497,12 @@ fn answer(
 
 /// Accepts the exec's WebSocket upgrade and sends the output and status on their channels.
 fn upgrade(req: Request<Incoming>, ran: Ran) -> Response<Full<Bytes>> {
-    let Some(key) = req
-        .headers()
-        .get("sec-websocket-key")
-        .map(|k| k.as_bytes().to_vec())
-    else {
-        return status_error(400, "BadRequest", "exec needs a WebSocket upgrade");
-    };
-    let offered = req
-        .headers()
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let protocol = if offered.contains("v5.channel.k8s.io") {
-        "v5.channel.k8s.io"
-    } else {
-        "v4.channel.k8s.io"
-    };
-    tokio::spawn(async move {
-        let upgraded = hyper::upgrade::on(req).await.unwrap();
-        let mut ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let frame = |channel: u8, data: &[u8]| {
-            let mut v = vec![channel];
-            v.extend_from_slice(data);
-            Message::binary(v)
-        };
-        if !ran.stdout.is_empty() {
-            let _ = ws.send(frame(1, ran.stdout.as_bytes())).await;
-        }
-        if !ran.stderr.is_empty() {
-            let _ = ws.send(frame(2, ran.stderr.as_bytes())).await;
-        }
-        let status = if ran.exit == 0 {
-            json!({"metadata": {}, "status": "Success"})
-        } else {
-            json!({"metadata": {}, "status": "Failure",
-                   "message": format!("command terminated with non-zero exit code: error executing command [{}], exit code {}", "sh", ran.exit),
-                   "reason": "NonZeroExitCode",
-                   "details": {"causes": [{"reason": "ExitCode", "message": ran.exit.to_string()}]}})
-        };
-        let _ = ws
-            .send(frame(3, &serde_json::to_vec(&status).unwrap()))
-            .await;
-        let _ = ws.close(None).await;
-        while let Some(Ok(_)) = ws.next().await {}
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-accept", derive_accept_key(&key))
-        .header("sec-websocket-protocol", protocol)
-        .body(Full::new(Bytes::new()))
-        .unwrap()
+    crate::ws_exec::upgrade(
+        req,
+        ran.stdout,
+        ran.stderr,
+        crate::ws_exec::exit_status(Some(ran.exit)),
+    )
 }
 
 /// A plain HTTP server standing in for an app or Istio's ingress gateway: `pages` maps a

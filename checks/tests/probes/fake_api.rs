@@ -3,7 +3,6 @@
 //! the argv. kube's exec needs a real HTTP upgrade, which tower-test cannot give.
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -15,10 +14,6 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 
 /// What a command run in a fake container printed and how it ended.
 pub struct Run {
@@ -271,62 +266,12 @@ fn answer(
 
 /// Answers the exec upgrade and, on the WebSocket, sends what the command printed and its status.
 fn upgrade(req: Request<Incoming>, run: Run) -> Response<Full<Bytes>> {
-    let key = req
-        .headers()
-        .get("sec-websocket-key")
-        .unwrap()
-        .as_bytes()
-        .to_vec();
-    let offered = req
-        .headers()
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let protocol = if offered.contains("v5.channel.k8s.io") {
-        "v5.channel.k8s.io"
-    } else {
-        "v4.channel.k8s.io"
-    };
-    tokio::spawn(async move {
-        let upgraded = hyper::upgrade::on(req).await.unwrap();
-        let mut ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let frame = |channel: u8, data: &[u8]| {
-            let mut v = vec![channel];
-            v.extend_from_slice(data);
-            Message::binary(v)
-        };
-        if !run.stdout.is_empty() {
-            ws.send(frame(1, run.stdout.as_bytes())).await.unwrap();
-        }
-        if !run.stderr.is_empty() {
-            ws.send(frame(2, run.stderr.as_bytes())).await.unwrap();
-        }
-        let status = match run.exit {
-            Some(0) => json!({"metadata": {}, "status": "Success"}),
-            Some(code) => json!({"metadata": {}, "status": "Failure",
-                "message": format!("command terminated with non-zero exit code: error executing command [..], exit code {code}"),
-                "reason": "NonZeroExitCode",
-                "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}}),
-            None => json!({"metadata": {}, "status": "Failure",
-                "message": "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"}),
-        };
-        ws.send(frame(3, &serde_json::to_vec(&status).unwrap()))
-            .await
-            .unwrap();
-        let _ = ws.close(None).await;
-        // Drain until the client closes too.
-        while let Some(Ok(_)) = ws.next().await {}
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-accept", derive_accept_key(&key))
-        .header("sec-websocket-protocol", protocol)
-        .body(Full::new(Bytes::new()))
-        .unwrap()
+    crate::ws_exec::upgrade(
+        req,
+        run.stdout,
+        run.stderr,
+        crate::ws_exec::exit_status(run.exit),
+    )
 }
 
 /// A tiny curl for fake containers: reads `-H`, `-X`, `-d`, `-w` and the URL, answers from
