@@ -71,7 +71,7 @@ pub fn run(global: &Global, open: Option<&str>, help: impl FnOnce() -> String) -
 fn strings_workshop_off(why: &str) -> String {
     format!(
         "Applying solutions and resets (keys a and r) is off for this run: {why}. \
-         Everything else works; check that meshwork's data folder is writable."
+         Everything else works."
     )
 }
 

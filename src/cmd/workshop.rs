@@ -76,24 +76,21 @@ pub fn named_meshwork(exe: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
     Ok(link)
 }
 
+/// The learner's kubeconfig with `context` as its current context, written (readable by the
+/// owner only: it holds credentials) into the workshop folder.
 fn narrowed(context: &str, workshop: &Path) -> anyhow::Result<PathBuf> {
-    let out = std::process::Command::new("kubectl")
-        .args([
-            "config",
-            "view",
-            "--raw",
-            "--flatten",
-            "--minify",
-            "--context",
-            context,
-        ])
-        .output()
-        .context("failed to run kubectl to read the kubeconfig")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "kubectl cannot read context `{context}` from the kubeconfig: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut config = kube::config::Kubeconfig::read().context("failed to read the kubeconfig")?;
+    if !config.contexts.iter().any(|c| c.name == context) {
+        let known: Vec<&str> = config.contexts.iter().map(|c| c.name.as_str()).collect();
+        anyhow::bail!(
+            "the kubeconfig has no context `{context}`; its contexts are: {}",
+            known.join(", ")
+        );
+    }
+    config.current_context = Some(context.to_string());
+    let text = serde_yaml::to_string(&config).context("failed to write the kubeconfig")?;
     let path = workshop.join(format!(
         ".kubeconfig-{}",
         TargetSpec::Cluster {
@@ -101,7 +98,14 @@ fn narrowed(context: &str, workshop: &Path) -> anyhow::Result<PathBuf> {
         }
         .key()
     ));
-    std::fs::write(&path, &out.stdout)
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    file.write_all(text.as_bytes())
         .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(path)
 }
