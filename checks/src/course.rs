@@ -329,6 +329,8 @@ pub struct CommandCheck {
     pub required: bool,
     /// Where to get it.
     pub install: Option<String>,
+    /// What the printed version belongs to, when not the program itself.
+    pub reports: Option<String>,
 }
 
 /// `cluster:` — API reachable, version, nodes Ready, capacity guidance.

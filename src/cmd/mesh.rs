@@ -97,6 +97,8 @@ pub enum MeshCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Print the Envoy the mesh's sidecars and gateways run, and its version (exit 1: none)
+    Envoy,
 }
 
 /// Options of `meshwork mesh run`.
@@ -136,6 +138,7 @@ pub fn dispatch(command: MeshCommand) -> CmdResult {
         MeshCommand::Reset { yes } => reset(yes),
         MeshCommand::Logs { follow, lines } => logs(follow, lines),
         MeshCommand::InstallEnvoy { force } => envoy::install_envoy(force),
+        MeshCommand::Envoy => envoy::show_envoy(),
     }
 }
 

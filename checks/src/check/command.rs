@@ -10,7 +10,15 @@ use std::time::Duration;
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Evaluates a `command` check.
+///
+/// `meshwork` itself is the running binary, wherever it is (a learner may start it with
+/// `cargo run` or by its path, so it need not be on PATH).
 pub async fn evaluate(check: &CommandCheck) -> Finding {
+    if check.name == "meshwork"
+        && let Ok(exe) = std::env::current_exe()
+    {
+        return with_path(check, &exe).await;
+    }
     match which::which(&check.name) {
         Ok(path) => with_path(check, &path).await,
         Err(_) => missing(check),
@@ -73,6 +81,9 @@ async fn with_path(check: &CommandCheck, path: &Path) -> Finding {
         Run::Output(text) => Version::find_in(text),
         _ => None,
     };
+    if let Some(what) = &check.reports {
+        return reported(check, what, &command_line, found, &run);
+    }
     let Some(min) = check.min_version else {
         return Finding::pass(match found {
             Some(v) => format!("{name} {v} is installed at {shown}"),
@@ -112,6 +123,49 @@ async fn with_path(check: &CommandCheck, path: &Path) -> Finding {
     }
 }
 
+/// A check of something another program reports on (`meshwork mesh envoy` → Envoy).
+fn reported(
+    check: &CommandCheck,
+    what: &str,
+    command_line: &str,
+    found: Option<Version>,
+    run: &Run,
+) -> Finding {
+    let install = check
+        .install
+        .as_deref()
+        .map(|how| format!(" Install it: {how}"))
+        .unwrap_or_default();
+    let verdict = |text: String| {
+        if check.required {
+            Finding::fail(text)
+        } else {
+            Finding::warn(text)
+        }
+    };
+    match (found, check.min_version) {
+        (Some(v), Some(min)) if v < min => verdict(format!(
+            "`{command_line}` reports {what} {v}, older than {min} which this course needs.{install}"
+        )),
+        (Some(v), Some(min)) => Finding::pass(format!(
+            "{what} {v}, as `{command_line}` reports (needs {min} or newer)"
+        )),
+        (Some(v), None) => Finding::pass(format!("{what} {v}, as `{command_line}` reports")),
+        (None, _) => {
+            let said = match run {
+                Run::Output(text) => format!("it printed {}", excerpt(text)),
+                Run::Failed(why) => format!("it could not be run ({why})"),
+                Run::TimedOut => {
+                    format!("it did not finish within {} s", VERSION_TIMEOUT.as_secs())
+                }
+            };
+            verdict(format!(
+                "`{command_line}` found no {what}: {said}.{install}"
+            ))
+        }
+    }
+}
+
 /// The first non-empty line of a program's output, quoted and shortened.
 fn excerpt(text: &str) -> String {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty());
@@ -137,6 +191,7 @@ mod tests {
             min_version: min.and_then(Version::parse),
             required: true,
             install: Some("https://kubernetes.io/docs/tasks/tools/".into()),
+            reports: None,
         }
     }
 
@@ -177,6 +232,41 @@ mod tests {
         assert_eq!(
             f.message,
             format!("{tool} 1.33.2 is installed at {tool} (needs 1.29.0 or newer)")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_another_program_reports_is_named_after_what_it_belongs_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = fake_tool(
+            dir.path(),
+            "meshwork",
+            "echo 'Envoy 1.40.0 at /opt/envoy (from $MESHWORK_ENVOY)'",
+        );
+        let mut envoy = check(&tool, &["mesh", "envoy"], Some("1.40"));
+        envoy.reports = Some("Envoy".into());
+        envoy.install = Some("meshwork mesh install-envoy".into());
+        let f = evaluate(&envoy).await;
+        assert_eq!(f.outcome, Outcome::Pass, "{}", f.message);
+        assert_eq!(
+            f.message,
+            format!("Envoy 1.40.0, as `{tool} mesh envoy` reports (needs 1.40.0 or newer)")
+        );
+        let fake = format!("{tool}-none");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'error: Envoy is not installed' >&2; exit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        envoy.name = fake.clone();
+        let f = evaluate(&envoy).await;
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert_eq!(
+            f.message,
+            format!(
+                "`{fake} mesh envoy` found no Envoy: it printed \"error: Envoy is not installed\". Install it: meshwork mesh install-envoy"
+            )
         );
     }
 

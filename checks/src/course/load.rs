@@ -575,6 +575,7 @@ impl<'a> LabCtx<'a> {
             min_version: self.version(&format!("{field}.min_version"), raw.min_version.as_ref()),
             required: raw.required.unwrap_or(true),
             install: raw.install.clone(),
+            reports: raw.reports.clone(),
         }
     }
 

