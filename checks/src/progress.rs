@@ -200,6 +200,16 @@ impl ProgressStore {
         self.save()
     }
 
+    /// Marks a step not done again (its step was reset) and saves; revealed hints are kept.
+    pub fn mark_undone(&mut self, lab: &str, step: &str) -> Result<(), ProgressError> {
+        let s = self.step_mut(lab, step);
+        if s.completed_at.is_none() {
+            return Ok(());
+        }
+        s.completed_at = None;
+        self.save()
+    }
+
     /// Reveals one more hint (up to `available`), saves, and returns how many are revealed.
     pub fn reveal_hint(
         &mut self,

@@ -254,6 +254,17 @@ impl App {
                     self.overlay = None;
                 }
                 self.set_status(strings::solved(reset), false);
+                // A reset step is not done any more, whatever its checks say next.
+                let ids = self.course.labs.get(lab).and_then(|l| {
+                    let s = l.steps.get(step)?;
+                    Some((l.id.clone(), s.id.clone()))
+                });
+                if reset
+                    && let Some((lab_id, step_id)) = ids
+                    && let Err(e) = self.progress.mark_undone(&lab_id, &step_id)
+                {
+                    self.set_status(strings::save_failed(&e), true);
+                }
                 self.run_checks_at(lab, step)
             }
             Err(why) => {

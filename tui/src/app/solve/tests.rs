@@ -205,6 +205,10 @@ fn enter_also_confirms_and_a_failing_command_shows_its_output_and_checks_nothing
 #[test]
 fn r_resets_after_asking_and_a_step_without_a_reset_says_so() {
     let mut t = learning("request-routing/all-v1");
+    t.app
+        .progress
+        .mark_done("request-routing", "all-v1")
+        .unwrap();
     assert!(
         t.app.update(ch('r')).is_none(),
         "a reset of commands has nothing to preview"
@@ -228,6 +232,10 @@ fn r_resets_after_asking_and_a_step_without_a_reset_says_so() {
         Some(Action::RunChecks { .. })
     ));
     assert_eq!(status(&t.app), strings::solved(true));
+    assert!(
+        !t.app.progress.is_done("request-routing", "all-v1"),
+        "a reset step is not done any more"
+    );
 
     let mut t = learning("request-routing/jason");
     assert!(t.app.update(ch('r')).is_none());
