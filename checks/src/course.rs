@@ -524,6 +524,8 @@ pub struct HttpExpect {
     pub reviews: Option<ReviewsExpect>,
     /// Band for the median latency.
     pub latency: Option<LatencyBand>,
+    /// How many responses must have had a status (`429` on `> 0`), in order.
+    pub status_count: Vec<(u16, crate::check::envoy_stat::Comparison)>,
 }
 
 /// `http:` — requests from the learner's host or from inside a pod.
@@ -541,8 +543,20 @@ pub struct HttpCheck {
     pub count: u32,
     /// Send them from inside this pod (with its curl) instead of from the host.
     pub from: Option<PodRef>,
+    /// Sign in first and send the session's cookies with every request (boxed: rare, and
+    /// it keeps [`CheckSpec`] small).
+    pub login: Option<Box<HttpLogin>>,
     /// What the responses must look like.
     pub expect: HttpExpect,
+}
+
+/// `login:` of an `http` check: a form POSTed before the requests, on the same host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLogin {
+    /// Path (and query) of the form's action, starting with `/`.
+    pub path: String,
+    /// The form's fields, in order, sent as `application/x-www-form-urlencoded`.
+    pub form: Vec<(String, String)>,
 }
 
 /// What an `exec` check's command must do.

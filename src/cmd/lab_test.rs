@@ -853,6 +853,8 @@ fn fail_fast_probe(check: &Check) -> Option<Check> {
             h.expect.reviews = None;
         }
         h.expect.latency = None;
+        // A count over several responses (some 429s) needs them all.
+        h.expect.status_count.clear();
     }
     Some(probe)
 }

@@ -9,7 +9,7 @@
 use super::bookinfo::{self, PageKind};
 use super::expect::seconds;
 use super::{Context, Finding};
-use crate::course::{Endpoint, HttpCheck};
+use crate::course::{Endpoint, HttpCheck, HttpLogin};
 use crate::target::TargetKind;
 use crate::target::exec::{self, ExecError, PodExec};
 use crate::target::reach::{self, ReachError};
@@ -71,9 +71,16 @@ pub async fn evaluate(ctx: &Context, check: &HttpCheck) -> Finding {
                 }
             };
             let place = describe(check, &url, None);
+            let cookie = match &check.login {
+                None => None,
+                Some(login) => match host_login(check, login, &url).await {
+                    Ok(cookie) => Some(cookie),
+                    Err(finding) => return finding.prefixed(&place),
+                },
+            };
             let mut answers = Vec::with_capacity(count);
             for _ in 0..count {
-                match from_host(check, &url).await {
+                match from_host(check, &url, cookie.as_deref()).await {
                     Ok(answer) => answers.push(answer),
                     Err(why) => return Finding::error(format!("{place}: {why}")),
                 }
@@ -100,7 +107,14 @@ pub async fn evaluate(ctx: &Context, check: &HttpCheck) -> Finding {
                 }
             };
             let place = describe(check, &url, Some(&runner));
-            let argv = curl_argv(check, &url);
+            let cookie = match &check.login {
+                None => None,
+                Some(login) => match pod_login(&runner, check, login, &url).await {
+                    Ok(cookie) => Some(cookie),
+                    Err(finding) => return finding.prefixed(&place),
+                },
+            };
+            let argv = curl_argv(check, &url, cookie.as_deref());
             // Latency is judged on requests one at a time; otherwise a few run side by side.
             let parallel = if check.expect.latency.is_some() { 1 } else { 4 };
             let answers: Result<Vec<Answer>, String> = stream::iter(0..count)
@@ -126,11 +140,220 @@ fn describe(check: &HttpCheck, url: &str, from: Option<&PodExec>) -> String {
     let from = from
         .map(|r| format!(" from {}", r.describe()))
         .unwrap_or_default();
-    format!("{times}{} {url}{from}", check.method)
+    let login = check
+        .login
+        .as_ref()
+        .map(|l| format!(", signed in with POST {}", l.path))
+        .unwrap_or_default();
+    format!("{times}{} {url}{from}{login}", check.method)
 }
 
-/// Sends one request from this host. `Err` only when the request cannot even be built.
-async fn from_host(check: &HttpCheck, url: &str) -> Result<Answer, String> {
+/// A login that went wrong: `fail` when the form was refused or set no cookie (the
+/// learner's mesh or the check's form), `error` when the request could not be sent at all.
+struct LoginFailure {
+    error: bool,
+    why: String,
+}
+
+impl LoginFailure {
+    fn prefixed(self, place: &str) -> Finding {
+        let text = format!("{place}: {}", self.why);
+        if self.error {
+            Finding::error(text)
+        } else {
+            Finding::fail(text)
+        }
+    }
+}
+
+/// The check's endpoint with the login's path instead of its own.
+fn login_url(url: &str, login: &HttpLogin) -> Result<String, LoginFailure> {
+    let uri: http::Uri = url.parse().map_err(|e| LoginFailure {
+        error: true,
+        why: format!("`{url}` is not a URL: {e}"),
+    })?;
+    let authority = uri.authority().ok_or_else(|| LoginFailure {
+        error: true,
+        why: format!("`{url}` has no host to sign in on"),
+    })?;
+    let scheme = uri.scheme_str().unwrap_or("http");
+    Ok(format!("{scheme}://{authority}{}", login.path))
+}
+
+/// The form's fields as `application/x-www-form-urlencoded`.
+fn form_encode(form: &[(String, String)]) -> String {
+    let encode = |text: &str| {
+        let mut out = String::new();
+        for b in text.bytes() {
+            match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(char::from(b));
+                }
+                b' ' => out.push('+'),
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+        out
+    };
+    form.iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The Cookie header for what the login answered: every cookie it set with a value (a
+/// cookie set empty is one the server cleared).
+fn session_cookie(
+    login_url: &str,
+    login: &HttpLogin,
+    answer: &Answer,
+    set_cookies: &[String],
+) -> Result<String, LoginFailure> {
+    let what = format!("the login (POST {login_url})");
+    let fail = |why: String| LoginFailure { error: false, why };
+    let Some(status) = answer.status else {
+        let why = answer.failure.as_deref().unwrap_or("no response");
+        return Err(fail(format!("{what} got no response: {why}")));
+    };
+    if status >= 400 {
+        return Err(fail(format!(
+            "{what} answered status {status} ({}); is {} the form's path, and is the service up?",
+            super::expect::excerpt(&answer.body, 80, "an empty body"),
+            login.path
+        )));
+    }
+    let mut kept = Vec::new();
+    let mut cleared = Vec::new();
+    for line in set_cookies {
+        let pair = line.split(';').next().unwrap_or_default().trim();
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() {
+            continue;
+        }
+        if value.is_empty() || value == "\"\"" {
+            cleared.push(name.to_string());
+        } else {
+            kept.retain(|(n, _): &(String, String)| n != name);
+            kept.push((name.to_string(), value.to_string()));
+        }
+    }
+    if kept.is_empty() {
+        let cleared = if cleared.is_empty() {
+            String::new()
+        } else {
+            format!(" (it cleared {})", cleared.join(", "))
+        };
+        return Err(fail(format!(
+            "{what} answered status {status} but set no cookie{cleared}, so the requests would not be signed in; check the form's fields ({})",
+            form_encode(&login.form)
+        )));
+    }
+    Ok(kept
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+/// Signs in from this host; the Cookie header to send with the requests.
+async fn host_login(
+    check: &HttpCheck,
+    login: &HttpLogin,
+    url: &str,
+) -> Result<String, LoginFailure> {
+    let target = login_url(url, login)?;
+    let mut headers = check.headers.clone();
+    headers.push((
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let (answer, set_cookies) =
+        send_from_host("POST", &target, &headers, Some(form_encode(&login.form)))
+            .await
+            .map_err(|why| LoginFailure { error: true, why })?;
+    session_cookie(&target, login, &answer, &set_cookies)
+}
+
+/// Signs in from the pod with its curl (`-i` to see the cookies it is given); the Cookie
+/// header to send with the requests, each its own exec with no jar to share.
+async fn pod_login(
+    runner: &PodExec,
+    check: &HttpCheck,
+    login: &HttpLogin,
+    url: &str,
+) -> Result<String, LoginFailure> {
+    let target = login_url(url, login)?;
+    let argv = login_argv(check, login, &target);
+    let answer = from_pod(runner, &argv)
+        .await
+        .map_err(|why| LoginFailure { error: true, why })?;
+    let (set_cookies, body) = split_included(&answer.body);
+    let answer = Answer { body, ..answer };
+    session_cookie(&target, login, &answer, &set_cookies)
+}
+
+/// The curl command that posts the login form and includes the response headers.
+fn login_argv(check: &HttpCheck, login: &HttpLogin, url: &str) -> Vec<String> {
+    let mut argv: Vec<String> = vec!["curl".into(), "-sS".into(), "-i".into()];
+    for (name, value) in &check.headers {
+        argv.extend(["-H".into(), format!("{name}: {value}")]);
+    }
+    // Encoded, the form never starts with `@` (which would make curl read a file).
+    argv.extend(["-d".into(), form_encode(&login.form)]);
+    argv.extend([
+        "-w".into(),
+        format!("\n{MARKER} %{{http_code}} %{{time_total}}\n"),
+        url.to_string(),
+    ]);
+    argv
+}
+
+/// Splits curl `-i` output into the `Set-Cookie` values of its header blocks and the body.
+fn split_included(text: &str) -> (Vec<String>, String) {
+    let mut cookies = Vec::new();
+    let mut rest = text;
+    while rest.starts_with("HTTP/") {
+        let (head, body) = match (rest.find("\r\n\r\n"), rest.find("\n\n")) {
+            (Some(a), Some(b)) if b < a => (&rest[..b], &rest[b + 2..]),
+            (Some(a), _) => (&rest[..a], &rest[a + 4..]),
+            (None, Some(b)) => (&rest[..b], &rest[b + 2..]),
+            (None, None) => (rest, ""),
+        };
+        for line in head.lines() {
+            if let Some((name, value)) = line.split_once(':')
+                && name.trim().eq_ignore_ascii_case("set-cookie")
+            {
+                cookies.push(value.trim().to_string());
+            }
+        }
+        rest = body;
+    }
+    (cookies, rest.to_string())
+}
+
+/// Sends one of the check's requests from this host (with the session's cookie).
+/// `Err` only when the request cannot even be built.
+async fn from_host(check: &HttpCheck, url: &str, cookie: Option<&str>) -> Result<Answer, String> {
+    let mut headers = check.headers.clone();
+    if let Some(cookie) = cookie {
+        headers.push(("cookie".into(), cookie.to_string()));
+    }
+    send_from_host(&check.method, url, &headers, check.body.clone())
+        .await
+        .map(|(answer, _)| answer)
+}
+
+/// Sends one request from this host; the answer and the `Set-Cookie` values it carried.
+/// `Err` only when the request cannot even be built.
+async fn send_from_host(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+) -> Result<(Answer, Vec<String>), String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
@@ -150,14 +373,14 @@ async fn from_host(check: &HttpCheck, url: &str) -> Result<Answer, String> {
     let port = authority.port_u16().unwrap_or(80);
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let mut builder = http::Request::builder()
-        .method(check.method.as_str())
+        .method(method)
         .uri(path)
         .header(http::header::HOST, authority.as_str())
         .header(http::header::USER_AGENT, "meshwork");
-    for (name, value) in &check.headers {
+    for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let body = Bytes::from(check.body.clone().unwrap_or_default());
+    let body = Bytes::from(body.unwrap_or_default());
     let request = builder
         .body(Full::new(body))
         .map_err(|e| format!("the request cannot be built: {e}"))?;
@@ -170,40 +393,52 @@ async fn from_host(check: &HttpCheck, url: &str) -> Result<Answer, String> {
     };
     let stream = match tokio::net::TcpStream::connect((host, port)).await {
         Ok(s) => s,
-        Err(e) => return Ok(failed(connect_failure(&e, host, port))),
+        Err(e) => return Ok((failed(connect_failure(&e, host, port)), Vec::new())),
     };
     let (mut sender, connection) =
         match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(pair) => pair,
-            Err(e) => return Ok(failed(e.to_string())),
+            Err(e) => return Ok((failed(e.to_string()), Vec::new())),
         };
     let driver = tokio::spawn(connection);
     let response = match sender.send_request(request).await {
         Ok(r) => r,
         Err(e) => {
             driver.abort();
-            return Ok(failed(receive_failure(&e)));
+            return Ok((failed(receive_failure(&e)), Vec::new()));
         }
     };
     let status = response.status().as_u16();
+    let set_cookies: Vec<String> = response
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
     let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
         Err(e) => {
             driver.abort();
-            return Ok(Answer {
-                failure: Some(format!("the body broke off: {e}")),
-                status: Some(status),
-                ..failed(String::new())
-            });
+            return Ok((
+                Answer {
+                    failure: Some(format!("the body broke off: {e}")),
+                    status: Some(status),
+                    ..failed(String::new())
+                },
+                set_cookies,
+            ));
         }
     };
     driver.abort();
-    Ok(Answer {
-        status: Some(status),
-        body,
-        elapsed: start.elapsed(),
-        failure: None,
-    })
+    Ok((
+        Answer {
+            status: Some(status),
+            body,
+            elapsed: start.elapsed(),
+            failure: None,
+        },
+        set_cookies,
+    ))
 }
 
 fn connect_failure(e: &std::io::Error, host: &str, port: u16) -> String {
@@ -224,7 +459,7 @@ fn receive_failure(e: &hyper::Error) -> String {
 }
 
 /// The curl command that sends the request and prints the marker line after the body.
-fn curl_argv(check: &HttpCheck, url: &str) -> Vec<String> {
+fn curl_argv(check: &HttpCheck, url: &str, cookie: Option<&str>) -> Vec<String> {
     let mut argv: Vec<String> = vec!["curl".into(), "-sS".into()];
     let default_method = if check.body.is_some() { "POST" } else { "GET" };
     if check.method != default_method {
@@ -232,6 +467,9 @@ fn curl_argv(check: &HttpCheck, url: &str) -> Vec<String> {
     }
     for (name, value) in &check.headers {
         argv.extend(["-H".into(), format!("{name}: {value}")]);
+    }
+    if let Some(cookie) = cookie {
+        argv.extend(["-H".into(), format!("Cookie: {cookie}")]);
     }
     if let Some(body) = &check.body {
         argv.extend(["-d".into(), body.clone()]);
@@ -371,6 +609,17 @@ pub fn judge(check: &HttpCheck, place: &str, answers: &[Answer]) -> Finding {
         problems.push(format!("{}, expected {wanted}", parts.join(", ")));
     }
 
+    // How many responses had a status.
+    for (code, want) in &expected.status_count {
+        let n = answers.iter().filter(|a| a.status == Some(*code)).count();
+        let text = format!("{code} on {n} of {total} responses");
+        if want.holds(u64::try_from(n).unwrap_or(u64::MAX)) {
+            seen.push(format!("{text} ({want})"));
+        } else {
+            problems.push(format!("{text}, expected {want}"));
+        }
+    }
+
     // Body.
     if !expected.body.is_empty() {
         let answered: Vec<&Answer> = answers.iter().filter(|a| a.status.is_some()).collect();
@@ -477,11 +726,13 @@ mod tests {
             body: None,
             count,
             from: None,
+            login: None,
             expect: HttpExpect {
                 status: vec![200],
                 body: TextExpect::default(),
                 reviews: None,
                 latency: None,
+                status_count: Vec::new(),
             },
         }
     }
@@ -529,7 +780,7 @@ mod tests {
         let mut c = check(1);
         c.method = "POST".into();
         c.body = Some("username=jason".into());
-        let argv = curl_argv(&c, "http://productpage:9080/login");
+        let argv = curl_argv(&c, "http://productpage:9080/login", None);
         assert_eq!(
             argv[..6],
             [
@@ -546,7 +797,7 @@ mod tests {
             Some("http://productpage:9080/login")
         );
         c.method = "PUT".into();
-        let argv = curl_argv(&c, "http://x/");
+        let argv = curl_argv(&c, "http://x/", None);
         assert_eq!(argv[2..4], ["-X", "PUT"]);
     }
 
@@ -638,6 +889,117 @@ mod tests {
                 .contains("expected red stars (reviews v3) on all 10 pages, saw"),
             "{}",
             f.message
+        );
+    }
+    fn jason() -> HttpLogin {
+        HttpLogin {
+            path: "/login".into(),
+            form: vec![
+                ("username".into(), "jason".into()),
+                ("note".into(), "a b&c=d/é".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_login_form_is_url_encoded_and_posted_with_curl_i() {
+        assert_eq!(
+            form_encode(&jason().form),
+            "username=jason&note=a+b%26c%3Dd%2F%C3%A9"
+        );
+        let c = check(3);
+        let argv = login_argv(&c, &jason(), "http://productpage:9080/login");
+        assert_eq!(argv[..5], ["curl", "-sS", "-i", "-H", "end-user: jason"]);
+        assert_eq!(
+            argv[5..7],
+            ["-d", "username=jason&note=a+b%26c%3Dd%2F%C3%A9"]
+        );
+        assert_eq!(
+            login_url("http://productpage.default:9080/productpage?u=1", &jason()).ok(),
+            Some("http://productpage.default:9080/login".to_string())
+        );
+        // The requests carry the session as a Cookie header.
+        let argv = curl_argv(&c, "http://x/", Some("session=abc"));
+        assert!(
+            argv.windows(2)
+                .any(|w| w[0] == "-H" && w[1] == "Cookie: session=abc"),
+            "{argv:?}"
+        );
+    }
+
+    #[test]
+    fn curl_i_output_gives_the_cookies_and_the_body() {
+        let out = "HTTP/1.1 302 FOUND\r\nlocation: /productpage\r\nSet-Cookie: session=abc; HttpOnly; Path=/\r\nset-cookie: theme=dark\r\n\r\n<p>Redirecting</p>";
+        let (cookies, body) = split_included(out);
+        assert_eq!(cookies, ["session=abc; HttpOnly; Path=/", "theme=dark"]);
+        assert_eq!(body, "<p>Redirecting</p>");
+        // An interim response first, then the real one.
+        let out = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\n\r\nok";
+        assert_eq!(split_included(out), (vec!["a=1".to_string()], "ok".into()));
+    }
+
+    #[test]
+    fn a_login_that_sets_no_session_or_is_refused_says_what_came_back() {
+        let url = "http://productpage:9080/login";
+        let ok = session_cookie(
+            url,
+            &jason(),
+            &answer(302, "", 1),
+            &["session=abc; HttpOnly; Path=/".into(), "theme=dark".into()],
+        );
+        assert_eq!(ok.ok().as_deref(), Some("session=abc; theme=dark"));
+        let cleared = session_cookie(
+            url,
+            &jason(),
+            &answer(302, "", 1),
+            &["session=; Max-Age=0; Path=/".into()],
+        )
+        .err()
+        .map(|f| f.why);
+        assert_eq!(
+            cleared.as_deref(),
+            Some(
+                "the login (POST http://productpage:9080/login) answered status 302 but set no \
+                 cookie (it cleared session), so the requests would not be signed in; check the \
+                 form's fields (username=jason&note=a+b%26c%3Dd%2F%C3%A9)"
+            )
+        );
+        let refused = session_cookie(url, &jason(), &answer(405, "Method Not Allowed", 1), &[])
+            .err()
+            .map(|f| f.why);
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the login (POST http://productpage:9080/login) answered status 405 \
+                 (\"Method Not Allowed\"); is /login the form's path, and is the service up?"
+            )
+        );
+        let none = Answer {
+            status: None,
+            body: String::new(),
+            elapsed: Duration::ZERO,
+            failure: Some("connection refused".into()),
+        };
+        let f = session_cookie(url, &jason(), &none, &[]).err();
+        assert!(f.as_ref().is_some_and(|f| !f.error && f.why.ends_with("got no response: connection refused")));
+    }
+
+    #[test]
+    fn status_counts_say_how_many_responses_had_the_status() {
+        use crate::check::envoy_stat::Comparison;
+        let mut c = check(15);
+        c.expect.status = vec![200, 429];
+        c.expect.status_count = vec![(429, Comparison::parse("> 0").unwrap())];
+        let f = judge(&c, "p", &vec![answer(200, "", 1); 15]);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert_eq!(f.message, "p: 429 on 0 of 15 responses, expected > 0");
+        let mut answers = vec![answer(200, "", 1); 5];
+        answers.extend(vec![answer(429, "local_rate_limited", 1); 10]);
+        let f = judge(&c, "p", &answers);
+        assert_eq!(f.outcome, Outcome::Pass, "{}", f.message);
+        assert_eq!(
+            f.message,
+            "p: status 200 on 5 of 15, status 429 on 10 of 15; 429 on 10 of 15 responses (> 0); median 1 ms"
         );
     }
 }

@@ -8,10 +8,11 @@ use super::lines::LineIndex;
 use super::raw::{self, FORMAT_VERSION, RawCheck, RawCommand, RawLab, RawSolution, RawStep};
 use super::{
     Check, CheckSpec, CheckTest, ClusterCheck, Command, CommandCheck, Course, DEFAULT_TIMEOUT,
-    Endpoint, ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, Lab, ManifestVerb, PodRef,
-    PodsCheck, Presence, ResourceCheck, ServiceRef, Solution, Step, Version,
+    Endpoint, ExecCheck, ExecExpect, FieldPath, HttpCheck, HttpExpect, HttpLogin, Lab,
+    ManifestVerb, PodRef, PodsCheck, Presence, ResourceCheck, ServiceRef, Solution, Step, Version,
 };
 use crate::check::bookinfo::ReviewsVersion;
+use crate::check::envoy_stat::Comparison;
 use crate::check::expect::{
     DEFAULT_TOLERANCE, LatencyBand, ReviewsExpect, TextExpect, parse_duration, parse_percent,
 };
@@ -756,6 +757,20 @@ impl LabCtx<'_> {
             );
         }
         let expect = self.http_expect(&format!("{field}.expect"), raw.expect.as_ref(), count);
+        let login = raw
+            .login
+            .as_ref()
+            .map(|l| Box::new(self.login(&format!("{field}.login"), l)));
+        if login.is_some()
+            && let Some((name, _)) = headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("cookie"))
+        {
+            self.err(
+                format!("{field}.headers.{name}"),
+                "the login's session cookies are sent as the Cookie header; drop this header, or drop `login:` and send the cookie yourself",
+            );
+        }
         Some(HttpCheck {
             endpoint,
             method,
@@ -763,8 +778,124 @@ impl LabCtx<'_> {
             body: raw.body.clone(),
             count,
             from,
+            login,
             expect,
         })
+    }
+
+    fn login(&mut self, field: &str, raw: &raw::RawLogin) -> HttpLogin {
+        if !raw.path.starts_with('/') {
+            self.err(
+                format!("{field}.path"),
+                format!(
+                    "`{}` must be a path starting with `/` on the check's own host and port (e.g. /login)",
+                    raw.path
+                ),
+            );
+        } else if raw.path.parse::<http::uri::PathAndQuery>().is_err() {
+            self.err(
+                format!("{field}.path"),
+                format!("`{}` is not a URL path (e.g. /login)", raw.path),
+            );
+        }
+        if raw.form.is_empty() {
+            self.err(
+                format!("{field}.form"),
+                "a login needs the form's fields, e.g. `form: {username: jason}`",
+            );
+        }
+        let mut form = Vec::new();
+        for (name, value) in &raw.form {
+            let text = match value {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            match text {
+                _ if name.trim().is_empty() => {
+                    self.err(format!("{field}.form"), "a form field needs a name");
+                }
+                Some(text) => form.push((name.clone(), text)),
+                None => self.err(
+                    format!("{field}.form.{name}"),
+                    format!(
+                        "`{}` is not a form value: write a text (username: jason)",
+                        show(value)
+                    ),
+                ),
+            }
+        }
+        HttpLogin {
+            path: raw.path.clone(),
+            form,
+        }
+    }
+
+    fn status_counts(
+        &mut self,
+        field: &str,
+        value: &Value,
+        accepted: &[u16],
+    ) -> Vec<(u16, Comparison)> {
+        let Value::Mapping(map) = value else {
+            self.err(
+                field,
+                format!(
+                    "`{}` is not a table of counts: write e.g. `status_count: {{\"429\": \"> 0\"}}`",
+                    show(value)
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, want) in map {
+            let code = match key {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            }
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| (100..=599).contains(n));
+            let Some(code) = code else {
+                self.err(
+                    field,
+                    format!(
+                        "`{}` is not a status code (between 100 and 599, e.g. \"429\")",
+                        show(key)
+                    ),
+                );
+                continue;
+            };
+            let f = format!("{field}.{code}");
+            let text = match want {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => show(other),
+            };
+            let comparison = match Comparison::parse(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.err(f, e.replace("a stat is", "a count is"));
+                    continue;
+                }
+            };
+            if !accepted.contains(&code) {
+                self.err(
+                    f,
+                    format!(
+                        "{code} is not an accepted status, so every {code} already fails the check; add it to `status` (e.g. status: [200, {code}])"
+                    ),
+                );
+                continue;
+            }
+            if out.iter().any(|(c, _)| *c == code) {
+                self.err(f, format!("{code} is counted twice; keep one expectation"));
+                continue;
+            }
+            out.push((code, comparison));
+        }
+        out
     }
 
     fn url(&mut self, field: &str, url: &str, from_pod: bool) {
@@ -826,6 +957,7 @@ impl LabCtx<'_> {
                 body: TextExpect::default(),
                 reviews: None,
                 latency: None,
+                status_count: Vec::new(),
             };
         };
         let status = match &raw.status {
@@ -845,11 +977,17 @@ impl LabCtx<'_> {
             .latency
             .as_ref()
             .and_then(|l| self.latency(&format!("{field}.latency"), l));
+        let status_count = raw
+            .status_count
+            .as_ref()
+            .map(|v| self.status_counts(&format!("{field}.status_count"), v, &status))
+            .unwrap_or_default();
         HttpExpect {
             status,
             body,
             reviews,
             latency,
+            status_count,
         }
     }
 

@@ -277,9 +277,23 @@ pub struct RawHttpCheck {
     /// Send the requests from inside this pod, with its curl.
     #[serde(default)]
     pub from: Option<RawPodRef>,
+    /// Sign in first: POST a form, then send its cookies with every request.
+    #[serde(default)]
+    pub login: Option<RawLogin>,
     /// What the responses must look like (default: status 200).
     #[serde(default)]
     pub expect: Option<RawHttpExpect>,
+}
+
+/// `login:` of an `http` check: `{path: /login, form: {username: jason}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    /// Path of the login form on the check's host and port (`/login`).
+    pub path: String,
+    /// Form fields, sent url-encoded; each value a text or number.
+    #[serde(default)]
+    pub form: BTreeMap<String, serde_yaml::Value>,
 }
 
 /// `service:` of an `http` check.
@@ -328,6 +342,9 @@ pub struct RawHttpExpect {
     /// Band for the median latency.
     #[serde(default)]
     pub latency: Option<RawLatency>,
+    /// How many responses had a status: `{"429": "> 0"}`.
+    #[serde(default)]
+    pub status_count: Option<serde_yaml::Value>,
 }
 
 /// Expectations on a text: each a string or a list of strings.

@@ -94,6 +94,7 @@ mod tests {
                 headers: Vec::new(),
                 body: None,
                 count: 1,
+                login: None,
                 from: from_ns.map(|ns| PodRef {
                     pod: "app=curl".into(),
                     namespace: Some(ns.into()),
@@ -104,6 +105,7 @@ mod tests {
                     body: TextExpect::default(),
                     reviews: None,
                     latency: None,
+                    status_count: Vec::new(),
                 },
             }),
         }

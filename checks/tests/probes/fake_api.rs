@@ -274,8 +274,9 @@ fn upgrade(req: Request<Incoming>, run: Run) -> Response<Full<Bytes>> {
     )
 }
 
-/// A tiny curl for fake containers: reads `-H`, `-X`, `-d`, `-w` and the URL, answers from
-/// `pages` (URL → (status, body)), and prints the `-w` line with `%{http_code}`/`%{time_total}`
+/// A tiny curl for fake containers: reads `-H`, `-X`, `-d`, `-i`, `-w` and the URL, answers
+/// from `pages` (URL and headers, with `-d`'s data as `:data` and `-i` as `:include` → (status,
+/// body); with `-i` the page writes its own header block), and prints the `-w` line with `%{http_code}`/`%{time_total}`
 /// filled in; an unknown host fails as curl does (exit 6, `000`).
 pub fn fake_curl(argv: &[String], pages: Pages<'_>) -> Run {
     let mut headers = BTreeMap::new();
@@ -289,7 +290,15 @@ pub fn fake_curl(argv: &[String], pages: Pages<'_>) -> Run {
                 headers.insert(k.to_lowercase(), v.to_string());
                 i += 2;
             }
-            "-X" | "-d" => i += 2,
+            "-d" => {
+                headers.insert(":data".into(), argv[i + 1].clone());
+                i += 2;
+            }
+            "-i" => {
+                headers.insert(":include".into(), String::new());
+                i += 1;
+            }
+            "-X" => i += 2,
             "-w" => {
                 write_out = argv[i + 1].clone();
                 i += 2;

@@ -19,7 +19,9 @@ const V1: &str = include_str!("../fixtures/bookinfo/new-v1.html");
 const V3: &str = include_str!("../fixtures/bookinfo/old-v3.html");
 
 /// A Bookinfo-ish server: `/productpage` alternates reviews v1 and v3 (v1 first),
-/// `/status/CODE` answers CODE, `/headers` echoes the request headers. Stops when dropped.
+/// `/status/CODE` answers CODE, `/headers` echoes the request headers, `POST /login` with
+/// `username=NAME` sets the cookies `theme` and `session=NAME-token` (no name: clears the session), and `/whoami`
+/// says who the session cookie signs in. Stops when dropped.
 struct Server {
     port: u16,
     task: JoinHandle<()>,
@@ -47,7 +49,24 @@ async fn server() -> Server {
                         let counter = Arc::clone(&counter);
                         async move {
                             let path = req.uri().path().to_string();
-                            let (status, body) = if path == "/productpage" {
+                            if path == "/login" {
+                                return Ok(login(req).await);
+                            }
+                            let (status, body) = if path == "/whoami" {
+                                let cookie = req
+                                    .headers()
+                                    .get("cookie")
+                                    .map(|v| v.to_str().unwrap().to_string())
+                                    .unwrap_or_default();
+                                let user = cookie
+                                    .split("; ")
+                                    .find_map(|c| c.strip_prefix("session="))
+                                    .and_then(|v| v.strip_suffix("-token"));
+                                match user {
+                                    Some(user) => (200, format!("signed in as {user}")),
+                                    None => (200, "anonymous visitor".to_string()),
+                                }
+                            } else if path == "/productpage" {
                                 let n = counter.fetch_add(1, Ordering::SeqCst);
                                 (200, if n.is_multiple_of(2) { V1 } else { V3 }.to_string())
                             } else if let Some(code) = path.strip_prefix("/status/") {
@@ -76,6 +95,40 @@ async fn server() -> Server {
         }
     });
     Server { port, task }
+}
+
+/// `POST /login`: a form with `username` sets the session cookie, without one clears it.
+async fn login(req: http::Request<hyper::body::Incoming>) -> http::Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    if req.method() != http::Method::POST {
+        return http::Response::builder()
+            .status(405)
+            .body(Full::new(Bytes::from("Method Not Allowed")))
+            .unwrap();
+    }
+    let form_type = req
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/x-www-form-urlencoded");
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let user = body
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("username="))
+        .filter(|u| !u.is_empty() && form_type);
+    let mut response = http::Response::builder()
+        .status(302)
+        .header("location", "/productpage");
+    response = match user {
+        Some(user) => response.header("set-cookie", "theme=light").header(
+            "set-cookie",
+            format!("session={user}-token; HttpOnly; Path=/"),
+        ),
+        None => response.header("set-cookie", "session=; Max-Age=0; Path=/"),
+    };
+    response
+        .body(Full::new(Bytes::from("Redirecting...")))
+        .unwrap()
 }
 
 /// A target with no API at all: requests to a URL from the host do not need one.
@@ -295,5 +348,102 @@ async fn a_cluster_ip_service_cannot_be_reached_from_the_host() {
     assert_eq!(
         r.message,
         "there is no service reviews in namespace default"
+    );
+}
+
+#[tokio::test]
+async fn a_login_signs_in_every_request_with_its_cookies() {
+    let s = server().await;
+    let check = |form: &str| {
+        http_check(&format!(
+            "          url: http://127.0.0.1:{}/whoami\n          count: 3\n          login: {{path: /login, form: {form}}}\n          expect:\n            body: {{contains: signed in as jason}}\n",
+            s.port
+        ))
+    };
+    let r = run(no_api(), &check("{username: jason}")).await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(
+        r.message.starts_with(&format!(
+            "3 × GET http://127.0.0.1:{}/whoami, signed in with POST /login: status 200 on all 3; the body is as expected",
+            s.port
+        )),
+        "{}",
+        r.message
+    );
+    // Without the login, the same requests are anonymous.
+    let r = run(
+        no_api(),
+        &http_check(&format!(
+            "          url: http://127.0.0.1:{}/whoami\n          expect:\n            body: {{contains: signed in as jason}}\n",
+            s.port
+        )),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(
+        r.message.contains("(it starts: \"anonymous visitor\")"),
+        "{}",
+        r.message
+    );
+    // A form without the field the server wants: it clears the session, and the check says so.
+    let r = run(no_api(), &check("{user: jason}")).await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert_eq!(
+        r.message,
+        format!(
+            "3 × GET http://127.0.0.1:{0}/whoami, signed in with POST /login: the login (POST \
+             http://127.0.0.1:{0}/login) answered status 302 but set no cookie (it cleared \
+             session), so the requests would not be signed in; check the form's fields (user=jason)",
+            s.port
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refused_login_says_what_came_back() {
+    let s = server().await;
+    let r = run(
+        no_api(),
+        &http_check(&format!(
+            "          url: http://127.0.0.1:{}/whoami\n          login: {{path: /signin, form: {{username: jason}}}}\n",
+            s.port
+        )),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(
+        r.message.ends_with(&format!(
+            ": the login (POST http://127.0.0.1:{}/signin) answered status 404 (\"not found\"); \
+             is /signin the form's path, and is the service up?",
+            s.port
+        )),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn status_counts_are_judged_over_all_responses() {
+    let s = server().await;
+    let check = |want: &str| {
+        http_check(&format!(
+            "          url: http://127.0.0.1:{}/status/429\n          count: 4\n          expect:\n            status: [200, 429]\n            status_count: {{\"429\": \"{want}\"}}\n",
+            s.port
+        ))
+    };
+    let r = run(no_api(), &check(">= 4")).await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(
+        r.message.contains("429 on 4 of 4 responses (>= 4)"),
+        "{}",
+        r.message
+    );
+    let r = run(no_api(), &check("== 0")).await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(
+        r.message
+            .ends_with(": 429 on 4 of 4 responses, expected == 0"),
+        "{}",
+        r.message
     );
 }

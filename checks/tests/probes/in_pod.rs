@@ -235,3 +235,89 @@ async fn an_exec_check_names_a_missing_pod_or_container() {
     );
     assert!(api.execs.lock().unwrap().is_empty(), "nothing was run");
 }
+
+/// productpage behind a login: `POST /login` with `username=jason` (asked with `-i`, so the
+/// cookie can be read) sets a session; the page shows black stars (v2) to the session only.
+fn login_pods() -> Behaviour {
+    Arc::new(|argv: &[String], _container: &str| match argv[0].as_str() {
+        "curl" => fake_curl(
+            argv,
+            &|url: &str, headers: &BTreeMap<String, String>| match url {
+                "http://productpage.default:9080/login" => {
+                    let user = headers
+                        .get(":data")
+                        .and_then(|d| d.strip_prefix("username="))
+                        .filter(|u| !u.is_empty());
+                    let cookie = match user {
+                        Some(user) => format!("session={user}-token; HttpOnly; Path=/"),
+                        None => "session=; Max-Age=0; Path=/".into(),
+                    };
+                    let head = if headers.contains_key(":include") {
+                        format!("HTTP/1.1 302 FOUND\r\nSet-Cookie: {cookie}\r\n\r\n")
+                    } else {
+                        String::new()
+                    };
+                    Some((302, format!("{head}Redirecting...")))
+                }
+                "http://productpage.default:9080/productpage" => {
+                    let jason =
+                        headers.get("cookie").map(String::as_str) == Some("session=jason-token");
+                    Some((200, if jason { V2 } else { V3 }.to_string()))
+                }
+                _ => None,
+            },
+        ),
+        _ => Run {
+            stdout: String::new(),
+            stderr: String::new(),
+            exit: None,
+        },
+    })
+}
+
+#[tokio::test]
+async fn a_login_from_a_pod_sends_its_session_with_every_request() {
+    let api = FakeApi::start(world(), login_pods()).await;
+    let check = |form: &str| {
+        format!(
+            "      - id: jason\n        title: Jason\n        http:\n          service: {{name: productpage, port: 9080, path: /productpage}}\n          count: 3\n          login: {{path: /login, form: {form}}}\n{FROM_RATINGS}          expect:\n            bookinfo: {{reviews: v2}}\n"
+        )
+    };
+    let r = run(api.target(), &check("{username: jason}")).await;
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(
+        r.message.starts_with(
+            "3 × GET http://productpage.default:9080/productpage from pod ratings-v1-abc \
+             (container ratings) in default, signed in with POST /login: status 200 on all 3; \
+             black stars (reviews v2) on"
+        ),
+        "{}",
+        r.message
+    );
+    {
+        let execs = api.execs.lock().unwrap();
+        // One login, then three requests, each its own exec carrying the cookie.
+        assert_eq!(execs.len(), 4);
+        assert!(execs[0].2.contains(&"username=jason".to_string()));
+        for exec in &execs[1..] {
+            assert!(
+                exec.2.contains(&"Cookie: session=jason-token".to_string()),
+                "{:?}",
+                exec.2
+            );
+        }
+    }
+    // A login form the page does not know clears the session: said plainly, no request sent.
+    let r = run(api.target(), &check("{name: jason}")).await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(
+        r.message.ends_with(
+            "signed in with POST /login: the login (POST http://productpage.default:9080/login) \
+             answered status 302 but set no cookie (it cleared session), so the requests would \
+             not be signed in; check the form's fields (name=jason)"
+        ),
+        "{}",
+        r.message
+    );
+    assert_eq!(api.execs.lock().unwrap().len(), 5);
+}

@@ -248,3 +248,92 @@ fn unknown_fields_in_the_new_kinds_are_errors() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("labs/01-probes/lab.yaml:14: field `steps[0].checks[0].http.expect`: unknown field `stauts`"), "{}", errs[0]);
 }
+
+#[test]
+fn a_login_and_status_counts_load() {
+    let loaded = checks(
+        r#"      - id: jason
+        title: Signed in as jason
+        http:
+          service: {name: productpage, port: 9080, path: /productpage}
+          count: 15
+          login: {path: /login, form: {username: jason, remember: 1}}
+          expect:
+            status: [200, 429]
+            status_count: {"429": "> 0", 200: ">= 5"}
+"#,
+    );
+    let CheckSpec::Http(h) = &loaded[0].spec else {
+        panic!("not an http check: {:?}", loaded[0].spec);
+    };
+    let login = h.login.as_ref().unwrap();
+    assert_eq!(login.path, "/login");
+    assert_eq!(
+        login.form,
+        [
+            ("remember".to_string(), "1".to_string()),
+            ("username".to_string(), "jason".to_string())
+        ]
+    );
+    let counts: Vec<(u16, String)> = h
+        .expect
+        .status_count
+        .iter()
+        .map(|(code, want)| (*code, want.to_string()))
+        .collect();
+    assert_eq!(
+        counts,
+        [(429, "> 0".to_string()), (200, ">= 5".to_string())]
+    );
+}
+
+#[test]
+fn login_and_status_count_mistakes_name_line_and_field() {
+    let errs = errors(
+        r#"      - id: bad
+        title: Bad
+        http:
+          url: http://127.0.0.1:30080/productpage
+          headers: {Cookie: session=x}
+          login: {path: login, form: {}}
+          expect:
+            status: 200
+            status_count: {"429": "> 0", "200": "lots", "42": "== 1"}
+"#,
+    );
+    let file = "labs/01-probes/lab.yaml";
+    let f = "steps[0].checks[0].http";
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+    let has = |tail: &str| {
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with(file) && e.ends_with(tail)),
+            "no error ending in {tail:?}: {errs:#?}"
+        );
+    };
+    has(&format!(
+        "field `{f}.login.path`: `login` must be a path starting with `/` on the check's own host and port (e.g. /login)"
+    ));
+    has(&format!(
+        "field `{f}.login.form`: a login needs the form's fields, e.g. `form: {{username: jason}}`"
+    ));
+    has(&format!(
+        "field `{f}.headers.Cookie`: the login's session cookies are sent as the Cookie header; drop this header, or drop `login:` and send the cookie yourself"
+    ));
+    has(&format!(
+        "field `{f}.expect.status_count.429`: 429 is not an accepted status, so every 429 already fails the check; add it to `status` (e.g. status: [200, 429])"
+    ));
+    has(&format!(
+        "field `{f}.expect.status_count.200`: `lots` is not an expectation: write an operator and a whole number, e.g. \"> 0\", \">= 3\", \"== 0\", \"< 5\""
+    ));
+    has(&format!(
+        "field `{f}.expect.status_count`: `42` is not a status code (between 100 and 599, e.g. \"429\")"
+    ));
+    let errs = errors(
+        "      - id: t\n        title: T\n        http:\n          url: http://x/\n          login: {path: /login, form: {username: jason}, method: GET}\n",
+    );
+    assert!(
+        errs.len() == 1 && errs[0].contains("unknown field `method`"),
+        "{errs:?}"
+    );
+}
