@@ -213,96 +213,61 @@ impl Builder<'_, '_, '_> {
         out.push(self.fallback());
     }
 
+    /// `NAME` and `notNAME` of a source or an operation: a request must match one of the
+    /// values and none of the not-values (each list only when it is given).
+    fn either_and_none<T: Tree>(
+        &mut self,
+        all: &mut Vec<T>,
+        path: &str,
+        name: &str,
+        [values, not_values]: [&[String]; 2],
+        one: &mut dyn FnMut(&mut Self, &str, &str) -> T,
+    ) {
+        let mut first = name.chars();
+        let not_name = first.next().map_or_else(String::new, |c| {
+            format!("not{}{}", c.to_uppercase(), first.as_str())
+        });
+        for (negate, name, values) in [(false, name, values), (true, not_name.as_str(), not_values)]
+        {
+            if values.is_empty() {
+                continue;
+            }
+            let matchers = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| one(self, &format!("{path}.{name}[{i}]"), v))
+                .collect();
+            let any = or(matchers);
+            all.push(if negate { not(any) } else { any });
+        }
+    }
+
     fn source(&mut self, source: &Source, path: &str) -> Vec<Principal> {
         let mut all = Vec::new();
         self.unknown(path, &source.unknown, &mut all);
-        let mut field =
-            |b: &mut Self,
-             name: &str,
-             values: &[String],
-             negate: bool,
-             one: &mut dyn FnMut(&mut Self, &str, &str) -> Principal| {
-                if values.is_empty() {
-                    return;
-                }
-                let matchers = values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| one(b, &format!("{path}.{name}[{i}]"), v))
-                    .collect();
-                let any = or(matchers);
-                all.push(if negate { not(any) } else { any });
-            };
+        let s = source;
         let principal = &mut |_: &mut Self, _: &str, v: &str| peer_principal(v);
-        field(self, "principals", &source.principals, false, principal);
-        field(
-            self,
-            "notPrincipals",
-            &source.not_principals,
-            true,
-            principal,
-        );
+        let lists = [s.principals.as_slice(), &s.not_principals];
+        self.either_and_none(&mut all, path, "principals", lists, principal);
         let request = &mut |b: &mut Self, _: &str, v: &str| b.request_principal(v);
-        field(
-            self,
-            "requestPrincipals",
-            &source.request_principals,
-            false,
-            request,
-        );
-        field(
-            self,
-            "notRequestPrincipals",
-            &source.not_request_principals,
-            true,
-            request,
-        );
+        let lists = [s.request_principals.as_slice(), &s.not_request_principals];
+        self.either_and_none(&mut all, path, "requestPrincipals", lists, request);
         let namespace = &mut |_: &mut Self, _: &str, v: &str| peer_namespace(v);
-        field(self, "namespaces", &source.namespaces, false, namespace);
-        field(
-            self,
-            "notNamespaces",
-            &source.not_namespaces,
-            true,
-            namespace,
-        );
+        let lists = [s.namespaces.as_slice(), &s.not_namespaces];
+        self.either_and_none(&mut all, path, "namespaces", lists, namespace);
         let account = &mut |b: &mut Self, _: &str, v: &str| {
             let (ns, sa) = v.split_once('/').unwrap_or((b.namespace, v));
             let trust_domain = &b.ctx.model.mesh.trust_domain;
             peer_principal(&format!("{trust_domain}/ns/{ns}/sa/{sa}"))
         };
-        field(
-            self,
-            "serviceAccounts",
-            &source.service_accounts,
-            false,
-            account,
-        );
-        field(
-            self,
-            "notServiceAccounts",
-            &source.not_service_accounts,
-            true,
-            account,
-        );
+        let lists = [s.service_accounts.as_slice(), &s.not_service_accounts];
+        self.either_and_none(&mut all, path, "serviceAccounts", lists, account);
         let direct = &mut |b: &mut Self, at: &str, v: &str| b.ip(at, v, false);
-        field(self, "ipBlocks", &source.ip_blocks, false, direct);
-        field(self, "notIpBlocks", &source.not_ip_blocks, true, direct);
+        let lists = [s.ip_blocks.as_slice(), &s.not_ip_blocks];
+        self.either_and_none(&mut all, path, "ipBlocks", lists, direct);
         let remote = &mut |b: &mut Self, at: &str, v: &str| b.ip(at, v, true);
-        field(
-            self,
-            "remoteIpBlocks",
-            &source.remote_ip_blocks,
-            false,
-            remote,
-        );
-        field(
-            self,
-            "notRemoteIpBlocks",
-            &source.not_remote_ip_blocks,
-            true,
-            remote,
-        );
+        let lists = [s.remote_ip_blocks.as_slice(), &s.not_remote_ip_blocks];
+        self.either_and_none(&mut all, path, "remoteIpBlocks", lists, remote);
         all
     }
 
@@ -311,37 +276,21 @@ impl Builder<'_, '_, '_> {
         let mut unknown = Vec::new();
         self.unknown(path, &operation.unknown, &mut unknown);
         all.extend(unknown.into_iter().map(principal_to_permission));
-        let mut field =
-            |b: &mut Self,
-             name: &str,
-             values: &[String],
-             negate: bool,
-             one: &mut dyn FnMut(&mut Self, &str, &str) -> Permission| {
-                if values.is_empty() {
-                    return;
-                }
-                let matchers = values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| one(b, &format!("{path}.{name}[{i}]"), v))
-                    .collect();
-                let any = or(matchers);
-                all.push(if negate { not(any) } else { any });
-            };
+        let o = operation;
         let host = &mut |_: &mut Self, _: &str, v: &str| host(v);
-        field(self, "hosts", &operation.hosts, false, host);
-        field(self, "notHosts", &operation.not_hosts, true, host);
+        let lists = [o.hosts.as_slice(), &o.not_hosts];
+        self.either_and_none(&mut all, path, "hosts", lists, host);
         let port = &mut |b: &mut Self, at: &str, v: &str| b.port(at, v);
-        field(self, "ports", &operation.ports, false, port);
-        field(self, "notPorts", &operation.not_ports, true, port);
+        let lists = [o.ports.as_slice(), &o.not_ports];
+        self.either_and_none(&mut all, path, "ports", lists, port);
         let method = &mut |_: &mut Self, _: &str, v: &str| Permission {
             rule: Some(permission::Rule::Header(header(":method", v))),
         };
-        field(self, "methods", &operation.methods, false, method);
-        field(self, "notMethods", &operation.not_methods, true, method);
+        let lists = [o.methods.as_slice(), &o.not_methods];
+        self.either_and_none(&mut all, path, "methods", lists, method);
         let path_matcher = &mut |b: &mut Self, at: &str, v: &str| b.path(at, v);
-        field(self, "paths", &operation.paths, false, path_matcher);
-        field(self, "notPaths", &operation.not_paths, true, path_matcher);
+        let lists = [o.paths.as_slice(), &o.not_paths];
+        self.either_and_none(&mut all, path, "paths", lists, path_matcher);
         all
     }
 
