@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
-use super::istio_env::envoy_present;
+use super::istio_env::{envoy_present, gateway_port};
 
 const BOOKINFO: &str = "/work/shared/istio-samples/samples/bookinfo";
 
@@ -108,20 +108,7 @@ async fn one_request_id_runs_through_the_gateway_and_bookinfo() {
         ])
         .await;
     }
-    let port: u16 = env
-        .ok(&[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ])
-        .await
-        .trim()
-        .parse()
-        .unwrap();
+    let port = gateway_port(&env).await;
     // A client's own id at the edge is replaced: the gateway cannot trust it (Envoy's edge rule).
     let chosen = "chosen-by-the-client";
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -11,7 +11,9 @@ use std::time::Duration;
 use meshwork_mesh::envoy;
 
 use super::harness::{Env, kubectl_path};
-use super::istio_env::{self, Response, envoy_admin, envoy_present, eventually, istio};
+use super::istio_env::{
+    self, Response, envoy_admin, envoy_present, eventually, gateway_port, istio,
+};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples/bookinfo";
 
@@ -111,20 +113,7 @@ async fn bookinfo_is_served_and_routed_by_envoy_through_the_ingress_gateway() {
     }
     env.ok(&["apply", "-f", &sample("networking/bookinfo-gateway.yaml")])
         .await;
-    let port: u16 = env
-        .ok(&[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ])
-        .await
-        .trim()
-        .parse()
-        .expect("the gateway's http2 nodePort");
+    let port = gateway_port(&env).await;
 
     // The gateway's Envoy gets the Gateway's listener and the VirtualService's routes.
     let page = eventually(

@@ -15,7 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::harness::{Env, kubectl_path};
-use super::istio_env::{envoy_present, eventually, install_dir, pod, pods_ready, ready};
+use super::istio_env::{
+    envoy_present, eventually, gateway_port, install_dir, pod, pods_ready, ready,
+};
 
 const SAMPLES: &str = "/work/shared/istio-samples/samples";
 /// Where the migration task's clients run.
@@ -408,22 +410,12 @@ spec:
         &format!("{SAMPLES}/httpbin/httpbin-gateway.yaml"),
     ])
     .await;
-    let port = env
-        .ok(&[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ])
-        .await;
+    let port = gateway_port(&env).await;
     let through_gateway = eventually(
         "httpbin's /headers through the ingress gateway",
         Duration::from_secs(60),
         || async {
-            let answer = plaintext_from_host(&format!("127.0.0.1:{}", port.trim()), "/headers")
+            let answer = plaintext_from_host(&format!("127.0.0.1:{port}"), "/headers")
                 .await
                 .ok()?;
             let text = String::from_utf8_lossy(&answer).into_owned();

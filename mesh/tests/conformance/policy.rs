@@ -19,7 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::harness::{Env, kubectl_path};
 use super::istio_env::{
-    apply_inline, dechunk, envoy_admin, envoy_present, eventually, istio, ready, sample,
+    apply_inline, dechunk, envoy_admin, envoy_present, eventually, gateway_port, istio, ready,
+    sample,
 };
 
 const ISSUER: &str = "testing@secure.istio.io";
@@ -564,20 +565,7 @@ async fn jwt_at_the_ingress_gateway_with_inline_keys_and_a_jwks_uri_in_the_mesh(
     env.ok(&["apply", "-f", &sample("httpbin/httpbin-gateway.yaml")])
         .await;
     ready(&env, "default", "app=httpbin").await;
-    let port: u16 = env
-        .ok(&[
-            "get",
-            "svc",
-            "-n",
-            "istio-system",
-            "istio-ingressgateway",
-            "-o",
-            r#"jsonpath={.spec.ports[?(@.name=="http2")].nodePort}"#,
-        ])
-        .await
-        .trim()
-        .parse()
-        .expect("the gateway's http2 nodePort");
+    let port = gateway_port(&env).await;
     until_gateway(port, "/headers", None, 200).await;
 
     let signer = Signer::new("meshwork-test");
