@@ -49,6 +49,20 @@ fn text(out: &Output) -> String {
     format!("{}{}", stdout(out), stderr(out))
 }
 
+/// The test refused to start: exit 2, stderr says each of `reasons`, and nothing was tested.
+fn refused(out: &Output, reasons: &[&str]) {
+    assert_eq!(out.status.code(), Some(2), "{}", text(out));
+    let err = stderr(out);
+    for reason in reasons {
+        assert!(err.contains(reason), "missing {reason:?} in:\n{err}");
+    }
+    assert!(
+        stdout(out).is_empty(),
+        "nothing was tested: {}",
+        stdout(out)
+    );
+}
+
 #[test]
 fn a_good_lab_passes_after_its_prerequisite_with_the_exception_it_states() {
     let sb = Sandbox::new();
@@ -163,19 +177,12 @@ fn a_live_cluster_is_only_changed_with_yes() {
         .args(["--context", "prod", "lab", "test"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains(
-            "on a live cluster carries out every lab's solutions and resets there (context `prod`)"
-        ),
-        "{err}"
-    );
-    assert!(err.contains("pass --yes to go ahead"), "{err}");
-    assert!(
-        stdout(&out).is_empty(),
-        "nothing was tested: {}",
-        stdout(&out)
+    refused(
+        &out,
+        &[
+            "on a live cluster carries out every lab's solutions and resets there (context `prod`)",
+            "pass --yes to go ahead",
+        ],
     );
 }
 
@@ -183,16 +190,9 @@ fn a_live_cluster_is_only_changed_with_yes() {
 fn an_unknown_lab_is_refused_with_the_list_of_labs() {
     let sb = Sandbox::new();
     let out = lab_test(&sb, &["good", "nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains("no lab called `nope`; the labs are: 00 setup, 01 good"),
-        "{err}"
-    );
-    assert!(
-        stdout(&out).is_empty(),
-        "nothing was tested: {}",
-        stdout(&out)
+    refused(
+        &out,
+        &["no lab called `nope`; the labs are: 00 setup, 01 good"],
     );
 }
 
@@ -326,16 +326,9 @@ fn an_ingress_override_is_refused_on_scratch_meshes() {
         .args(["lab", "test", "good"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains("MESHWORK_INGRESS=http://127.0.0.1:31380 would send the ingress checks there"),
-        "{err}"
-    );
-    assert!(
-        stdout(&out).is_empty(),
-        "nothing was tested: {}",
-        stdout(&out)
+    refused(
+        &out,
+        &["MESHWORK_INGRESS=http://127.0.0.1:31380 would send the ingress checks there"],
     );
 }
 
