@@ -36,6 +36,26 @@ impl Course {
         })
     }
 
+    /// The labs to finish before `lab`: its prerequisites, theirs, and so on, each once, in
+    /// course order (the loader has checked that each exists and comes earlier).
+    pub fn prerequisites_of(&self, lab: &Lab) -> Vec<&Lab> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut todo: Vec<&str> = lab.prerequisites.iter().map(String::as_str).collect();
+        while let Some(id) = todo.pop() {
+            if id == lab.id || seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
+            if let Some(found) = self.labs.iter().find(|l| l.id == id) {
+                todo.extend(found.prerequisites.iter().map(String::as_str));
+            }
+        }
+        self.labs
+            .iter()
+            .filter(|l| seen.contains(&l.id.as_str()))
+            .collect()
+    }
+
     /// Resolves `LAB` or `LAB/STEP` (step by id or 1-based number).
     pub fn resolve(&self, spec: &str) -> Result<(&Lab, Option<&Step>), String> {
         let (lab_key, step_key) = match spec.split_once('/') {

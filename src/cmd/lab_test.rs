@@ -137,30 +137,6 @@ fn select<'c>(course: &'c Course, keys: &[String]) -> anyhow::Result<Vec<&'c Lab
         .collect())
 }
 
-/// The labs to solve before `lab`: its prerequisites, theirs, and so on, each once, in course
-/// order.
-fn prerequisite_labs<'c>(course: &'c Course, lab: &Lab) -> anyhow::Result<Vec<&'c Lab>> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut todo: Vec<&str> = lab.prerequisites.iter().map(String::as_str).collect();
-    while let Some(id) = todo.pop() {
-        if id == lab.id || !seen.insert(id) {
-            continue;
-        }
-        let Some(found) = course.labs.iter().find(|l| l.id == id) else {
-            anyhow::bail!(
-                "lab {:02} names `{id}` as a prerequisite, and there is no such lab",
-                lab.number
-            );
-        };
-        todo.extend(found.prerequisites.iter().map(String::as_str));
-    }
-    Ok(course
-        .labs
-        .iter()
-        .filter(|l| seen.contains(l.id.as_str()))
-        .collect())
-}
-
 /// `meshwork lab test …`.
 pub fn run(global: &Global, args: &TestArgs) -> CmdResult {
     let target = chosen_target(global)?;
@@ -429,21 +405,7 @@ impl Tester<'_> {
     /// The whole test of one lab on `lane`; the problems found, printed as they are found.
     async fn test_lab(&mut self, lab: &Lab, lane: &Lane) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let prerequisites = match prerequisite_labs(self.course, lab) {
-            Ok(p) => p,
-            Err(e) => {
-                self.found(
-                    &mut problems,
-                    Problem {
-                        place: format!("{:02}", lab.number),
-                        phase: Phase::Prerequisites,
-                        summary: format!("{e:#}"),
-                        detail: String::new(),
-                    },
-                );
-                return problems;
-            }
-        };
+        let prerequisites = self.course.prerequisites_of(lab);
         if !prerequisites.is_empty()
             && !self
                 .prerequisites(&prerequisites, lane, &mut problems)
@@ -1012,17 +974,13 @@ mod tests {
     fn prerequisites_are_followed_transitively_in_course_order() {
         let course = course();
         let c = course.lab("c").unwrap();
-        let ids: Vec<&str> = prerequisite_labs(&course, c)
-            .unwrap()
+        let ids: Vec<&str> = course
+            .prerequisites_of(c)
             .iter()
             .map(|l| l.id.as_str())
             .collect();
         assert_eq!(ids, ["a", "b"]);
-        assert!(
-            prerequisite_labs(&course, course.lab("a").unwrap())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(course.prerequisites_of(course.lab("a").unwrap()).is_empty());
     }
 
     #[test]

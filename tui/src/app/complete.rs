@@ -25,19 +25,13 @@ impl App {
         let mut order: Vec<usize> = (0..labs.len()).filter(|&i| i != lab).collect();
         order.sort_by_key(|&i| (labs[i].number <= number, labs[i].number));
         // Finishing a lab shows its prerequisites are in place on the target, done here or not.
-        let mut implied: Vec<&str> = Vec::new();
-        let mut queue: Vec<&str> = labs
+        let implied: Vec<&str> = labs
             .get(lab)
-            .map(|l| l.prerequisites.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        while let Some(id) = queue.pop() {
-            if !implied.contains(&id) {
-                implied.push(id);
-                if let Some(l) = labs.iter().find(|l| l.id == id) {
-                    queue.extend(l.prerequisites.iter().map(String::as_str));
-                }
-            }
-        }
+            .map(|l| self.course.prerequisites_of(l))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.id.as_str())
+            .collect();
         order.into_iter().find(|&i| {
             !self.lab_complete(i)
                 && !implied.contains(&labs[i].id.as_str())
