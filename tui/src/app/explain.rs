@@ -9,7 +9,7 @@ use crate::keys::Command;
 use crate::layout;
 use crate::strings;
 use crate::text::{truncate_spans, wrap};
-use meshwork_checks::course::{Check, CheckSpec, Endpoint};
+use meshwork_checks::course::{Check, CheckSpec};
 use meshwork_checks::explain::{self, Hop, Query, Report, Request, why};
 use ratatui::text::{Line, Span};
 
@@ -253,20 +253,14 @@ pub fn checks_traffic(check: &Check) -> bool {
     }
 }
 
-/// The namespace whose sidecars saw a traffic check's requests: the pod it sends from, else
-/// the Service it calls (`None`: the target's default namespace).
-fn traffic_namespace(check: &Check) -> Option<String> {
-    let http = match &check.spec {
-        CheckSpec::Http(http) => http,
-        CheckSpec::Exec(exec) => return exec.pod.namespace.clone(),
-        CheckSpec::EnvoyStat(stat) => return stat.pod.namespace.clone(),
-        _ => return None,
-    };
-    let from = http.from.as_ref().and_then(|p| p.namespace.clone());
-    from.or_else(|| match &http.endpoint {
-        Endpoint::Service(service) => service.namespace.clone(),
-        Endpoint::Url(_) | Endpoint::Ingress(_) => None,
-    })
+/// The namespace whose sidecars saw the traffic of a check that runs in a pod (exec,
+/// envoy_stat); an http check's own requests are narrowed by [`why::query_for`].
+fn pod_namespace(check: &Check) -> Option<String> {
+    match &check.spec {
+        CheckSpec::Exec(exec) => exec.pod.namespace.clone(),
+        CheckSpec::EnvoyStat(stat) => stat.pod.namespace.clone(),
+        _ => None,
+    }
 }
 
 impl App {
@@ -296,7 +290,7 @@ impl App {
             query.path = narrow.path;
             return query;
         }
-        query.namespace = chosen.and_then(|i| traffic_namespace(&step.checks[*i]));
+        query.namespace = chosen.and_then(|i| pod_namespace(&step.checks[*i]));
         query
     }
 
