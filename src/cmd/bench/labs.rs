@@ -17,13 +17,11 @@ use std::time::{Duration, Instant};
 use meshwork_checks::check::Context;
 use meshwork_checks::course::CheckSpec;
 use meshwork_checks::engine;
-use meshwork_checks::solve::{self, Runner};
-use meshwork_checks::target::ReferenceTarget;
-use meshwork_checks::{Content, Course, TargetKind};
-
-use super::mesh::Scratch;
-use super::{ms, us, write_row};
 use meshwork_checks::progress::ProgressStore;
+use meshwork_checks::{Content, Course, Target, TargetKind};
+
+use super::{ms, us, write_row};
+use crate::cmd::lab_test::scratch::Scratch;
 
 /// Labs whose solutions are carried out first, so most checks have something to look at.
 const SET_UP: &[(&str, Option<usize>)] = &[
@@ -44,7 +42,7 @@ fn quiet(spec: &CheckSpec) -> bool {
     )
 }
 
-/// Prints the figures; starts and stops its own scratch mesh.
+/// Prints the figures; starts and stops its own scratch mesh (as `meshwork lab test` does).
 pub fn run(
     out: &mut impl Write,
     exe: &Path,
@@ -53,18 +51,32 @@ pub fn run(
     course: &Course,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let scratch = Scratch::named(exe, "labs")?;
-    let up = scratch.mesh(&["up"])?;
-    writeln!(out, "{:<28} {:>9}", "mesh up (scratch)", ms(up))?;
-    let workshop = solve::write_workshop(&content, &scratch.root().join("workshop"))?;
-    let runner = Runner::new(
-        TargetKind::Reference,
-        &workshop,
-        Some(&scratch.kubeconfig()),
-        Some(exe),
-    )
-    .with_env("XDG_STATE_HOME", scratch.state_home())
-    .with_env(crate::cmd::TARGET_ENV, "reference");
+    let scratch = Scratch::create("bench")?;
+    let measured = measure(out, exe, runs, content, course, rt, &scratch);
+    if let Some(problem) = rt.block_on(scratch.teardown()) {
+        writeln!(out, "note: {problem}")?;
+    }
+    measured
+}
+
+fn measure(
+    out: &mut impl Write,
+    exe: &Path,
+    runs: u32,
+    content: Content,
+    course: &Course,
+    rt: &tokio::runtime::Runtime,
+    scratch: &Scratch,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let target = rt.block_on(scratch.start(exe, || {}))?;
+    writeln!(
+        out,
+        "{:<28} {:>9}",
+        "mesh up (scratch)",
+        ms(start.elapsed())
+    )?;
+    let runner = scratch.runner(&content, exe)?;
     let start = Instant::now();
     for (id, steps) in SET_UP {
         let Some(lab) = course.lab(id) else {
@@ -82,9 +94,8 @@ pub fn run(
         ms(start.elapsed())
     )?;
 
-    let target = rt.block_on(ReferenceTarget::connect(&scratch.kubeconfig()));
     let ctx = Context {
-        target: Arc::new(target),
+        target: Arc::<dyn Target>::clone(&target),
         content: Arc::new(content),
     };
     let mut by_kind: BTreeMap<(bool, &str), Vec<Duration>> = BTreeMap::new();
@@ -134,7 +145,7 @@ pub fn run(
 
     // The TUI: from pressing `c` on a step to its checks running, for every step.
     let ctx = Arc::new(ctx);
-    let progress_file = scratch.root().join("progress.json");
+    let progress_file = scratch.root.join("progress.json");
     let mut starts = Vec::new();
     for lab in &course.labs {
         for step in &lab.steps {
@@ -158,6 +169,5 @@ pub fn run(
         us,
         "< 50 ms (every step once)",
     )?;
-    scratch.mesh(&["down"])?;
     Ok(())
 }

@@ -45,14 +45,14 @@ const PAGE_REQUESTS: usize = 200;
 /// Give up waiting for the first `/productpage` 200 after this long.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The kubectl the workshop uses.
-pub(super) const KUBECTL: &str = "/usr/bin/kubectl";
+const KUBECTL: &str = "/usr/bin/kubectl";
 /// How many pods the `kubectl get pods` figure lists.
 const PODS: usize = 1_000;
 /// Give up waiting for readiness after this long (a figure, not a hang).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A scratch state dir and HOME for one benchmark run; removed on drop.
-pub(super) struct Scratch {
+struct Scratch {
     root: PathBuf,
     exe: PathBuf,
 }
@@ -63,7 +63,7 @@ impl Scratch {
     }
 
     /// A scratch dir of its own for each `tag`, so that two can exist one after the other.
-    pub(super) fn named(exe: &Path, tag: &str) -> anyhow::Result<Self> {
+    fn named(exe: &Path, tag: &str) -> anyhow::Result<Self> {
         let root =
             std::env::temp_dir().join(format!("meshwork-bench-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -75,11 +75,7 @@ impl Scratch {
         })
     }
 
-    pub(super) fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub(super) fn state_home(&self) -> PathBuf {
+    fn state_home(&self) -> PathBuf {
         self.root.join("state")
     }
 
@@ -87,19 +83,19 @@ impl Scratch {
         self.state_home().join("meshwork")
     }
 
-    pub(super) fn kubeconfig(&self) -> PathBuf {
+    fn kubeconfig(&self) -> PathBuf {
         self.state_dir().join("kubeconfig")
     }
 
     /// Runs `meshwork mesh <args>` against the scratch state; returns how long it took.
-    pub(super) fn mesh(&self, args: &[&str]) -> anyhow::Result<Duration> {
+    fn mesh(&self, args: &[&str]) -> anyhow::Result<Duration> {
         let mut all = vec!["mesh"];
         all.extend_from_slice(args);
         self.meshwork(&all)
     }
 
     /// Runs `meshwork ARGS` against the scratch state; returns how long it took.
-    pub(super) fn meshwork(&self, args: &[&str]) -> anyhow::Result<Duration> {
+    fn meshwork(&self, args: &[&str]) -> anyhow::Result<Duration> {
         let start = Instant::now();
         let out = Command::new(&self.exe)
             .args(args)
