@@ -6,6 +6,8 @@
 //! manifest the course uses is sent to a scratch reference mesh with Istio installed, as a
 //! server-side dry run, so what the API server would refuse is found before a learner applies it.
 
+use super::lab_test::scratch::Scratch;
+use super::mesh::sh_quote;
 use super::{CmdResult, EXIT_FAILED, Global, plural};
 use crate::content;
 use anyhow::Context as _;
@@ -13,11 +15,11 @@ use meshwork_checks::Content;
 use meshwork_checks::course::lint::{self, LintIssue, Options, Severity};
 use meshwork_checks::course::{Course, LoadError, load};
 use meshwork_checks::manifest;
-use meshwork_mesh::lifecycle;
+use meshwork_checks::solve::{Action, Runner, SolveError};
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 
 /// Loads `dir` (else `--content`, else the built-in content), prints every error and
 /// warning, and exits with 1 when there are errors. `cli` parses `meshwork …` command lines;
@@ -155,111 +157,64 @@ fn applicable(content: &Content, course: &Course) -> Vec<String> {
         .collect()
 }
 
-/// A scratch reference mesh in a temporary folder of its own, stopped and removed on drop.
-struct Scratch {
-    root: PathBuf,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Scratch {
-    fn state_dir(&self) -> PathBuf {
-        self.root.join("state/meshwork")
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.state_dir().join("kubeconfig")
-    }
-
-    fn work(&self) -> PathBuf {
-        self.root.join("work")
-    }
-
-    /// `kubectl ARGS` against the scratch mesh, run in the folder holding the manifests.
-    fn kubectl(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
-        Command::new("kubectl")
-            .args(args)
-            .arg("--cache-dir")
-            .arg(self.root.join("kube-cache"))
-            .arg("--request-timeout=60s")
-            .env("KUBECONFIG", self.kubeconfig())
-            .current_dir(self.work())
-            .stdin(Stdio::null())
-            .output()
-            .context(
-                "failed to run kubectl, which `meshwork lint --apply` needs on PATH to send the manifests",
-            )
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let state_dir = self.state_dir();
-        let _ = self
-            .runtime
-            .block_on(lifecycle::stop(&state_dir, lifecycle::STOP_TIMEOUT));
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-/// Starts a scratch reference mesh, installs Istio, creates the namespaces the manifests name,
-/// and dry-runs each manifest; returns one error per manifest the API server refuses.
+/// Starts a scratch reference mesh (as `meshwork lab test` does), installs Istio, creates the
+/// namespaces the manifests name, and dry-runs each manifest from its workshop folder; returns
+/// one error per manifest the API server refuses. The mesh is stopped and removed afterwards.
 fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIssue>> {
     if manifests.is_empty() {
         return Ok(Vec::new());
     }
-    let root = std::env::temp_dir().join(format!("meshwork-lint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("failed to create the scratch folder {}", root.display()))?;
-    let scratch = Scratch {
-        root,
-        runtime: super::runtime()?,
-    };
-    for path in manifests {
-        let file = scratch.work().join(path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("failed to create {}", parent.display()))?;
-        }
-        std::fs::write(&file, content.get(path).unwrap_or_default())
-            .with_context(|| format!("failed to write {}", file.display()))?;
-    }
     let exe = std::env::current_exe()
         .context("failed to find meshwork's own executable to start the scratch mesh with")?;
-    scratch
-        .runtime
-        .block_on(lifecycle::ensure_running(
-            &exe,
-            &scratch.state_dir(),
-            lifecycle::START_TIMEOUT,
-            || {},
-        ))
-        .context("failed to start a scratch reference mesh for --apply")?;
-    let install = Command::new(&exe)
-        // The minimal profile (istiod and Istio's kinds) needs no Envoy; the gateways would.
-        .args([
-            "--target",
-            "reference",
-            "istioctl",
-            "install",
-            "--set",
-            "profile=minimal",
-            "-y",
-        ])
-        .env("XDG_STATE_HOME", scratch.root.join("state"))
-        .env("XDG_CONFIG_HOME", scratch.root.join("config"))
-        .env("XDG_DATA_HOME", scratch.root.join("data"))
-        .env_remove("MESHWORK_TARGET")
-        .stdin(Stdio::null())
-        .output()
-        .context("failed to run `meshwork istioctl install` on the scratch mesh")?;
-    anyhow::ensure!(
-        install.status.success(),
-        "`meshwork istioctl install --set profile=minimal -y` failed on the scratch reference mesh, so Istio's kinds \
-         cannot be checked:\n{}{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
+    let runtime = super::runtime()?;
+    let scratch = Scratch::create("lint")?;
+    let rejected = runtime.block_on(async {
+        scratch
+            .start(&exe, || {})
+            .await
+            .context("failed to start a scratch reference mesh for --apply")?;
+        let runner = scratch.runner(content, &exe)?;
+        send(&runner, content, manifests).await
+    });
+    if let Some(problem) = runtime.block_on(scratch.teardown()) {
+        eprintln!("warning: {problem}");
+    }
+    rejected
+}
+
+/// One shell command through the scratch mesh's runner: what it printed, or why it failed.
+async fn sh(runner: &Runner, command: String) -> Result<String, SolveError> {
+    let action = Action {
+        command,
+        manifest: None,
+    };
+    runner.run_action(action).await.map(|done| done.output)
+}
+
+async fn send(
+    runner: &Runner,
+    content: &Content,
+    manifests: &[String],
+) -> anyhow::Result<Vec<LintIssue>> {
+    sh(runner, "kubectl version --client".into())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "`meshwork lint --apply` sends the manifests with kubectl, which does not run: {e}"
+            )
+        })?;
+    // The minimal profile (istiod and Istio's kinds) needs no Envoy; the gateways would.
+    sh(
+        runner,
+        "meshwork istioctl install --set profile=minimal -y".into(),
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "Istio could not be installed on the scratch reference mesh, so Istio's kinds cannot \
+             be checked: {e}"
+        )
+    })?;
     // A dry run cannot create in a namespace that does not exist yet (an earlier manifest or
     // step would have made it), so make every namespace the manifests name first.
     let mut namespaces = BTreeSet::new();
@@ -274,22 +229,25 @@ fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIs
         }
     }
     for ns in namespaces {
-        let created = scratch.kubectl(&["create", "namespace", &ns])?;
-        let stderr = String::from_utf8_lossy(&created.stderr);
-        anyhow::ensure!(
-            created.status.success() || stderr.contains("AlreadyExists"),
-            "failed to create namespace {ns} on the scratch mesh: {}",
-            stderr.trim()
-        );
+        match sh(
+            runner,
+            format!("kubectl create namespace {}", sh_quote(&ns)),
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(SolveError::Failed { output, .. }) if output.contains("AlreadyExists") => {}
+            Err(e) => anyhow::bail!("failed to create namespace {ns} on the scratch mesh: {e}"),
+        }
     }
     let mut rejected = Vec::new();
     for path in manifests {
-        let ran = scratch.kubectl(&["apply", "--dry-run=server", "-f", path])?;
-        if ran.status.success() {
-            continue;
-        }
-        let said = String::from_utf8_lossy(&ran.stderr);
-        let said = said.trim();
+        let command = format!("kubectl apply --dry-run=server -f {}", sh_quote(path));
+        let said = match sh(runner, command).await {
+            Ok(_) => continue,
+            Err(SolveError::Failed { output, .. }) => output,
+            Err(e) => return Err(e.into()),
+        };
         rejected.push(LintIssue {
             severity: Severity::Error,
             problem: LoadError {
@@ -297,12 +255,7 @@ fn dry_run(content: &Content, manifests: &[String]) -> anyhow::Result<Vec<LintIs
                 line: None,
                 field: None,
                 message: format!(
-                    "the reference mesh refuses it (kubectl apply --dry-run=server): {}",
-                    if said.is_empty() {
-                        String::from_utf8_lossy(&ran.stdout).trim().to_string()
-                    } else {
-                        said.to_string()
-                    }
+                    "the reference mesh refuses it (kubectl apply --dry-run=server): {said}"
                 ),
             },
         });

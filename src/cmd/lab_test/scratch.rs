@@ -1,6 +1,7 @@
 //! Where one lab is tested: a fresh reference mesh in a temporary directory of its own (its own
 //! `XDG_STATE_HOME`, port, kubeconfig, kubectl cache and workshop folder), or the live cluster
-//! the learner named.
+//! the learner named. `meshwork lint --apply` and `meshwork bench --labs` use the same scratch
+//! mesh.
 //!
 //! The learner's own mesh, state and progress are never read or written: everything a scratch
 //! mesh holds lives below its directory, which [`Scratch::teardown`] stops and removes.
